@@ -1,0 +1,65 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/**
+ * Event names used in log lines (`evt` key). One list, so operators can grep and
+ * alert on stable names.
+ */
+export const EVT = {
+  start: 'start',
+  config: 'config',
+  listen: 'listen',
+  shutdown: 'shutdown',
+  upstreamConnect: 'upstream_connect',
+  upstreamDisconnect: 'upstream_disconnect',
+  upstreamError: 'upstream_error',
+  upstreamRetry: 'upstream_retry',
+  upstreamOffline: 'upstream_offline',
+  upstreamStderr: 'upstream_stderr',
+  upstreamInfo: 'upstream_info',
+  alignerDiscard: 'aligner_discard',
+  clientConnect: 'client_connect',
+  clientDisconnect: 'client_disconnect',
+  clientRejected: 'client_rejected',
+  clientSlow: 'client_slow',
+  access: 'access',
+  notify: 'notify',
+  notifyError: 'notify_error',
+  warning: 'warning',
+  logReopen: 'log_reopen',
+} as const;
+
+export interface LogHandle {
+  logger: Logger;
+  /** Reopen the log file (SIGHUP / logrotate). No-op when logging to stdout. */
+  reopen(): void;
+  /** Flush and close the destination. Idempotent. */
+  close(): void;
+}
+
+export function createLogger(opts: { file?: string; level?: string; stream?: DestinationStream } = {}): LogHandle {
+  const level = opts.level ?? process.env.RESTREAMER_LOG_LEVEL ?? 'info';
+  if (opts.stream) {
+    return { logger: pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, opts.stream), reopen() {}, close() {} };
+  }
+  const dest = pino.destination({ dest: opts.file ? opts.file : 1, sync: false, mkdir: !!opts.file });
+  let closed = false;
+  const logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  return {
+    logger,
+    reopen() {
+      if (opts.file && !closed) dest.reopen();
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try { dest.flushSync(); } catch { /* stdout may be closed already */ }
+    },
+  };
+}
+
+/** A logger that writes nowhere (tests, library use). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
