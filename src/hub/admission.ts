@@ -1,0 +1,33 @@
+/**
+ * Connection admission across all streams: the hard limit (`maxconnections`, 0 = none)
+ * is exact because acquire() and release() are synchronous on one event loop.
+ */
+export class Admission {
+  private count = 0;
+  private readonly listeners: ((n: number) => void)[] = [];
+
+  constructor(readonly max: number) {}
+
+  get connections(): number { return this.count; }
+
+  /** Take a slot; false when the hard limit is reached. */
+  tryAcquire(): boolean {
+    if (this.max > 0 && this.count >= this.max) return false;
+    this.count++;
+    this.notify();
+    return true;
+  }
+
+  release(): void {
+    if (this.count === 0) return;
+    this.count--;
+    this.notify();
+  }
+
+  /** Called with the new count after every change (soft-limit watcher, metrics). */
+  onChange(fn: (n: number) => void): void { this.listeners.push(fn); }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn(this.count);
+  }
+}

@@ -1,0 +1,73 @@
+import { TS_PACKET_SIZE } from '../ts/aligner.js';
+
+/**
+ * A preallocated ring of TS packets with a single writer. Positions are absolute packet
+ * indices (a JS number stays exact for 2^53 packets: centuries at any bitrate), so a
+ * reader is just an index and "how far behind" is a subtraction.
+ */
+export class PacketRing {
+  readonly capacity: number;
+  private readonly buf: Buffer;
+  /** Absolute index of the next packet to be written (= packets written so far). */
+  head = 0;
+
+  constructor(capacityPackets: number) {
+    if (!Number.isInteger(capacityPackets) || capacityPackets < 1) throw new RangeError('ring capacity must be a positive integer');
+    this.capacity = capacityPackets;
+    this.buf = Buffer.alloc(capacityPackets * TS_PACKET_SIZE);
+  }
+
+  /** Oldest absolute index still held. */
+  get tail(): number {
+    return this.head > this.capacity ? this.head - this.capacity : 0;
+  }
+
+  /** Copy `count` packets from src[offset..] into the ring. */
+  write(src: Buffer, offset: number, count: number): void {
+    if (count > this.capacity) {
+      // Only the newest `capacity` packets can be kept.
+      const skip = count - this.capacity;
+      this.head += skip;
+      offset += skip * TS_PACKET_SIZE;
+      count = this.capacity;
+    }
+    let slot = this.head % this.capacity;
+    let remaining = count;
+    while (remaining > 0) {
+      const n = Math.min(remaining, this.capacity - slot);
+      src.copy(this.buf, slot * TS_PACKET_SIZE, offset, offset + n * TS_PACKET_SIZE);
+      offset += n * TS_PACKET_SIZE;
+      remaining -= n;
+      slot = 0;
+    }
+    this.head += count;
+  }
+
+  /**
+   * A fresh Buffer holding packets [from, to). The caller guarantees tail <= from <= to <= head.
+   * A copy, never a view: the kernel may still be sending it when the slot is rewritten.
+   */
+  copyOut(from: number, to: number): Buffer {
+    if (from < this.tail || to > this.head || from > to) {
+      throw new RangeError(`copyOut(${from}, ${to}) outside ring [${this.tail}, ${this.head})`);
+    }
+    const out = Buffer.allocUnsafe((to - from) * TS_PACKET_SIZE);
+    let slot = from % this.capacity;
+    let remaining = to - from;
+    let dst = 0;
+    while (remaining > 0) {
+      const n = Math.min(remaining, this.capacity - slot);
+      this.buf.copy(out, dst, slot * TS_PACKET_SIZE, (slot + n) * TS_PACKET_SIZE);
+      dst += n * TS_PACKET_SIZE;
+      remaining -= n;
+      slot = 0;
+    }
+    return out;
+  }
+
+  /** Read-only view of one packet (for analysis; do not hand it to a socket). */
+  packetView(index: number): Buffer {
+    const slot = index % this.capacity;
+    return this.buf.subarray(slot * TS_PACKET_SIZE, (slot + 1) * TS_PACKET_SIZE);
+  }
+}
