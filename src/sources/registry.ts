@@ -1,8 +1,16 @@
 import type { SourceKind } from './source.js';
+import { fileKind } from './file.js';
+import { httpKind } from './http.js';
+import { tcpKind } from './tcp.js';
+import { unixKind } from './unix.js';
 
 // Every upstream kind, one line each. Adding a kind = one module in src/sources/ and
 // one entry here; nothing else switches on the scheme.
 export const SOURCE_KINDS: readonly SourceKind[] = [
+  httpKind,
+  fileKind,
+  tcpKind,
+  unixKind,
 ];
 
 export function findSourceKind(scheme: string): SourceKind | undefined {

@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log/logger.js';
+import { EVT } from '../log/logger.js';
+import type { Admission } from '../hub/admission.js';
+import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
+
+/** What the endpoint needs to know about its stream (src/streams.ts provides it). */
+export interface StreamState {
+  readonly name: string;
+  readonly hub: StreamHub;
+  /** Upstream connected and not switched offline by the control API. */
+  readonly available: boolean;
+}
+
+export interface StreamEndpointOptions {
+  stream: StreamState;
+  admission: Admission;
+  preamble?: Buffer;
+  log: Logger;
+}
+
+/** Headers of the Go restreamer, with Accept-Ranges spelt right and its misspelling kept. */
+function streamHeaders(): Record<string, string> {
+  return {
+    'Content-Type': 'video/mpeg',
+    'Cache-Control': 'no-cache,no-store,no-transform',
+    'Last-Modified': new Date().toUTCString(),
+    'Accept-Ranges': 'none',
+    'Accept-Range': 'none',
+  };
+}
+
+/** Result of a finished stream request, for the access log. */
+export interface StreamRequestInfo { packetsSent: number; packetsDropped: number }
+
+export class StreamEndpoint {
+  private clientSeq = 0;
+  constructor(private readonly o: StreamEndpointOptions) {}
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const { stream, admission, log } = this.o;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': '0' }).end();
+      return;
+    }
+    if (!stream.available) return this.reject(res, 'offline');
+    if (req.method === 'HEAD') {
+      res.writeHead(200, streamHeaders()).end();
+      return;
+    }
+    if (!admission.tryAcquire()) return this.reject(res, 'limit');
+
+    const id = ++this.clientSeq;
+    const clog = log.child({ client: id, remote: req.socket.remoteAddress, port: req.socket.remotePort });
+    res.writeHead(200, streamHeaders());
+    if (this.o.preamble && this.o.preamble.length > 0) res.write(this.o.preamble);
+    res.flushHeaders();
+
+    let client: HubClient | undefined;
+    const sink: ClientSink = {
+      write: (buf) => res.write(buf),
+      end: (reason: EndReason) => { endReason = reason; res.end(); },
+    };
+    let endReason: EndReason = 'closed';
+    client = stream.hub.addClient(sink);
+    (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
+    clog.info({ evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
+
+    res.on('drain', () => { if (client) stream.hub.drained(client); });
+    res.once('close', () => {
+      const c = client;
+      if (!c) return;
+      client = undefined;
+      stream.hub.removeClient(c);
+      admission.release();
+      clog.info({
+        evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
+        durationMs: Date.now() - c.connectedAt,
+        bytes: c.packetsSent * 188, packetsSent: c.packetsSent, packetsDropped: c.packetsDropped,
+      }, 'client disconnected');
+    });
+  }
+
+  /** Offline or full: 404 with the stream headers and an empty body (legacy clients hate 503). */
+  private reject(res: ServerResponse, why: 'offline' | 'limit'): void {
+    this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why });
+    res.writeHead(404, { ...streamHeaders(), 'Content-Length': '0' }).end();
+  }
+}

@@ -1,0 +1,313 @@
+import { RestreamerError, fromSystemError } from '../errors.js';
+import { EVT, type Logger } from '../log/logger.js';
+import { redactUrl } from './http.js';
+import { findSourceKind } from './registry.js';
+import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, UpstreamEnd } from './source.js';
+
+// One supervisor per stream: picks an upstream, enforces the connect and read timeouts,
+// and decides when to try again.
+//
+// Retry rule. The Go original keeps a deadline: every attempt starts no earlier than
+// `reconnect` seconds after the previous attempt started, so a connection that lasted
+// longer than `reconnect` is retried at once and a short one waits out the rest. It
+// applies the same spacing between remotes, so one dead remote delays failover by a full
+// `reconnect`. We keep the deadline but measure it per round: within a round a failed
+// connect moves on to the next remote immediately (failover is the point of several
+// remotes); after a full round of failures the next round starts `reconnect` after the
+// previous round started; after an established connection ends, the next attempt starts
+// `reconnect` after that connection's attempt started (at once if it lasted longer).
+// `reconnect` 0: the first round is still tried through, then after a failed round or a
+// lost connection the stream stays offline (the original tried only one remote).
+
+export interface SupervisorOptions {
+  stream: string;
+  /** Already merged: remote first, then remotes. */
+  remotes: string[];
+  reconnectS: number;
+  /** Bounds open() -> connected (connect, TLS, response headers); 0 = none. */
+  timeoutS: number;
+  /** Close a connected upstream that sends nothing for this long; 0 = never. */
+  readTimeoutS: number;
+  inputBufferPackets: number;
+  options: SourceOptions;
+  log: Logger;
+  onData: DataSink;
+  onConnected(url: string): void;
+  /** After a connection that was connected; not called for close(). */
+  onDisconnected(url: string, reason: RestreamerError | undefined): void;
+  /** Injectable for tests; default Fisher-Yates. */
+  shuffle?: (urls: string[]) => string[];
+  /** Scheme lookup; default the registry (tests inject fake kinds). */
+  findKind?: (scheme: string) => SourceKind | undefined;
+}
+
+interface Remote {
+  raw: string;
+  safe: string;
+  url: URL | undefined;
+  kind: SourceKind | undefined;
+  invalid: RestreamerError | undefined;
+  /** Consecutive failed attempts, and the last code logged, to log each streak once. */
+  failures: number;
+  lastCode: string | undefined;
+}
+
+interface Attempt {
+  remote: Remote;
+  upstream: Upstream | undefined;
+  startedAt: number;
+  connected: boolean;
+  done: boolean;
+  /** Set when the supervisor itself closed it (timeouts): overrides the upstream's view. */
+  reason: RestreamerError | undefined;
+}
+
+export function fisherYates<T>(items: T[]): T[] {
+  const a = items.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+  return a;
+}
+
+const now = (): number => performance.now();
+
+export class Supervisor {
+  private readonly o: SupervisorOptions;
+  private readonly remotes: Remote[];
+  private next = 0;
+  private current: Attempt | undefined;
+  private started = false;
+  private closed = false;
+  private isConnected = false;
+  private attempts = 0;
+  private roundFailures = 0;
+  private roundStartedAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private readTimer: NodeJS.Timeout | undefined;
+  private lastBytesSeen = 0;
+  private lastDataAt = 0;
+  private sinkErrors = 0;
+  private _reconnects = 0;
+  private _bytesIn = 0;
+
+  constructor(o: SupervisorOptions) {
+    this.o = o;
+    const find = o.findKind ?? findSourceKind;
+    const order = (o.shuffle ?? fisherYates)(o.remotes.slice());
+    this.remotes = order.map((raw) => {
+      const r: Remote = { raw, safe: redactUrl(raw), url: undefined, kind: undefined, invalid: undefined, failures: 0, lastCode: undefined };
+      try {
+        r.url = new URL(raw);
+        r.kind = find(r.url.protocol);
+        const msg = r.kind ? r.kind.validate?.(r.url) : `unsupported upstream scheme "${r.url.protocol}"`;
+        if (msg) r.invalid = new RestreamerError('UPSTREAM_UNSUPPORTED', msg);
+      } catch {
+        r.invalid = new RestreamerError('UPSTREAM_UNSUPPORTED', `invalid upstream URL: ${r.safe}`);
+      }
+      return r;
+    });
+  }
+
+  get connected(): boolean { return this.isConnected; }
+  /** The URL being connected or connected; undefined while waiting or offline. */
+  get currentUrl(): string | undefined { return this.current?.remote.raw; }
+  /** Connection attempts after the first. */
+  get reconnects(): number { return this._reconnects; }
+  get bytesIn(): number { return this._bytesIn; }
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    if (this.remotes.length === 0) {
+      this.o.log.warn({ evt: EVT.upstreamOffline }, 'stream has no upstream URL');
+      return;
+    }
+    this.attempt();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.isConnected = false;
+    this.clearTimers();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const att = this.current;
+    this.current = undefined;
+    if (att) this.closeUpstream(att);
+  }
+
+  private attempt(): void {
+    this.retryTimer = undefined;
+    if (this.closed) return;
+    const t = now();
+    if (this.roundFailures === 0) this.roundStartedAt = t;
+    if (this.attempts++ > 0) this._reconnects++;
+    const remote = this.remotes[this.next]!;
+    this.next = (this.next + 1) % this.remotes.length;
+    const att: Attempt = { remote, upstream: undefined, startedAt: t, connected: false, done: false, reason: undefined };
+    this.current = att;
+    this.o.log.debug({ evt: EVT.upstreamRetry, url: remote.safe }, 'connecting upstream');
+    if (remote.invalid || !remote.kind || !remote.url) {
+      this.failLater(att, remote.invalid ?? new RestreamerError('UPSTREAM_UNSUPPORTED', 'unusable upstream URL'));
+      return;
+    }
+    const ctx: SourceContext = {
+      url: new URL(remote.url.href),
+      stream: this.o.stream,
+      log: this.o.log.child({ url: remote.safe }),
+      inputBufferPackets: this.o.inputBufferPackets,
+      connectTimeoutMs: this.o.timeoutS * 1000,
+      options: this.o.options,
+    };
+    let up: Upstream;
+    try {
+      up = remote.kind.open(ctx, (chunk) => this.onChunk(att, chunk));
+    } catch (e) {
+      this.failLater(att, e instanceof RestreamerError ? e : fromSystemError(e, `open ${remote.safe}`));
+      return;
+    }
+    att.upstream = up;
+    if (att.done || this.closed || att !== this.current) { this.closeUpstream(att); return; }
+    if (this.o.timeoutS > 0) {
+      this.connectTimer = setTimeout(() => this.onConnectTimeout(att), this.o.timeoutS * 1000);
+    }
+    up.connected.then(() => this.onUpConnected(att), () => {});
+    up.ended.then(
+      (end) => this.onEnded(att, end),
+      (e) => this.onEnded(att, { error: fromSystemError(e, remote.safe) }),
+    );
+  }
+
+  /** A failure found before an upstream exists: settle it asynchronously, like real ones. */
+  private failLater(att: Attempt, error: RestreamerError): void {
+    queueMicrotask(() => this.onEnded(att, { error }));
+  }
+
+  private onChunk(att: Attempt, chunk: Buffer): void {
+    if (att !== this.current || att.done) return;
+    // Data proves the connection: report it before the first byte, whatever the promise's timing.
+    if (!att.connected) this.onUpConnected(att);
+    this._bytesIn += chunk.length;
+    try {
+      this.o.onData(chunk);
+    } catch (e) {
+      // A consumer bug must not take the upstream socket's event handler down.
+      if (this.sinkErrors++ === 0) this.o.log.error({ evt: EVT.warning, err: (e as Error)?.message }, 'stream data handler threw');
+    }
+  }
+
+  private onUpConnected(att: Attempt): void {
+    if (att !== this.current || att.connected || att.done || this.closed) return;
+    att.connected = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.roundFailures = 0;
+    const r = att.remote;
+    this.o.log.info({ evt: EVT.upstreamConnect, url: r.safe, ...(r.failures ? { failedAttempts: r.failures } : {}) }, 'upstream connected');
+    r.failures = 0;
+    r.lastCode = undefined;
+    this.isConnected = true;
+    this.safely(() => this.o.onConnected(r.raw));
+    if (this.o.readTimeoutS > 0 && !this.readTimer) {
+      this.lastBytesSeen = this._bytesIn;
+      this.lastDataAt = now();
+      const ms = this.o.readTimeoutS * 1000;
+      // Coarse polling of a byte counter: no timer work per chunk.
+      this.readTimer = setInterval(() => this.checkRead(ms), Math.min(1000, Math.max(50, ms / 4)));
+    }
+  }
+
+  private checkRead(ms: number): void {
+    const att = this.current;
+    if (!att || !att.connected || att.done) return;
+    const t = now();
+    if (this._bytesIn !== this.lastBytesSeen) {
+      this.lastBytesSeen = this._bytesIn;
+      this.lastDataAt = t;
+    } else if (t - this.lastDataAt >= ms) {
+      att.reason = new RestreamerError('UPSTREAM_READ_TIMEOUT', `no data for ${this.o.readTimeoutS} s`);
+      this.closeUpstream(att);
+    }
+  }
+
+  private onConnectTimeout(att: Attempt): void {
+    this.connectTimer = undefined;
+    if (att !== this.current || att.connected || att.done) return;
+    att.reason = new RestreamerError('UPSTREAM_CONNECT_TIMEOUT', `not connected within ${this.o.timeoutS} s`);
+    this.closeUpstream(att);
+  }
+
+  private onEnded(att: Attempt, end: UpstreamEnd): void {
+    if (att.done) return;
+    att.done = true;
+    if (att !== this.current || this.closed) return;
+    this.current = undefined;
+    this.clearTimers();
+    const r = att.remote;
+    const reason = att.reason ?? end.error;
+    if (att.connected) {
+      this.isConnected = false;
+      const fields = { evt: EVT.upstreamDisconnect, url: r.safe, code: reason?.code, err: reason?.message };
+      if (reason) this.o.log.warn(fields, 'upstream lost');
+      else this.o.log.info(fields, 'upstream ended');
+      this.safely(() => this.o.onDisconnected(r.raw, reason));
+      this.roundFailures = 0;
+      this.scheduleNext(att.startedAt);
+      return;
+    }
+    const err = reason ?? new RestreamerError('UPSTREAM_ENDED', 'upstream closed before it delivered data');
+    r.failures++;
+    const fields = { evt: EVT.upstreamError, url: r.safe, code: err.code, err: err.message, failures: r.failures };
+    // Each streak of identical failures is logged once; repeats only at debug level.
+    if (r.lastCode !== err.code) this.o.log.warn(fields, 'upstream failed');
+    else this.o.log.debug(fields, 'upstream failed again');
+    r.lastCode = err.code;
+    this.roundFailures++;
+    if (this.roundFailures < this.remotes.length) {
+      // Next remote now; via a timer so a kind that fails synchronously cannot recurse.
+      this.retryTimer = setTimeout(() => this.attempt(), 0);
+      return;
+    }
+    this.roundFailures = 0;
+    this.scheduleNext(this.roundStartedAt);
+  }
+
+  private scheduleNext(since: number): void {
+    if (this.o.reconnectS <= 0) {
+      this.o.log.warn({ evt: EVT.upstreamOffline }, 'reconnecting disabled (reconnect 0): stream stays offline');
+      return;
+    }
+    const delay = Math.max(0, since + this.o.reconnectS * 1000 - now());
+    this.o.log.debug({ evt: EVT.upstreamRetry, retryMs: Math.round(delay) }, 'retrying upstream');
+    this.retryTimer = setTimeout(() => this.attempt(), delay);
+  }
+
+  private closeUpstream(att: Attempt): void {
+    try {
+      att.upstream?.close();
+    } catch (e) {
+      this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: (e as Error)?.message }, 'upstream close threw');
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.readTimer) clearInterval(this.readTimer);
+    this.connectTimer = undefined;
+    this.readTimer = undefined;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.o.log.error({ evt: EVT.warning, err: (e as Error)?.message }, 'stream state handler threw');
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import type { DataSink, SourceContext, SourceKind } from './source.js';
+import { SocketUpstream } from './tcp.js';
+
+// unix:///path/to.sock: a stream-oriented Unix domain socket. (The original also takes
+// unixgram/unixpacket; Node's net module speaks only stream sockets.)
+
+function socketPath(url: URL): string {
+  return decodeURIComponent(url.pathname);
+}
+
+export const unixKind: SourceKind = {
+  schemes: ['unix'],
+  validate(url) {
+    if (url.hostname) return `unix upstream takes an absolute path: unix:///path/to.sock (got host "${url.hostname}")`;
+    if (!url.pathname || url.pathname === '/') return 'unix upstream needs a socket path: unix:///path/to.sock';
+    return undefined;
+  },
+  open(ctx: SourceContext, onData: DataSink) {
+    const path = socketPath(ctx.url);
+    return new SocketUpstream({ path }, `unix ${path}`, onData);
+  },
+};

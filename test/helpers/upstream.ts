@@ -1,0 +1,118 @@
+// Real upstreams for integration tests: a paced HTTP server we control, ffmpeg as a real
+// encoder/server, and a fixture transport stream made by ffmpeg.
+import http from 'node:http';
+import net from 'node:net';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A small H.264 + AAC transport stream (4 s, 2 s GOP), made once per machine. */
+export function fixtureTs(): string {
+  const dir = join(tmpdir(), 'restreamer-fixtures');
+  mkdirSync(dir, { recursive: true });
+  const p = join(dir, 'h264-aac-4s-gop2.ts');
+  if (!existsSync(p)) {
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0',
+      '-b:v', '400k', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', p + '.tmp']);
+    execFileSync('mv', [p + '.tmp', p]);
+  }
+  return p;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * HTTP upstream that sends `data` in a loop at `bytesPerSec`, in 10 ms slices (real
+ * time, like a live encoder). `mode` switches it to answering 404.
+ */
+export class PacedServer {
+  server: http.Server | undefined;
+  port = 0;
+  mode: 'stream' | '404' = 'stream';
+  requests = 0;
+  private readonly conns = new Set<http.ServerResponse>();
+  private timers = new Set<NodeJS.Timeout>();
+
+  constructor(readonly data: Buffer, readonly bytesPerSec: number) {}
+
+  async start(port = 0): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      this.requests++;
+      if (this.mode === '404') { res.writeHead(404).end('nope'); return; }
+      res.writeHead(200, { 'Content-Type': 'video/mp2t' });
+      this.conns.add(res);
+      // Whole packets, with continuity counters rewritten so the loop point is seamless
+      // (a live encoder never jumps back), so clients can check continuity exactly.
+      const npk = Math.floor(this.data.length / 188);
+      const perTick = Math.max(1, Math.round(this.bytesPerSec / 100 / 188));
+      const cc = new Uint8Array(8192);
+      let pk = 0;
+      const t = setInterval(() => {
+        const out = Buffer.allocUnsafe(perTick * 188);
+        for (let i = 0; i < perTick; i++) {
+          this.data.copy(out, i * 188, pk * 188, pk * 188 + 188);
+          const o = i * 188;
+          const pid = ((out[o + 1]! & 0x1f) << 8) | out[o + 2]!;
+          if (pid !== 0x1fff && (out[o + 3]! & 0x10)) {
+            out[o + 3] = (out[o + 3]! & 0xf0) | cc[pid]!;
+            cc[pid] = (cc[pid]! + 1) & 0x0f;
+          }
+          pk = (pk + 1) % npk;
+        }
+        res.write(out);
+      }, 10);
+      this.timers.add(t);
+      res.on('close', () => { clearInterval(t); this.timers.delete(t); this.conns.delete(res); });
+    });
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this.port;
+  }
+
+  url(path = '/live.ts'): string { return `http://127.0.0.1:${this.port}${path}`; }
+
+  /** Kill the upstream: drop every connection and stop listening. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+    for (const r of this.conns) r.destroy();
+    this.conns.clear();
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise<void>((r) => this.server!.close(() => r()));
+      this.server = undefined;
+    }
+  }
+}
+
+/** Bytes per second of a TS file, from its duration as ffprobe reports it. */
+export function tsByteRate(path: string): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path]).toString();
+  return Math.round(readFileSync(path).length / parseFloat(out));
+}
+
+/** ffmpeg serving `file` in real time, looping, over HTTP (one client), as a live encoder would. */
+export function ffmpegHttpServer(file: string, port: number): ChildProcess {
+  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file,
+    '-c', 'copy', '-f', 'mpegts', '-listen', '1', `http://127.0.0.1:${port}/live.ts`], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** ffprobe's view of a stream: codec names per stream, in order. */
+export function probeCodecs(input: string, extra: string[] = []): string[] {
+  const out = execFileSync('ffprobe', ['-v', 'error', ...extra, '-show_streams', '-of', 'json', input], { timeout: 20000 }).toString();
+  const j = JSON.parse(out) as { streams: { codec_name: string }[] };
+  return j.streams.map((s) => s.codec_name).sort();
+}
