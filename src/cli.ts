@@ -64,15 +64,17 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let cfg;
+  const warnings: { path: string; message: string }[] = [];
   try {
-    cfg = await loadConfig(path);
+    cfg = await loadConfig(path, { onWarning: (w) => warnings.push(w) });
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`restreamer: invalid configuration ${path}:\n${err.message}\n`);
+      process.stderr.write(`restreamer: ${err.message}\n`);
       return EXIT_USAGE;
     }
     throw err;
   }
+  for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
   if (check) {
     const streams = cfg.resources.filter((r) => r.type === 'stream').length;
     process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { findSourceKind, knownSchemes } from '../sources/registry.js';
 import { AUTH_TYPES, STATIC_SCHEMES, authUsers, resourceUpstreams, type AuthenticationConfig, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
@@ -59,6 +60,8 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
     checkUsers(`${p}.authentication`, r.authentication);
 
     if (r.type === 'stream') {
+      if (r.remote !== undefined) r.remote = resolveRelativeFile(r.remote, baseDir);
+      r.remotes = r.remotes.map((u) => resolveRelativeFile(u, baseDir));
       if (resourceUpstreams(r).length === 0) {
         err(`${p}.remote`, 'a stream needs an upstream: set "remote" (or "remotes") to a URL such as "http://host/stream.ts"');
       }
@@ -132,6 +135,17 @@ function parseUrl(path: string, url: string, err: (p: string, m: string) => void
     err(path, `${JSON.stringify(url)} is not a valid URL; expected something like ${JSON.stringify(example)}`);
     return undefined;
   }
+}
+
+/**
+ * `file:demo.ts?loop` (no slash after the colon) names a file relative to the config
+ * file's folder (a restreamer addition, so shipped configs can point at files beside
+ * them). Anything else is returned unchanged.
+ */
+export function resolveRelativeFile(url: string, baseDir: string): string {
+  const m = /^file:(?!\/)([^?#]*)(.*)$/i.exec(url);
+  if (!m || m[1] === '') return url;
+  return pathToFileURL(resolve(baseDir, decodeURIComponent(m[1]!))).href + m[2];
 }
 
 /** An upstream URL must parse, use a registered scheme and pass that kind's own check. */

@@ -7,6 +7,8 @@ import http from 'node:http';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'src', 'cli.ts');
+/** tsx's loader by absolute URL, so the CLI can run from any working directory. */
+export const TSX = import.meta.resolve('tsx');
 
 export interface LogLine { evt?: string; msg?: string; level?: number; [k: string]: unknown }
 
@@ -67,7 +69,7 @@ export function writeConfig(cfg: unknown, dir = mkdtempSync(join(tmpdir(), 'rs-t
 /** Run the CLI with `args`; resolves when it has exited (for --check, bad configs). */
 export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', TSX, CLI, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
@@ -80,7 +82,7 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number 
 /** Start the proxy with `cfg` (listen forced to 127.0.0.1:0) and wait until it listens. */
 export async function startProxy(cfg: Record<string, unknown>, opts: { waitStreams?: boolean } = {}): Promise<ProxyProcess> {
   const path = writeConfig({ listen: '127.0.0.1:0', ...cfg });
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', TSX, CLI, path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const pp = new ProxyProcess(proc, path);
   const l = await pp.waitLog((x) => x.evt === 'listen', 15000);
   pp.port = l.port as number;

@@ -1,0 +1,210 @@
+import http from 'node:http';
+import https from 'node:https';
+import { authorizationHeader, type Userlist } from '../auth/auth.js';
+import { authUsers, type NotificationConfig } from '../config/schema.js';
+import { EVT, type Logger } from '../log/logger.js';
+
+// URL notifications (the original's `notifications`): a GET to each configured URL when
+// limit_hit, limit_miss or heartbeat happens. Unlike the original, whose handler ran the
+// request inline on its event goroutine, nothing here ever waits for a receiver: every
+// request is asynchronous, bounded in time and in number, and dropped rather than queued.
+
+export type NotifyEvent = 'limit_hit' | 'limit_miss' | 'heartbeat';
+
+export interface NotifierOptions {
+  notifications: NotificationConfig[];
+  userlist: Userlist;
+  /** Seconds between heartbeats; 0 = no heartbeat. */
+  heartbeatIntervalS: number;
+  log: Logger;
+  /** Deadline for one request, connect to end of body, ms (default 5000). */
+  timeoutMs?: number;
+}
+
+interface Target {
+  event: NotifyEvent;
+  url: URL;
+  display: string;
+  headers: Record<string, string>;
+  inFlight: number;
+}
+
+type Done = (err: Error | undefined, retryable: boolean) => void;
+
+const DEFAULT_TIMEOUT_MS = 5000;
+/** Requests (including retries waiting for their turn) per URL before new events are dropped. */
+const MAX_IN_FLIGHT = 4;
+const RETRIES = 1;
+const RETRY_BACKOFF_MS = 500;
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+function redact(u: URL): string {
+  if (!u.password) return u.href;
+  const c = new URL(u.href);
+  c.password = '***';
+  return c.href;
+}
+
+export class Notifier {
+  /** sent: answered 2xx/3xx; failed: gave up after retries; dropped: too many in flight. */
+  readonly stats = { sent: 0, failed: 0, dropped: 0 };
+  private readonly targets: Target[] = [];
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private readonly heartbeatMs: number;
+  // Private agents without keep-alive: close() can destroy every socket we own.
+  private readonly httpAgent = new http.Agent({ keepAlive: false });
+  private readonly httpsAgent = new https.Agent({ keepAlive: false });
+  private readonly pending = new Set<http.ClientRequest>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+  private failuresSinceLog = 0;
+  private lastErrorLog = -Infinity;
+
+  constructor(o: NotifierOptions) {
+    this.log = o.log;
+    this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
+    this.heartbeatMs = Math.max(0, o.heartbeatIntervalS) * 1000;
+    for (const n of o.notifications) {
+      const t = this.target(n, o.userlist);
+      if (t) this.targets.push(t);
+    }
+  }
+
+  /** Start the heartbeat timer, if a heartbeat notification exists. Idempotent. */
+  start(): void {
+    if (this.closed || this.heartbeat || this.heartbeatMs <= 0) return;
+    if (!this.targets.some((t) => t.event === 'heartbeat')) return;
+    this.heartbeat = setInterval(() => this.emit('heartbeat'), this.heartbeatMs);
+    this.heartbeat.unref(); // a heartbeat alone must not keep the process alive
+  }
+
+  /** Fire and forget: returns at once; receivers are contacted in the background. */
+  emit(event: NotifyEvent): void {
+    if (this.closed) return;
+    for (const t of this.targets) {
+      if (t.event !== event) continue;
+      if (t.inFlight >= MAX_IN_FLIGHT) {
+        this.stats.dropped++;
+        this.noteFailure(t, new Error(`${MAX_IN_FLIGHT} notifications still in flight; this one is dropped`));
+        continue;
+      }
+      t.inFlight++;
+      this.attempt(t, 0);
+    }
+  }
+
+  /** Idempotent: stops the heartbeat and retries, aborts requests in flight. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    for (const req of this.pending) req.destroy();
+    this.pending.clear();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private target(n: NotificationConfig, userlist: Userlist): Target | undefined {
+    let url: URL;
+    try {
+      url = new URL(n.url);
+    } catch {
+      this.log.warn({ evt: EVT.warning, event: n.event, url: n.url }, 'notification ignored: invalid URL');
+      return undefined;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      this.log.warn({ evt: EVT.warning, event: n.event, url: redact(url) }, 'notification ignored: only http and https URLs are supported');
+      return undefined;
+    }
+    const headers: Record<string, string> = { 'user-agent': 'restreamer' };
+    const type = n.authentication?.type ?? '';
+    if (type !== '') {
+      // As in the original, only the first configured user's credentials are sent.
+      const user = authUsers(n.authentication)[0];
+      const value = authorizationHeader(type, user, userlist);
+      if (value) headers.authorization = value;
+      else this.log.warn({ evt: EVT.warning, event: n.event, url: redact(url), type, user }, 'notification sent without credentials: unknown authentication type or user');
+    }
+    return { event: n.event, url, display: redact(url), headers, inFlight: 0 };
+  }
+
+  private attempt(t: Target, n: number): void {
+    this.request(t, (err, retryable) => {
+      if (!err) {
+        t.inFlight--;
+        this.stats.sent++;
+        this.log.debug({ evt: EVT.notify, event: t.event, url: t.display }, 'notification sent');
+        return;
+      }
+      if (retryable && n < RETRIES && !this.closed) {
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer);
+          this.attempt(t, n + 1);
+        }, RETRY_BACKOFF_MS * (n + 1));
+        timer.unref();
+        this.retryTimers.add(timer);
+        return;
+      }
+      t.inFlight--;
+      this.stats.failed++;
+      this.noteFailure(t, err);
+    });
+  }
+
+  private request(t: Target, done: Done): void {
+    if (this.closed) {
+      done(new Error('notifier closed'), false);
+      return;
+    }
+    const https_ = t.url.protocol === 'https:';
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    let req: http.ClientRequest | undefined;
+    const finish = (err: Error | undefined, retryable: boolean): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (req) this.pending.delete(req);
+      done(err, retryable);
+    };
+    try {
+      req = (https_ ? https : http).get(t.url, { headers: t.headers, agent: https_ ? this.httpsAgent : this.httpAgent }, onResponse);
+    } catch (e) {
+      // e.g. a password with characters not allowed in a header: will never work
+      queueMicrotask(() => finish(e as Error, false));
+      return;
+    }
+    const r = req;
+    timer = setTimeout(() => r.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    timer.unref();
+    this.pending.add(r);
+    r.on('error', (e) => finish(e, !this.closed));
+
+    function onResponse(res: http.IncomingMessage): void {
+      const status = res.statusCode ?? 0;
+      res.resume(); // the body is of no interest; drain it so the exchange can complete
+      res.on('end', () => {
+        if (status < 400) finish(undefined, false);
+        else finish(new Error(`receiver answered ${status}`), status >= 500);
+      });
+      res.on('error', (e) => finish(e, true));
+      res.on('close', () => finish(new Error('receiver closed the connection before the end of the answer'), true));
+    }
+  }
+
+  /** Failures are summarised: at most one log line per interval, with a count. */
+  private noteFailure(t: Target, err: Error): void {
+    if (this.closed) return;
+    this.failuresSinceLog++;
+    const now = Date.now();
+    if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+    this.log.warn({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message, failures: this.failuresSinceLog }, 'notification failed');
+    this.failuresSinceLog = 0;
+    this.lastErrorLog = now;
+  }
+}

@@ -1,0 +1,338 @@
+import http from 'node:http';
+import https from 'node:https';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { RestreamerError, fromSystemError } from '../errors.js';
+import { EVT, type Logger } from '../log/logger.js';
+import { fnv1a64Hex } from './fnv.js';
+
+// A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
+// for `cacheS` seconds and served with an FNV-1a ETag, as the original's proxy does.
+// Fixed against the original: upstreams without Content-Length are read up to the limit
+// instead of refused, errors are never cached and carry `Cache-Control: no-cache`, and
+// concurrent requests on a cold cache share one upstream fetch.
+
+export interface StaticOptions {
+  /** file:// or http(s):// URL. */
+  remote: string;
+  /** Seconds a fetched body is kept; 0 = fetch on every request. */
+  cacheS: number;
+  /** Largest body accepted, bytes (default 10 MiB, the original's limit). */
+  maxBytes?: number;
+  /** Deadline for one whole fetch, ms; undefined or 0 = 30 s (a fetch is always bounded). */
+  timeoutMs?: number;
+  log: Logger;
+}
+
+interface Entry {
+  body: Buffer;
+  etag: string;
+  contentType: string | undefined;
+  expires: number;
+}
+
+interface Fetched {
+  body: Buffer;
+  contentType: string | undefined;
+}
+
+const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+// Enough for what static resources are used for (HbbTV apps, playlists, manifests).
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.xhtml': 'application/xhtml+xml',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.xml': 'text/xml; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.webp': 'image/webp',
+  '.ts': 'video/mp2t',
+  '.mp4': 'video/mp4',
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.mpd': 'application/dash+xml',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.pdf': 'application/pdf',
+};
+
+/** Content type guessed from a file name; application/octet-stream when unknown. */
+export function mimeFor(path: string): string {
+  return MIME[extname(path).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** True when an If-None-Match header value matches `etag` (quoted). */
+export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+  for (const raw of ifNoneMatch.split(',')) {
+    let t = raw.trim();
+    if (t === '*') return true;
+    // If-None-Match uses the weak comparison; the unquoted form is what the original sent.
+    if (t.startsWith('W/')) t = t.slice(2);
+    if (t === etag || `"${t}"` === etag) return true;
+  }
+  return false;
+}
+
+function tooLarge(max: number): RestreamerError {
+  return new RestreamerError('STATIC_TOO_LARGE', `static resource is larger than ${max} bytes`, { status: 502 });
+}
+
+/** A URL fit for logs: no password. */
+function redact(u: URL): string {
+  if (!u.password) return u.href;
+  const c = new URL(u.href);
+  c.password = '***';
+  return c.href;
+}
+
+/** Read a stream to the end, failing once more than `max` bytes arrive or on abort. */
+function collect(stream: Readable, max: number, signal: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    const finish = (err: unknown, body?: Buffer): void => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      if (body) {
+        resolve(body);
+      } else {
+        stream.destroy();
+        reject(err);
+      }
+    };
+    const onAbort = (): void => finish(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total > max) finish(tooLarge(max));
+      else chunks.push(c);
+    });
+    stream.on('end', () => finish(undefined, Buffer.concat(chunks, total)));
+    stream.on('error', (e) => finish(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')));
+    stream.on('close', () => finish(signal.aborted ? signal.reason : new RestreamerError('UPSTREAM_ENDED', 'static upstream closed before the end of the body')));
+  });
+}
+
+export class StaticResource {
+  private readonly url: URL;
+  private readonly display: string;
+  private readonly cacheMs: number;
+  private readonly cacheControl: string;
+  private readonly maxBytes: number;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private cached: Entry | undefined;
+  private inflight: Promise<Entry> | undefined;
+  private abort: AbortController | undefined;
+  private closed = false;
+  private failures = 0;
+  private lastErrorLog = -Infinity;
+
+  constructor(o: StaticOptions) {
+    let url: URL;
+    try {
+      url = new URL(o.remote);
+    } catch {
+      throw new RestreamerError('CONFIG_INVALID', `static resource: invalid URL ${JSON.stringify(o.remote)}`);
+    }
+    if (!['file:', 'http:', 'https:'].includes(url.protocol)) {
+      throw new RestreamerError('CONFIG_INVALID', `static resource: unsupported scheme ${url.protocol} (file, http, https)`);
+    }
+    this.url = url;
+    this.display = redact(url);
+    this.cacheMs = Math.max(0, o.cacheS) * 1000;
+    this.cacheControl = `max-age=${Math.floor(Math.max(0, o.cacheS))}`;
+    this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
+    this.log = o.log;
+  }
+
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.plain(req, res, 405, '405 method not allowed\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    if (this.closed) {
+      this.plain(req, res, 503, '503 service unavailable\n', {});
+      return;
+    }
+    const hit = this.cached;
+    if (hit && hit.expires > Date.now()) {
+      this.respond(req, res, hit);
+      return;
+    }
+    this.load().then(
+      (entry) => this.respond(req, res, entry),
+      () => this.plain(req, res, 502, '502 bad gateway\n', {}),
+    );
+  }
+
+  /** Idempotent: aborts a running fetch (its waiters get 502) and drops the cache. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cached = undefined;
+    this.abort?.abort(new RestreamerError('STATIC_UPSTREAM', 'static resource closed'));
+  }
+
+  /** Single flight: every request arriving during a fetch waits for that same fetch. */
+  private load(): Promise<Entry> {
+    if (this.inflight) return this.inflight;
+    const p = this.fetch().then(
+      (entry) => {
+        if (this.cacheMs > 0 && !this.closed) this.cached = entry;
+        return entry;
+      },
+      (err: unknown) => {
+        this.cached = undefined; // never serve (or keep in memory) an expired body after a failure
+        this.noteFailure(err);
+        throw err;
+      },
+    ).finally(() => {
+      if (this.inflight === p) this.inflight = undefined;
+    });
+    this.inflight = p;
+    return p;
+  }
+
+  private async fetch(): Promise<Entry> {
+    const ac = new AbortController();
+    this.abort = ac;
+    const phase = { headers: false };
+    const timer = setTimeout(() => {
+      ac.abort(new RestreamerError(
+        phase.headers ? 'UPSTREAM_READ_TIMEOUT' : 'UPSTREAM_CONNECT_TIMEOUT',
+        `static upstream: no ${phase.headers ? 'complete body' : 'response'} within ${this.timeoutMs} ms`,
+      ));
+    }, this.timeoutMs);
+    try {
+      const started = Date.now();
+      const got = this.url.protocol === 'file:'
+        ? await this.fetchFile(ac.signal)
+        : await this.fetchHttp(this.url, MAX_REDIRECTS, ac.signal, phase);
+      const etag = `"${fnv1a64Hex(got.body)}"`;
+      this.log.debug({ evt: EVT.staticFetch, remote: this.display, bytes: got.body.length, etag, ms: Date.now() - started }, 'static resource fetched');
+      return { body: got.body, etag, contentType: got.contentType, expires: Date.now() + this.cacheMs };
+    } finally {
+      clearTimeout(timer);
+      if (this.abort === ac) this.abort = undefined;
+    }
+  }
+
+  private async fetchFile(signal: AbortSignal): Promise<Fetched> {
+    const path = fileURLToPath(this.url);
+    let size: number;
+    try {
+      const st = await fsp.stat(path);
+      size = st.isFile() ? st.size : 0;
+    } catch (e) {
+      throw fromSystemError(e, 'static file');
+    }
+    if (size > this.maxBytes) throw tooLarge(this.maxBytes);
+    const body = await collect(createReadStream(path), this.maxBytes, signal);
+    return { body, contentType: mimeFor(path) };
+  }
+
+  private fetchHttp(url: URL, redirectsLeft: number, signal: AbortSignal, phase: { headers: boolean }): Promise<Fetched> {
+    return new Promise<Fetched>((resolve, reject) => {
+      const mod = url.protocol === 'https:' ? https : http;
+      // identity: the body is hashed and served as is, so it must not arrive compressed.
+      const req = mod.get(url, { signal, headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' } }, (res) => {
+        phase.headers = true;
+        const status = res.statusCode ?? 0;
+        if (REDIRECT_STATUS.has(status) && res.headers.location) {
+          res.resume();
+          let next: URL;
+          try {
+            next = new URL(res.headers.location, url);
+          } catch {
+            reject(new RestreamerError('STATIC_UPSTREAM', `static upstream: invalid redirect to ${res.headers.location}`, { status: 502 }));
+            return;
+          }
+          if (redirectsLeft <= 0) {
+            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `static upstream: more than ${MAX_REDIRECTS} redirects`, { status: 502 }));
+          } else if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+            // Never let a remote server point us at file:// or anything else.
+            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `static upstream: redirect to unsupported scheme ${next.protocol}`, { status: 502 }));
+          } else {
+            phase.headers = false;
+            resolve(this.fetchHttp(next, redirectsLeft - 1, signal, phase));
+          }
+          return;
+        }
+        if (status !== 200) {
+          res.resume();
+          reject(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${status}`, { status: 502 }));
+          return;
+        }
+        const length = res.headers['content-length'];
+        if (length !== undefined && Number(length) > this.maxBytes) {
+          // Refused from the header alone: no point reading 10 MiB to throw it away.
+          res.destroy();
+          reject(tooLarge(this.maxBytes));
+          return;
+        }
+        collect(res, this.maxBytes, signal).then((body) => resolve({ body, contentType: res.headers['content-type'] }), reject);
+      });
+      req.on('error', (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')));
+    });
+  }
+
+  private respond(req: http.IncomingMessage, res: http.ServerResponse, e: Entry): void {
+    if (res.headersSent || res.destroyed) return;
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined && etagMatches(inm, e.etag)) {
+      res.writeHead(304, { ETag: e.etag, 'Cache-Control': this.cacheControl });
+      res.end();
+      return;
+    }
+    // Only Content-Type comes from the upstream (as in the original); none if it sent none.
+    const headers: http.OutgoingHttpHeaders = { ETag: e.etag, 'Cache-Control': this.cacheControl, 'Content-Length': e.body.length };
+    if (e.contentType) headers['Content-Type'] = e.contentType;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') res.end();
+    else res.end(e.body);
+  }
+
+  private plain(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: string, extra: Record<string, string>): void {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, {
+      ...extra,
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-cache',
+    });
+    if (req.method === 'HEAD') res.end();
+    else res.end(body);
+  }
+
+  /** Repeated upstream failures are summarised: at most one log line per interval. */
+  private noteFailure(err: unknown): void {
+    if (this.closed) return;
+    this.failures++;
+    const now = Date.now();
+    if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+    const e = err as RestreamerError;
+    this.log.warn({ evt: EVT.staticError, remote: this.display, code: e?.code, err: e?.message ?? String(err), failures: this.failures }, 'static resource fetch failed');
+    this.failures = 0;
+    this.lastErrorLog = now;
+  }
+}

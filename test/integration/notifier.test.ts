@@ -1,0 +1,190 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { Notifier } from '../../src/events/notifier.js';
+import type { NotificationConfig } from '../../src/config/schema.js';
+import { createLogger, silentLogger } from '../../src/log/logger.js';
+
+const userlist = { alice: { password: 'wonder land' }, carol: { password: 'tok-carol' } };
+
+interface Seen { url: string; method: string; authorization: string | undefined }
+
+const servers = new Set<http.Server>();
+after(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((resolve) => s.close(resolve));
+  }
+});
+
+/** A receiver recording every request; `answer` decides what happens to it. */
+async function receiver(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_q, r) => { r.end('ok'); }) {
+  const seen: Seen[] = [];
+  const open = new Set<http.IncomingMessage>();
+  const server = http.createServer((req, res) => {
+    seen.push({ url: req.url!, method: req.method!, authorization: req.headers.authorization });
+    open.add(req);
+    res.on('close', () => open.delete(req));
+    answer(req, res);
+  });
+  servers.add(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { seen, open, base, server };
+}
+
+function note(event: NotificationConfig['event'], url: string, auth?: { type: string; user?: string }): NotificationConfig {
+  return { event, type: 'url', url, authentication: auth ? { realm: '', users: [], ...auth } : undefined };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function capture() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } });
+  return { lines, log: createLogger({ stream: sink, level: 'debug' }).logger };
+}
+
+test('limit events send GETs with the configured Authorization header', async () => {
+  const rx = await receiver();
+  const n = new Notifier({
+    notifications: [
+      note('limit_hit', `${rx.base}/hit?x=1`, { type: 'basic', user: 'alice' }),
+      note('limit_miss', `${rx.base}/miss`, { type: 'bearer', user: 'carol' }),
+      note('limit_miss', `${rx.base}/miss-plain`),
+      note('heartbeat', `${rx.base}/beat`),
+    ],
+    userlist, heartbeatIntervalS: 0, log: silentLogger(),
+  });
+  n.emit('limit_hit');
+  await until(() => n.stats.sent === 1, 'limit_hit delivery');
+  assert.deepEqual(rx.seen, [{ url: '/hit?x=1', method: 'GET', authorization: `Basic ${Buffer.from('alice:wonder land').toString('base64')}` }]);
+  n.emit('limit_miss');
+  await until(() => n.stats.sent === 3, 'limit_miss deliveries');
+  const miss = rx.seen.slice(1).sort((a, b) => a.url.localeCompare(b.url));
+  assert.deepEqual(miss, [
+    { url: '/miss', method: 'GET', authorization: 'Bearer tok-carol' },
+    { url: '/miss-plain', method: 'GET', authorization: undefined },
+  ]);
+  assert.equal(rx.seen.filter((s) => s.url === '/beat').length, 0, 'no heartbeat without an interval');
+  assert.deepEqual(n.stats, { sent: 3, failed: 0, dropped: 0 });
+  n.close();
+});
+
+test('heartbeat fires every interval until close()', async () => {
+  const rx = await receiver();
+  const n = new Notifier({
+    notifications: [note('heartbeat', `${rx.base}/beat`, { type: 'bearer', user: 'carol' }), note('limit_hit', `${rx.base}/hit`)],
+    userlist, heartbeatIntervalS: 0.2, log: silentLogger(),
+  });
+  n.start();
+  n.start(); // idempotent: still one timer
+  await until(() => rx.seen.length >= 3, 'three heartbeats');
+  n.close();
+  const count = rx.seen.length;
+  await sleep(500);
+  assert.equal(rx.seen.length, count, 'no heartbeat after close()');
+  assert.ok(count <= 6, `one timer only (got ${count} beats)`);
+  for (const s of rx.seen) assert.deepEqual(s, { url: '/beat', method: 'GET', authorization: 'Bearer tok-carol' });
+});
+
+test('no heartbeat timer without heartbeat notifications', async () => {
+  const rx = await receiver();
+  const n = new Notifier({ notifications: [note('limit_hit', `${rx.base}/hit`)], userlist, heartbeatIntervalS: 0.05, log: silentLogger() });
+  n.start();
+  await sleep(300);
+  assert.equal(rx.seen.length, 0);
+  n.close();
+});
+
+test('a receiver that never answers blocks nothing: bounded in flight, dropped beyond, close() ends it', async () => {
+  const rx = await receiver(() => { /* never answer */ });
+  const n = new Notifier({ notifications: [note('limit_hit', `${rx.base}/hang`)], userlist, heartbeatIntervalS: 0, log: silentLogger(), timeoutMs: 30_000 });
+  for (let i = 0; i < 10; i++) {
+    n.emit('limit_hit'); // returns at once: the request has not even reached the receiver yet
+    assert.equal(rx.seen.length, 0);
+  }
+  assert.equal(n.stats.dropped, 6);
+  await until(() => rx.open.size === 4, 'four requests at the receiver');
+  await sleep(100);
+  assert.equal(rx.seen.length, 4, 'never more than four in flight');
+  n.close();
+  n.close();
+  await until(() => rx.open.size === 0, 'receiver sees every connection closed');
+  n.emit('limit_hit');
+  n.start();
+  await sleep(100);
+  assert.equal(rx.seen.length, 4, 'nothing sent after close()');
+});
+
+test('timeout, then one retry, then counted as failed and logged', async () => {
+  const rx = await receiver(() => { /* never answer */ });
+  const { lines, log } = capture();
+  const n = new Notifier({ notifications: [note('limit_miss', `${rx.base}/slow`)], userlist, heartbeatIntervalS: 0, log, timeoutMs: 200 });
+  n.emit('limit_miss');
+  await until(() => n.stats.failed === 1, 'failure after retry');
+  assert.equal(rx.seen.length, 2, 'tried twice');
+  const errs = lines.filter((l) => l.evt === 'notify_error');
+  assert.equal(errs.length, 1);
+  assert.match(String(errs[0]!.err), /no answer within 200 ms/);
+  assert.equal(errs[0]!.event, 'limit_miss');
+  n.close();
+});
+
+test('5xx is retried once, 4xx is not; failures are summarised in the log', async () => {
+  const rx = await receiver((req, res) => { res.writeHead(req.url === '/gone' ? 404 : 503).end(); });
+  const { lines, log } = capture();
+  const n = new Notifier({
+    notifications: [note('limit_hit', `${rx.base}/busy`), note('limit_hit', `${rx.base}/gone`)],
+    userlist, heartbeatIntervalS: 0, log,
+  });
+  n.emit('limit_hit');
+  await until(() => n.stats.failed === 2, 'both failed');
+  assert.equal(rx.seen.filter((s) => s.url === '/busy').length, 2);
+  assert.equal(rx.seen.filter((s) => s.url === '/gone').length, 1);
+  assert.equal(lines.filter((l) => l.evt === 'notify_error').length, 1, 'second failure within the interval is only counted');
+  n.close();
+});
+
+test('refused connection fails without throwing; sent count recovers when the receiver is up', async () => {
+  const rx = await receiver();
+  const port = (rx.server.address() as AddressInfo).port;
+  rx.server.closeAllConnections();
+  await new Promise((resolve) => rx.server.close(resolve));
+  const n = new Notifier({ notifications: [note('limit_hit', `http://127.0.0.1:${port}/x`)], userlist, heartbeatIntervalS: 0, log: silentLogger() });
+  n.emit('limit_hit');
+  await until(() => n.stats.failed === 1, 'refused');
+  await new Promise<void>((resolve) => rx.server.listen(port, '127.0.0.1', resolve));
+  n.emit('limit_hit');
+  await until(() => n.stats.sent === 1, 'delivered');
+  n.close();
+});
+
+test('bad notifications are skipped or sent without credentials, with warnings', async () => {
+  const rx = await receiver();
+  const { lines, log } = capture();
+  const n = new Notifier({
+    notifications: [
+      note('limit_hit', 'not a url'),
+      note('limit_hit', 'ftp://127.0.0.1/x'),
+      note('limit_hit', `${rx.base}/unknown-user`, { type: 'basic', user: 'ghost' }),
+      note('limit_hit', `${rx.base}/unknown-type`, { type: 'digest', user: 'alice' }),
+      note('limit_hit', `${rx.base}/no-type`, { type: '', user: 'alice' }),
+    ],
+    userlist, heartbeatIntervalS: 0, log,
+  });
+  assert.equal(lines.filter((l) => l.evt === 'warning').length, 4);
+  n.emit('limit_hit');
+  await until(() => n.stats.sent === 3, 'three deliveries');
+  for (const s of rx.seen) assert.equal(s.authorization, undefined);
+  n.close();
+});
