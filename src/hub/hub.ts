@@ -1,18 +1,23 @@
 import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { StreamAnalyzer } from '../ts/analyzer.js';
+import { nullPackets, startPrefix } from './prefix.js';
 
 /** Where a client's bytes go. The hub never sees HTTP; src/http adapts a response to this. */
 export interface ClientSink {
   /** Queue bytes; false means "stop until drained" (Node's write() contract). */
   write(buf: Buffer): boolean;
-  /** End the client's response (upstream lost, stream taken offline, shutdown). */
+  /** End the client's response (upstream lost, stream taken offline, shutdown, too slow). */
   end(reason: EndReason): void;
 }
 
-export type EndReason = 'upstream_lost' | 'offline' | 'shutdown' | 'closed';
+export type EndReason = 'upstream_lost' | 'offline' | 'shutdown' | 'closed' | 'too_slow';
+
+/** Where a new client starts: at the latest keyframe (after PAT/PMT) or at the live edge. */
+export type StartMode = 'keyframe' | 'live';
 
 export interface HubOptions {
-  /** How far (packets) a client may fall behind before it loses the oldest data. */
+  /** How far (packets) a client may fall behind before it loses data. */
   outputBufferPackets: number;
   /** Extra ring space beyond outputBuffer (e.g. inputbuffer), packets. */
   ringPackets?: number;
@@ -22,6 +27,14 @@ export interface HubOptions {
   flushBytes?: number;
   /** Largest single write for a client catching up, bytes. */
   maxWriteBytes?: number;
+  /** Default start mode for new clients. */
+  start?: StartMode;
+  /** Disconnect a client that has waited for 'drain' this long, ms (0 = never). */
+  slowTimeoutMs?: number;
+  /** Upper bound of the ring when it grows to hold a whole GOP, bytes. */
+  maxRingBytes?: number;
+  /** Longest a new keyframe-start client waits for a first keyframe before starting live, ms. */
+  keyframeWaitMs?: number;
 }
 
 /** One client's read position and counters. Memory per client is O(1). */
@@ -30,44 +43,76 @@ export class HubClient {
   cursor: number;
   /** Waiting for 'drain': nothing is written until drained() is called. */
   waiting = false;
+  waitingSince = 0;
   packetsSent = 0;
   packetsDropped = 0;
+  /** How far behind the head this client may fall (outputbuffer, plus its start burst). */
+  lagLimit: number;
+  /** Send nothing until a random access point at or after `resumeFrom` is in the ring. */
+  waitRap = false;
+  resumeFrom = 0;
+  /** Skipped packets while waiting for a keyframe count as dropped (slow client), or not (upstream switch). */
+  countSkipped = false;
+  /** Give up waiting for a keyframe at this time (ms) and start live. */
+  waitRapUntil = 0;
+  withDiscontinuity = false;
+  /** Bytes to send before the next ring data (PAT/PMT, discontinuity markers). */
+  prefix: Buffer | undefined;
   readonly connectedAt = Date.now();
   closed = false;
-  constructor(readonly sink: ClientSink, cursor: number) { this.cursor = cursor; }
+  constructor(readonly sink: ClientSink, cursor: number, lagLimit: number, readonly mode: StartMode) {
+    this.cursor = cursor;
+    this.lagLimit = lagLimit;
+  }
 }
+
+const NULLS = nullPackets(7);
 
 /**
  * One stream's fan-out: a single ring written by the upstream, read by every client.
  * Clients at the live edge share one batch buffer per flush (one copy per flush, not per
- * client); a lagging client gets its own copy of just the part it is missing.
+ * client); a lagging or just-joined client gets its own copy of just what it is missing.
+ * The analyzer tells where the latest PAT/PMT and keyframe are, so clients can start,
+ * recover and resume at keyframes.
  */
 export class StreamHub {
   readonly ring: PacketRing;
+  readonly analyzer = new StreamAnalyzer();
   private readonly clients = new Set<HubClient>();
   private readonly outputBuffer: number;
   private readonly batchMs: number;
   private readonly flushPackets: number;
   private readonly maxWritePackets: number;
+  private readonly maxRingPackets: number;
+  private readonly start: StartMode;
+  private readonly slowTimeoutMs: number;
+  private readonly keyframeWaitMs: number;
   /** Ring index up to which data has been offered to clients. */
   private flushed = 0;
   private timer: NodeJS.Timeout | undefined;
+  private fillerTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   // Plain counters, read by metrics and statistics when they publish.
   packetsIn = 0;
   packetsSent = 0;
   packetsDropped = 0;
+  slowDisconnects = 0;
   /** Sum of finished clients' streaming time, ms (running clients are added on read). */
   finishedClientMs = 0;
 
   constructor(opts: HubOptions) {
     this.outputBuffer = opts.outputBufferPackets;
     this.batchMs = opts.batchMs;
+    this.start = opts.start ?? 'keyframe';
+    this.slowTimeoutMs = opts.slowTimeoutMs ?? 0;
+    this.keyframeWaitMs = opts.keyframeWaitMs ?? 5000;
     this.flushPackets = Math.max(1, Math.floor((opts.flushBytes ?? 64 * 1024) / TS_PACKET_SIZE));
     this.maxWritePackets = Math.max(1, Math.floor((opts.maxWriteBytes ?? 256 * 1024) / TS_PACKET_SIZE));
-    // The ring must hold everything a client may lag by, plus one batch being assembled.
+    // The ring holds everything a client may lag by, plus one batch being assembled; it
+    // grows (up to maxRingBytes) when a GOP does not fit, so keyframe starts keep working.
     const cap = Math.max(this.outputBuffer, opts.ringPackets ?? 0) + this.flushPackets + 1;
+    this.maxRingPackets = Math.max(cap, Math.floor((opts.maxRingBytes ?? 32 * 1024 * 1024) / TS_PACKET_SIZE));
     this.ring = new PacketRing(cap);
   }
 
@@ -76,8 +121,10 @@ export class StreamHub {
   /** Aligned packets from the upstream (PacketSink signature). */
   push(buf: Buffer, offset: number, count: number): void {
     if (this.closed) return;
+    this.analyzer.scan(buf, offset, count, this.ring.head);
     this.ring.write(buf, offset, count);
     this.packetsIn += count;
+    this.growForGop();
     if (this.clients.size === 0) {
       this.flushed = this.ring.head;
       return;
@@ -100,26 +147,51 @@ export class StreamHub {
     this.flushed = to;
     let shared: Buffer | undefined;
     for (const c of this.clients) {
+      if (c.waitRap && !this.tryResume(c, to)) continue;
       if (c.waiting) {
+        if (this.slowTimeoutMs > 0 && Date.now() - c.waitingSince > this.slowTimeoutMs) {
+          this.slowDisconnects++;
+          this.removeClient(c);
+          c.sink.end('too_slow');
+          continue;
+        }
         this.trimLag(c);
         continue;
       }
-      if (c.cursor === from) {
+      if (c.cursor === from && !c.prefix) {
         shared ??= this.ring.copyOut(from, to);
         c.cursor = to;
         c.packetsSent += to - from;
         this.packetsSent += to - from;
-        if (!c.sink.write(shared)) c.waiting = true;
+        if (!c.sink.write(shared)) this.markWaiting(c);
       } else {
         this.catchUp(c, to);
       }
     }
   }
 
-  /** Add a client at the live edge. */
-  addClient(sink: ClientSink): HubClient {
-    const c = new HubClient(sink, this.flushed);
+  /**
+   * Add a client. Keyframe mode: it gets PAT, PMT and the ring from the latest keyframe
+   * at once (as fast as it reads), then continues live; with no keyframe known yet it
+   * waits for the first one. Live mode: it starts at the live edge, as the original did.
+   */
+  addClient(sink: ClientSink, mode: StartMode = this.start): HubClient {
+    const c = new HubClient(sink, this.flushed, this.outputBuffer, mode);
     this.clients.add(c);
+    if (mode === 'keyframe') {
+      const a = this.analyzer;
+      const rap = a.lastRapIndex;
+      const burst = this.flushed - rap;
+      const prefix = startPrefix(a, false);
+      if (rap >= this.ring.tail && prefix && burst >= 0 && burst + this.outputBuffer + this.flushPackets < this.ring.capacity) {
+        c.cursor = rap;
+        c.lagLimit = this.outputBuffer + burst;
+        c.prefix = prefix;
+        this.catchUp(c, this.flushed);
+      } else {
+        this.waitForKeyframe(c, this.flushed, false, false);
+      }
+    }
     return c;
   }
 
@@ -127,6 +199,7 @@ export class StreamHub {
   drained(c: HubClient): void {
     if (c.closed || !c.waiting) return;
     c.waiting = false;
+    if (c.waitRap) return;
     this.catchUp(c, this.flushed);
   }
 
@@ -140,10 +213,34 @@ export class StreamHub {
 
   /** End every client's response (upstream loss, offline, shutdown). */
   endAll(reason: EndReason): void {
+    this.stopFiller();
     for (const c of [...this.clients]) {
       this.removeClient(c);
       c.sink.end(reason);
     }
+  }
+
+  /**
+   * The upstream is gone but clients stay (failover grace): send a few null packets
+   * every `intervalMs` so players and proxies in between do not time out.
+   */
+  upstreamLost(intervalMs = 500): void {
+    this.flush();
+    this.stopFiller();
+    this.fillerTimer = setInterval(() => {
+      for (const c of this.clients) if (!c.waiting && !c.sink.write(NULLS)) this.markWaiting(c);
+    }, intervalMs);
+  }
+
+  /**
+   * A (possibly different) upstream delivers again: every client resumes at its first
+   * keyframe, after a fresh PAT/PMT and discontinuity markers. Call before its first data.
+   */
+  upstreamResumed(): void {
+    this.stopFiller();
+    this.analyzer.reset();
+    this.flush();
+    for (const c of this.clients) this.waitForKeyframe(c, this.ring.head, false, true);
   }
 
   /** Streaming time of all clients so far, ms (finished plus running). */
@@ -160,26 +257,114 @@ export class StreamHub {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
   }
 
-  /** Drop the oldest data of a client that is more than outputBuffer packets behind. */
+  private stopFiller(): void {
+    if (this.fillerTimer) { clearInterval(this.fillerTimer); this.fillerTimer = undefined; }
+  }
+
+  private markWaiting(c: HubClient): void {
+    c.waiting = true;
+    c.waitingSince = Date.now();
+  }
+
+  private waitForKeyframe(c: HubClient, from: number, countSkipped: boolean, withDiscontinuity: boolean): void {
+    c.waitRap = true;
+    c.resumeFrom = from;
+    c.cursor = Math.max(c.cursor, Math.min(from, this.flushed));
+    c.countSkipped = countSkipped;
+    c.withDiscontinuity = withDiscontinuity;
+    c.waitRapUntil = Date.now() + this.keyframeWaitMs;
+    c.prefix = undefined;
+    c.lagLimit = this.outputBuffer;
+  }
+
+  /**
+   * A client waiting for a keyframe: start it there if one has arrived (true), else skip
+   * what came in meanwhile (false). A stream without keyframes (radio, unknown codec)
+   * starts live once the wait times out.
+   */
+  private tryResume(c: HubClient, to: number): boolean {
+    const rap = this.analyzer.lastRapIndex;
+    const prefix = rap >= c.resumeFrom && rap >= c.cursor ? startPrefix(this.analyzer, c.withDiscontinuity) : undefined;
+    if (prefix) {
+      this.skip(c, rap - c.cursor);
+      c.cursor = rap;
+      c.prefix = prefix;
+      c.waitRap = false;
+      c.lagLimit = this.outputBuffer + (to - rap);
+      return true;
+    }
+    if (Date.now() > c.waitRapUntil && !c.countSkipped) {
+      c.waitRap = false;
+      c.cursor = Math.max(c.cursor, c.resumeFrom);
+      return true;
+    }
+    this.skip(c, to - c.cursor);
+    c.cursor = to;
+    return false;
+  }
+
+  private skip(c: HubClient, n: number): void {
+    if (n <= 0 || !c.countSkipped) return;
+    c.packetsDropped += n;
+    this.packetsDropped += n;
+  }
+
+  /**
+   * A client more than its lag limit behind: live mode drops the oldest data (the
+   * original's behaviour); keyframe mode skips to the newest keyframe, or waits for the
+   * next one, so the client never decodes from the middle of a GOP.
+   */
   private trimLag(c: HubClient): void {
-    const lag = this.ring.head - c.cursor;
-    if (lag > this.outputBuffer) {
-      const skip = lag - this.outputBuffer;
-      c.cursor += skip;
-      c.packetsDropped += skip;
-      this.packetsDropped += skip;
+    const head = this.ring.head;
+    const lag = head - c.cursor;
+    if (lag <= c.lagLimit) return;
+    if (c.mode === 'live') {
+      const n = lag - c.lagLimit;
+      c.cursor += n;
+      c.packetsDropped += n;
+      this.packetsDropped += n;
+      return;
+    }
+    const rap = this.analyzer.lastRapIndex;
+    const prefix = rap > c.cursor && head - rap <= this.outputBuffer ? startPrefix(this.analyzer, false) : undefined;
+    if (prefix) {
+      c.packetsDropped += rap - c.cursor;
+      this.packetsDropped += rap - c.cursor;
+      c.cursor = rap;
+      c.prefix = prefix;
+      c.lagLimit = this.outputBuffer;
+    } else {
+      c.packetsDropped += this.flushed - c.cursor;
+      this.packetsDropped += this.flushed - c.cursor;
+      c.cursor = this.flushed;
+      this.waitForKeyframe(c, this.flushed, true, false);
     }
   }
 
   private catchUp(c: HubClient, to: number): void {
     this.trimLag(c);
+    if (c.waitRap) return;
+    if (c.prefix) {
+      const p = c.prefix;
+      c.prefix = undefined;
+      if (!c.sink.write(p)) { this.markWaiting(c); return; }
+    }
     while (c.cursor < to) {
       const end = Math.min(to, c.cursor + this.maxWritePackets);
       const chunk = this.ring.copyOut(c.cursor, end);
       c.packetsSent += end - c.cursor;
       this.packetsSent += end - c.cursor;
       c.cursor = end;
-      if (!c.sink.write(chunk)) { c.waiting = true; return; }
+      if (!c.sink.write(chunk)) { this.markWaiting(c); return; }
     }
+  }
+
+  /** Grow the ring (rarely, by doubling) until two GOPs plus a client's buffer fit. */
+  private growForGop(): void {
+    const gop = this.analyzer.gopPackets;
+    if (gop <= 0) return;
+    const need = Math.ceil(2 * gop) + this.outputBuffer + this.flushPackets + 1;
+    if (need <= this.ring.capacity || this.ring.capacity >= this.maxRingPackets) return;
+    this.ring.resize(Math.min(this.maxRingPackets, Math.max(need, this.ring.capacity * 2)));
   }
 }

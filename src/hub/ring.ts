@@ -6,8 +6,8 @@ import { TS_PACKET_SIZE } from '../ts/aligner.js';
  * reader is just an index and "how far behind" is a subtraction.
  */
 export class PacketRing {
-  readonly capacity: number;
-  private readonly buf: Buffer;
+  capacity: number;
+  private buf: Buffer;
   /** Absolute index of the next packet to be written (= packets written so far). */
   head = 0;
 
@@ -69,5 +69,19 @@ export class PacketRing {
   packetView(index: number): Buffer {
     const slot = index % this.capacity;
     return this.buf.subarray(slot * TS_PACKET_SIZE, (slot + 1) * TS_PACKET_SIZE);
+  }
+
+  /**
+   * Change the capacity, keeping the newest packets (absolute indices are unchanged, so
+   * client cursors stay valid). Rare: used to grow the ring until a whole GOP fits.
+   */
+  resize(capacityPackets: number): void {
+    const from = Math.max(this.tail, this.head - capacityPackets);
+    const keep = this.copyOut(from, this.head);
+    this.capacity = capacityPackets;
+    this.buf = Buffer.alloc(capacityPackets * TS_PACKET_SIZE);
+    const savedHead = this.head;
+    this.head = from;
+    this.write(keep, 0, savedHead - from);
   }
 }

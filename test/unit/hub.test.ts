@@ -31,7 +31,7 @@ test('ring wraps and copies out exactly', () => {
 });
 
 test('clients at the live edge share one buffer per flush and get every packet in order', () => {
-  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 1000 });
+  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 1000, start: 'live' });
   const a = new FakeSink();
   const b = new FakeSink();
   hub.addClient(a);
@@ -51,7 +51,7 @@ test('clients at the live edge share one buffer per flush and get every packet i
 });
 
 test('flushes early once flushBytes accumulate', () => {
-  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 10000, flushBytes: 10 * PKT });
+  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 10000, flushBytes: 10 * PKT, start: 'live' });
   const a = new FakeSink();
   hub.addClient(a);
   const s = makeStream(25);
@@ -62,7 +62,7 @@ test('flushes early once flushBytes accumulate', () => {
 });
 
 test('a stalled client loses the oldest data, counted exactly; others lose nothing', () => {
-  const hub = new StreamHub({ outputBufferPackets: 20, batchMs: 1000 });
+  const hub = new StreamHub({ outputBufferPackets: 20, batchMs: 1000, start: 'live' });
   const slow = new FakeSink();
   const fast = new FakeSink();
   const cs = hub.addClient(slow);
@@ -89,7 +89,7 @@ test('a stalled client loses the oldest data, counted exactly; others lose nothi
 });
 
 test('endAll ends every client with the reason; removed clients get nothing more', () => {
-  const hub = new StreamHub({ outputBufferPackets: 20, batchMs: 0 });
+  const hub = new StreamHub({ outputBufferPackets: 20, batchMs: 0, start: 'live' });
   const a = new FakeSink();
   const b = new FakeSink();
   const ca = hub.addClient(a);
@@ -106,7 +106,7 @@ test('endAll ends every client with the reason; removed clients get nothing more
 });
 
 test('the batch timer bounds latency', async () => {
-  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 15 });
+  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 15, start: 'live' });
   const a = new FakeSink();
   hub.addClient(a);
   hub.push(makeStream(2), 0, 2);

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StreamHub, type ClientSink, type EndReason } from '../../src/hub/hub.js';
+import { StreamAnalyzer } from '../../src/ts/analyzer.js';
+import { PKT } from '../helpers/ts.js';
+
+const TS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
+
+class Sink implements ClientSink {
+  chunks: Buffer[] = [];
+  accept = true;
+  ended: EndReason | undefined;
+  write(b: Buffer): boolean { this.chunks.push(b); return this.accept; }
+  end(r: EndReason): void { this.ended = r; }
+  all(): Buffer { return Buffer.concat(this.chunks); }
+}
+
+const pidOf = (b: Buffer, o: number) => ((b[o + 1]! & 0x1f) << 8) | b[o + 2]!;
+
+/** The first packet index (in `out`) at which an analyzer fed `out` sees a keyframe, and the PIDs before it. */
+function firstRap(out: Buffer): { rap: number; before: number[] } {
+  const a = new StreamAnalyzer();
+  a.scan(out, 0, out.length / PKT, 0);
+  const before: number[] = [];
+  for (let i = 0; i < a.lastRapIndex; i++) before.push(pidOf(out, i * PKT));
+  // lastRapIndex is the newest; the client capture here holds a single keyframe start.
+  return { rap: a.lastRapIndex, before };
+}
+
+function feed(hub: StreamHub, from: number, to: number): void {
+  for (let p = from; p < to; p += 7) hub.push(TS, p * PKT, Math.min(7, to - p));
+}
+
+test('keyframe start: PAT, PMT, then the latest keyframe, then live', () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
+  const total = TS.length / PKT;
+  feed(hub, 0, Math.floor(total * 0.6));
+  hub.flush();
+  const rapIdx = hub.analyzer.lastRapIndex;
+  assert.ok(rapIdx > 0, 'the analyzer found a keyframe');
+  const expectedRapPacket = Buffer.from(hub.ring.packetView(rapIdx));
+  const s = new Sink();
+  hub.addClient(s);
+  const burst = s.all();
+  assert.equal(pidOf(burst, 0), 0, 'first packet is the PAT');
+  const pmtPid = hub.analyzer.programs[0]!.pmtPid;
+  assert.equal(pidOf(burst, PKT), pmtPid, 'then the PMT');
+  assert.ok(burst.subarray(2 * PKT, 3 * PKT).equals(expectedRapPacket), 'then the keyframe packet');
+  assert.equal(burst.length, (2 + hub.ring.head - rapIdx) * PKT, 'the whole GOP so far, at once');
+  // ...and it continues live with the next batch.
+  feed(hub, Math.floor(total * 0.6), total);
+  hub.flush();
+  const all = s.all();
+  assert.equal(all.length, (2 + hub.ring.head - rapIdx) * PKT);
+  hub.close();
+});
+
+test('live start (the original behaviour) begins at the live edge', () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000, start: 'live' });
+  feed(hub, 0, 300);
+  hub.flush();
+  const s = new Sink();
+  hub.addClient(s);
+  assert.equal(s.chunks.length, 0);
+  feed(hub, 300, 320);
+  hub.flush();
+  assert.equal(s.all().length, 20 * PKT);
+  hub.close();
+});
+
+test('a client joining before any keyframe waits for the first one', () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
+  const s = new Sink();
+  hub.addClient(s);
+  feed(hub, 0, TS.length / PKT);
+  hub.flush();
+  const out = s.all();
+  assert.ok(out.length > 0);
+  assert.equal(pidOf(out, 0), 0, 'starts with the PAT');
+  const { rap } = firstRap(out);
+  assert.ok(rap >= 2, 'a keyframe follows the PAT/PMT');
+  hub.close();
+});
+
+test('slow client in keyframe mode skips to a keyframe, counting the skipped packets', () => {
+  const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 1000 });
+  const total = TS.length / PKT;
+  feed(hub, 0, 200);
+  hub.flush();
+  const slow = new Sink();
+  const c = hub.addClient(slow);
+  slow.accept = false;
+  // The client stops reading while the stream goes on, flushed batch by batch.
+  for (let p = 200; p < total; p += 20) { feed(hub, p, Math.min(total, p + 20)); hub.flush(); }
+  for (let p = 0; p < 300; p += 20) { feed(hub, p, p + 20); hub.flush(); }
+  assert.ok(c.packetsDropped > 0, 'it fell behind and lost data');
+  slow.accept = true;
+  slow.chunks = [];
+  hub.drained(c);
+  for (let p = 300; p < total; p += 20) { feed(hub, p, Math.min(total, p + 20)); hub.flush(); }
+  const out = slow.all();
+  assert.ok(out.length > 0, 'the client resumed');
+  assert.equal(pidOf(out, 0), 0, 'resumes with a PAT');
+  assert.ok(firstRap(out).rap >= 2, 'then a keyframe');
+  assert.ok(c.packetsDropped > 0);
+  assert.equal(hub.packetsDropped, c.packetsDropped);
+  hub.close();
+});
+
+test('upstream switch: clients stay, get null packets in the gap, resume at a keyframe after discontinuity markers', async () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
+  const total = TS.length / PKT;
+  const s = new Sink();
+  feed(hub, 0, 300);
+  hub.addClient(s);
+  hub.upstreamLost(20);
+  await new Promise((r) => setTimeout(r, 70));
+  const gap = s.all().subarray(-7 * PKT);
+  assert.equal(pidOf(gap, 0), 0x1fff, 'null packets keep the connection alive');
+  assert.equal(s.ended, undefined);
+  s.chunks = [];
+  hub.upstreamResumed();
+  feed(hub, 0, total);
+  hub.flush();
+  const out = s.all();
+  assert.equal(pidOf(out, 0), 0);
+  const pids = hub.analyzer.programs[0]!.streams.map((x) => x.pid);
+  // After PAT and PMT: one adaptation-only packet per elementary stream with discontinuity_indicator.
+  for (let i = 0; i < pids.length; i++) {
+    const o = (2 + i) * PKT;
+    assert.ok(pids.includes(pidOf(out, o)));
+    assert.equal(out[o + 3]! & 0x30, 0x20, 'adaptation field only');
+    assert.equal(out[o + 5]! & 0x80, 0x80, 'discontinuity_indicator');
+  }
+  assert.ok(firstRap(out).rap >= 2 + pids.length, 'then a keyframe');
+  hub.close();
+});
+
+test('the ring grows to hold a GOP when outputbuffer is small', () => {
+  const hub = new StreamHub({ outputBufferPackets: 50, batchMs: 1000, flushBytes: 10 * PKT });
+  const before = hub.ring.capacity;
+  feed(hub, 0, TS.length / PKT);
+  assert.ok(hub.analyzer.gopPackets > before, 'the fixture GOP exceeds the initial ring');
+  assert.ok(hub.ring.capacity >= 2 * hub.analyzer.gopPackets, `ring ${hub.ring.capacity} holds two GOPs`);
+  hub.close();
+});
