@@ -1,10 +1,13 @@
 #!/bin/sh
 # Regenerates examples/demo/demo.ts: a small MPEG-TS test stream that loops cleanly.
 #   6 s, 640x360 25 fps H.264 (main profile, closed 2 s GOP: -g 50, keyint_min 50,
-#   no scene-cut keyframes) with a burnt-in running clock when a font is available,
+#   no scene-cut keyframes; testsrc2 shows a running clock, and drawtext adds the loop
+#   position and frame number when a font is available),
 #   plus a 1 kHz sine as AAC. Exactly 6 s = 3 GOPs, so a loop restarts on a keyframe.
-# Looping the file restarts timestamps and continuity counters: players see one
-# discontinuity per loop (a CC error on each PID), which they ride through.
+# Looping the file restarts timestamps and continuity counters. initial_discontinuity
+# sets the discontinuity indicator on each PID's first packet, so the counter jump at a
+# loop point is legal (ffmpeg reports no corrupt packets over a looped copy); timestamps
+# still jump back once per loop, which players (ffplay, VLC, mpv) ride through.
 set -eu
 cd "$(dirname "$0")/.."
 out=examples/demo/demo.ts
@@ -29,6 +32,6 @@ ffmpeg -hide_banner -loglevel error -y \
   -g 50 -keyint_min 50 -sc_threshold 0 -bf 0 \
   -b:v 550k -maxrate 600k -bufsize 600k \
   -c:a aac -b:a 64k -ac 2 \
-  -t 6 -f mpegts -mpegts_flags +resend_headers -pcr_period 20 \
+  -t 6 -f mpegts -mpegts_flags +resend_headers+initial_discontinuity -pcr_period 20 \
   "$out"
 ls -l "$out"

@@ -6,56 +6,61 @@ import { StreamHub } from './hub/hub.js';
 import { Supervisor } from './sources/supervisor.js';
 import type { StreamState } from './http/stream.js';
 
+/** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
+const ONDEMAND_DEFAULT_WAIT_MS = 10_000;
+
 /**
  * One stream resource: supervisor (upstream failover) -> aligner -> hub (fan-out).
- * Owns the online/offline state seen by the endpoint and the APIs.
+ * Owns the online/offline state seen by the endpoint and the APIs, the failover grace
+ * period, and on-demand connection of the upstream.
  */
 export class Stream implements StreamState {
   readonly name: string;
   readonly hub: StreamHub;
   readonly aligner: TsAligner;
-  readonly supervisor: Supervisor;
+  readonly ondemand: boolean;
+  private supervisor: Supervisor | undefined;
   /** Set by the control API: clients are refused while true. */
   private adminOffline = false;
   private upstreamUp = false;
+  private readonly graceMs: number;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly lingerMs: number;
+  private readonly demandWaitMs: number;
+  private waiters: ((ok: boolean) => void)[] = [];
+  private viewers = 0;
+  private closed = false;
   private readonly log: Logger;
+  /** Supervisor counters carried over when an on-demand supervisor is replaced. */
+  private pastReconnects = 0;
+  private pastBytesIn = 0;
+  upstreamSwitches = 0;
 
-  constructor(res: ResourceConfig, cfg: Config, log: Logger) {
+  constructor(private readonly res: ResourceConfig, private readonly cfg: Config, log: Logger) {
     this.name = res.serve;
     this.log = log.child({ stream: res.serve });
+    this.ondemand = res.ondemand;
+    this.graceMs = (cfg.grace ?? 3 * cfg.reconnect) * 1000;
+    this.lingerMs = res.linger * 1000;
+    this.demandWaitMs = cfg.timeout > 0 ? cfg.timeout * 1000 : ONDEMAND_DEFAULT_WAIT_MS;
     this.hub = new StreamHub({
       outputBufferPackets: cfg.outputbuffer,
       ringPackets: cfg.inputbuffer,
       batchMs: cfg.batchms,
+      start: res.start,
+      slowTimeoutMs: cfg.slowtimeout * 1000,
     });
     this.aligner = new TsAligner((buf, off, n) => this.hub.push(buf, off, n));
-    const remotes = [...(res.remote ? [res.remote] : []), ...res.remotes];
-    this.supervisor = new Supervisor({
-      stream: res.serve,
-      remotes,
-      reconnectS: cfg.reconnect,
-      timeoutS: cfg.timeout,
-      readTimeoutS: cfg.readtimeout,
-      inputBufferPackets: cfg.inputbuffer,
-      options: { mru: res.mru, clientInterface: res.clientinterface || undefined },
-      log: this.log,
-      onData: (chunk) => this.aligner.push(chunk),
-      onConnected: () => {
-        this.aligner.reset();
-        this.upstreamUp = true;
-      },
-      onDisconnected: () => {
-        this.upstreamUp = false;
-        this.hub.flush();
-        // The original's behaviour: losing the upstream ends every client's response.
-        this.hub.endAll('upstream_lost');
-      },
-    });
   }
 
   get available(): boolean { return this.upstreamUp && !this.adminOffline; }
   get connected(): boolean { return this.upstreamUp; }
   get offline(): boolean { return this.adminOffline; }
+  get currentUrl(): string | undefined { return this.supervisor?.currentUrl; }
+  get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
+  get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
+  get upstreamActive(): boolean { return this.supervisor !== undefined; }
 
   /** Control API: offline ends every client and refuses new ones; online allows them again. */
   setOffline(offline: boolean): void {
@@ -65,10 +70,117 @@ export class Stream implements StreamState {
     if (offline) this.hub.endAll('offline');
   }
 
-  start(): void { this.supervisor.start(); }
+  start(): void {
+    if (!this.ondemand) this.startUpstream();
+  }
+
+  /**
+   * On-demand: make sure the upstream runs and wait (bounded by `timeout`) until it
+   * delivers. Resolves true when the stream can be served.
+   */
+  demand(): Promise<boolean> {
+    if (this.available) return Promise.resolve(true);
+    if (this.adminOffline || this.closed || !this.ondemand) return Promise.resolve(false);
+    this.cancelLinger();
+    this.startUpstream();
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve(false);
+        this.maybeLinger();
+      }, this.demandWaitMs);
+      const done = (ok: boolean) => { clearTimeout(t); resolve(ok); };
+      this.waiters.push(done);
+    });
+  }
+
+  /** The endpoint admitted a viewer / a viewer left (on-demand bookkeeping). */
+  viewerJoined(): void { this.viewers++; this.cancelLinger(); }
+  viewerLeft(): void { this.viewers = Math.max(0, this.viewers - 1); this.maybeLinger(); }
 
   close(): void {
-    this.supervisor.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelLinger();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.stopUpstream();
+    for (const w of this.waiters.splice(0)) w(false);
     this.hub.close();
+  }
+
+  private startUpstream(): void {
+    if (this.supervisor || this.closed) return;
+    const remotes = [...(this.res.remote ? [this.res.remote] : []), ...this.res.remotes];
+    if (this.ondemand) this.log.info({ evt: EVT.upstreamInfo }, 'on-demand upstream starting');
+    this.supervisor = new Supervisor({
+      stream: this.res.serve,
+      remotes,
+      reconnectS: this.cfg.reconnect,
+      timeoutS: this.cfg.timeout,
+      readTimeoutS: this.cfg.readtimeout,
+      inputBufferPackets: this.cfg.inputbuffer,
+      options: { mru: this.res.mru, clientInterface: this.res.clientinterface || undefined, rtpReorder: this.res.rtpreorder },
+      log: this.log,
+      onData: (chunk) => this.aligner.push(chunk),
+      onConnected: () => this.onConnected(),
+      onDisconnected: () => this.onDisconnected(),
+    });
+    this.supervisor.start();
+  }
+
+  private stopUpstream(): void {
+    const s = this.supervisor;
+    if (!s) return;
+    this.pastReconnects += s.reconnects;
+    this.pastBytesIn += s.bytesIn;
+    this.supervisor = undefined;
+    s.close();
+    this.upstreamUp = false;
+  }
+
+  private onConnected(): void {
+    this.aligner.reset();
+    if (this.graceTimer) {
+      // Clients rode through the gap: they resume at the new upstream's first keyframe.
+      clearTimeout(this.graceTimer);
+      this.graceTimer = undefined;
+      this.upstreamSwitches++;
+      this.hub.upstreamResumed();
+    }
+    this.upstreamUp = true;
+    for (const w of this.waiters.splice(0)) w(true);
+  }
+
+  private onDisconnected(): void {
+    this.upstreamUp = false;
+    this.aligner.flushEnd();
+    this.hub.flush();
+    if (this.graceMs > 0 && this.hub.clientCount > 0 && !this.closed) {
+      this.log.info({ evt: EVT.upstreamInfo, graceMs: this.graceMs, clients: this.hub.clientCount }, 'upstream lost: keeping clients during grace period');
+      this.hub.upstreamLost();
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = undefined;
+        this.log.info({ evt: EVT.upstreamInfo }, 'grace period over: ending clients');
+        this.hub.endAll('upstream_lost');
+      }, this.graceMs);
+    } else {
+      // The original's behaviour: losing the upstream ends every client's response.
+      this.hub.endAll('upstream_lost');
+    }
+  }
+
+  private maybeLinger(): void {
+    if (!this.ondemand || this.viewers > 0 || this.waiters.length > 0 || !this.supervisor || this.lingerTimer) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      if (this.viewers > 0 || this.waiters.length > 0) return;
+      this.log.info({ evt: EVT.upstreamInfo }, 'on-demand upstream stopped: no viewers');
+      this.stopUpstream();
+    }, this.lingerMs);
+  }
+
+  private cancelLinger(): void {
+    if (this.lingerTimer) { clearTimeout(this.lingerTimer); this.lingerTimer = undefined; }
   }
 }

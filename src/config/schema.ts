@@ -46,7 +46,11 @@ export const ResourceSchema = z.strictObject({
   cache: seconds().default(0).describe('static: seconds a fetched resource is kept (0 = fetch on every request)'),
   mru: z.number().int().positive().max(65535).default(1500).describe('largest datagram accepted from datagram upstreams (udp, rtp, unixgram, unixpacket), bytes'),
   clientinterface: z.string().default('').describe('network interface used to join a multicast group ("" = chosen by the system)'),
+  rtpreorder: z.number().int().min(1).max(1024).default(8).describe('rtp:// upstreams: reorder window in datagrams; a missing datagram is waited for until one this many ahead arrives (1 = no reordering) (restreamer addition)'),
   preamble: z.string().default('').describe('file whose bytes are sent to each new client before live data; relative to the config file ("" = none)'),
+  start: z.enum(['keyframe', 'live']).default('keyframe').describe('stream: where a new client starts: "keyframe" (PAT, PMT, then the latest keyframe, at once) or "live" (the live edge, as the original) (restreamer addition)'),
+  ondemand: z.boolean().default(false).describe('stream: connect the upstream only while clients watch (restreamer addition)'),
+  linger: seconds().default(10).describe('stream with ondemand: seconds the upstream is kept after the last client leaves (restreamer addition)'),
   authentication: AuthenticationSchema.optional(),
 }).describe('one HTTP endpoint');
 
@@ -76,6 +80,8 @@ export const ConfigSchema = z.strictObject({
   heartbeatinterval: seconds().default(60).describe('seconds between heartbeat notifications'),
   log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)'),
   batchms: z.number().nonnegative().max(1000).default(20).describe('longest time client writes are held back to batch packets, ms (restreamer addition)'),
+  grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
+  slowtimeout: seconds().default(60).describe('disconnect a client that has not read anything for this many seconds (0 = never) (restreamer addition)'),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
   notifications: z.array(NotificationSchema).default([]).describe('event callbacks'),

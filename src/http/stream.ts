@@ -10,6 +10,12 @@ export interface StreamState {
   readonly hub: StreamHub;
   /** Upstream connected and not switched offline by the control API. */
   readonly available: boolean;
+  /** On-demand streams connect their upstream when a viewer asks. */
+  readonly ondemand: boolean;
+  /** Start the upstream if needed and wait (bounded) until it delivers; false = 404. */
+  demand(): Promise<boolean>;
+  viewerJoined(): void;
+  viewerLeft(): void;
 }
 
 export interface StreamEndpointOptions {
@@ -43,7 +49,21 @@ export class StreamEndpoint {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': '0' }).end();
       return;
     }
-    if (!stream.available) return this.reject(res, 'offline');
+    if (!stream.available) {
+      if (!stream.ondemand) return this.reject(res, 'offline');
+      // On demand: hold the request until the upstream delivers (bounded by `timeout`).
+      void stream.demand().then((ok) => {
+        if (res.destroyed) return;
+        if (!ok || !stream.available) this.reject(res, 'offline');
+        else this.serve(req, res);
+      });
+      return;
+    }
+    this.serve(req, res);
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse): void {
+    const { stream, admission, log } = this.o;
     if (req.method === 'HEAD') {
       res.writeHead(200, streamHeaders()).end();
       return;
@@ -59,10 +79,12 @@ export class StreamEndpoint {
     let client: HubClient | undefined;
     const sink: ClientSink = {
       write: (buf) => res.write(buf),
-      end: (reason: EndReason) => { endReason = reason; res.end(); },
+      // A client too slow to read would never take a graceful end: cut it off.
+      end: (reason: EndReason) => { endReason = reason; if (reason === 'too_slow') res.destroy(); else res.end(); },
     };
     let endReason: EndReason = 'closed';
     client = stream.hub.addClient(sink);
+    stream.viewerJoined();
     (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
     clog.info({ evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
 
@@ -73,6 +95,7 @@ export class StreamEndpoint {
       client = undefined;
       stream.hub.removeClient(c);
       admission.release();
+      stream.viewerLeft();
       clog.info({
         evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
         durationMs: Date.now() - c.connectedAt,

@@ -3,6 +3,10 @@ import { fileKind } from './file.js';
 import { httpKind } from './http.js';
 import { tcpKind } from './tcp.js';
 import { unixKind } from './unix.js';
+import { udpKind } from './udp.js';
+import { rtpKind } from './rtp.js';
+import { forkKind } from './fork.js';
+import { unixgramKind, unixpacketKind } from './unixgram.js';
 
 // Every upstream kind, one line each. Adding a kind = one module in src/sources/ and
 // one entry here; nothing else switches on the scheme.
@@ -11,6 +15,11 @@ export const SOURCE_KINDS: readonly SourceKind[] = [
   fileKind,
   tcpKind,
   unixKind,
+  udpKind,
+  rtpKind,
+  forkKind,
+  unixgramKind,
+  unixpacketKind,
 ];
 
 export function findSourceKind(scheme: string): SourceKind | undefined {

@@ -1,8 +1,8 @@
 import type { DataSink, SourceContext, SourceKind } from './source.js';
 import { SocketUpstream } from './tcp.js';
 
-// unix:///path/to.sock: a stream-oriented Unix domain socket. (The original also takes
-// unixgram/unixpacket; Node's net module speaks only stream sockets.)
+// unix:///path/to.sock: a stream-oriented Unix domain socket (datagram and seqpacket
+// sockets are separate kinds: unixgram.ts).
 
 function socketPath(url: URL): string {
   return decodeURIComponent(url.pathname);

@@ -82,6 +82,9 @@ export class PacedServer {
     return this.port;
   }
 
+  /** Upstream connections open right now. */
+  get active(): number { return this.conns.size; }
+
   url(path = '/live.ts'): string { return `http://127.0.0.1:${this.port}${path}`; }
 
   /** Kill the upstream: drop every connection and stop listening. */

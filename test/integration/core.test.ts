@@ -101,9 +101,9 @@ test('remotes: a 404 and a refused remote are skipped, the working one serves', 
   assert.equal(connected?.url, good.url());
 });
 
-test('upstream killed: responses end, new clients get 404, served again after it returns', async () => {
+test('upstream killed (grace 0, the original behaviour): responses end, new clients get 404, served again after it returns', async () => {
   const up = await paced();
-  const p = await proxy(streamCfg(up.url(), { reconnect: 1 }));
+  const p = await proxy(streamCfg(up.url(), { reconnect: 1, grace: 0 }));
   const clients = [new StreamClient(p.url('/live.ts')), new StreamClient(p.url('/live.ts'))];
   await Promise.all(clients.map((c) => c.responded));
   await until(() => clients.every((c) => c.bytes > 0), 5000, 'data');

@@ -1,0 +1,193 @@
+import dgram from 'node:dgram';
+import { RestreamerError, fromSystemError } from '../errors.js';
+import { EVT, type Logger } from '../log/logger.js';
+import { UpstreamBase } from './base.js';
+import { multicastInterface, parseDatagramUrl, validateDatagramUrl, type DatagramAddress } from './multicast.js';
+import type { DataSink, SourceContext, SourceKind } from './source.js';
+
+// udp://host:port (unicast: bind and receive), udp://GROUP:PORT (multicast join) and
+// udp://SOURCE@GROUP:PORT (source-specific join). Each datagram's payload goes to the
+// sink as it is; the aligner downstream cuts it into packets (1316 bytes = 7 packets).
+// A datagram socket has no connection: it counts as connected once bound and joined, so
+// a silent group runs into the supervisor's readtimeout, which closes the socket (leave)
+// and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
+
+const PKT = 188;
+/** How often repeated faults (oversized datagrams, RTP losses, ...) are summarised in the log. */
+export const FAULT_SUMMARY_MS = 10_000;
+
+export interface DatagramStats {
+  /** Datagrams received, oversized ones included. */
+  datagrams: number;
+  /** Bytes of the datagrams passed on. */
+  bytes: number;
+  /** Datagrams larger than `mru`: dropped whole, never cut. */
+  oversize: number;
+  /** Socket receive buffer the kernel granted, bytes (0 until bound). */
+  recvBufferBytes: number;
+}
+
+/**
+ * Counters of repeated faults, logged as one line per interval with what changed (house
+ * rule: summarise, don't log one by one). The first fault of a kind is logged at once,
+ * so a misconfiguration shows up without waiting for the interval.
+ */
+export class FaultSummary {
+  private readonly last: Record<string, number> = {};
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly log: Logger, private readonly read: () => Record<string, number>, private readonly intervalMs = FAULT_SUMMARY_MS) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.report(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Log the first occurrence of a fault kind immediately (cheap: called only on faults). */
+  first(kind: string, fields: Record<string, unknown>, msg: string): void {
+    if ((this.last[`first:${kind}`] ?? 0) > 0) return;
+    this.last[`first:${kind}`] = 1;
+    this.log.warn({ evt: EVT.upstreamFaults, first: kind, ...fields }, msg);
+  }
+
+  report(): void {
+    const now = this.read();
+    let changed: Record<string, number> | undefined;
+    for (const k of Object.keys(now)) {
+      const d = now[k]! - (this.last[k] ?? 0);
+      if (d > 0) (changed ??= {})[k] = d;
+      this.last[k] = now[k]!;
+    }
+    if (changed) this.log.warn({ evt: EVT.upstreamFaults, since: changed, totals: now }, 'upstream faults since the last summary');
+  }
+
+  /** Final report and stop. Idempotent. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.report();
+  }
+}
+
+/** The receive buffer wanted for `inputbuffer` packets, and a warning when the kernel grants less. */
+export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) => void, get: () => number): number {
+  const want = packets * PKT;
+  try {
+    set(want);
+  } catch (e) {
+    log.warn({ evt: EVT.warning, requested: want, err: (e as Error).message }, 'could not set the socket receive buffer');
+  }
+  let granted = 0;
+  try { granted = get(); } catch { /* not bound: leave 0 */ }
+  // Linux reports twice the usable size it reserved, capped by net.core.rmem_max.
+  if (granted < want) {
+    log.warn({ evt: EVT.upstreamInfo, requested: want, granted }, 'the kernel granted a smaller receive buffer than inputbuffer x 188 (raise net.core.rmem_max)');
+  }
+  return granted;
+}
+
+/** A UDP socket upstream; rtp.ts extends it and overrides deliver(). */
+export class DatagramUpstream extends UpstreamBase {
+  readonly stats: DatagramStats = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
+  protected readonly log: Logger;
+  protected readonly summary: FaultSummary;
+  private readonly mru: number;
+  private socket: dgram.Socket | undefined;
+  private joined: { group: string; source: string | undefined; iface: string | undefined } | undefined;
+
+  constructor(protected readonly ctx: SourceContext, protected readonly onData: DataSink) {
+    super();
+    this.log = ctx.log;
+    this.mru = ctx.options.mru > 0 ? ctx.options.mru : 1500;
+    this.summary = new FaultSummary(this.log, () => this.faultCounters());
+  }
+
+  /** Bind (and join); separate from the constructor so subclasses are fully built first. */
+  start(): this {
+    let addr: DatagramAddress;
+    let iface: string | undefined;
+    try {
+      addr = parseDatagramUrl(this.ctx.url);
+      iface = addr.multicast ? multicastInterface(this.ctx.options.clientInterface, addr.family) : undefined;
+    } catch (e) {
+      this.finish(e instanceof RestreamerError ? e : new RestreamerError('UPSTREAM_UNSUPPORTED', (e as Error).message));
+      return this;
+    }
+    const s = dgram.createSocket({ type: addr.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+    this.socket = s;
+    s.on('error', (e) => this.finish(fromSystemError(e, `${this.ctx.url.protocol}//${this.ctx.url.host}`)));
+    s.on('message', (msg) => this.onMessage(msg));
+    // Bound to the group address, Linux delivers only that group's datagrams to us, even
+    // when another stream listens on the same port for another group.
+    s.bind({ port: addr.port, address: addr.host }, () => this.onBound(s, addr, iface));
+    return this;
+  }
+
+  private onBound(s: dgram.Socket, addr: DatagramAddress, iface: string | undefined): void {
+    if (this.isDone) return;
+    this.stats.recvBufferBytes = sizeRecvBuffer(this.log, this.ctx.inputBufferPackets, (n) => s.setRecvBufferSize(n), () => s.getRecvBufferSize());
+    if (addr.multicast) {
+      try {
+        if (addr.source) s.addSourceSpecificMembership(addr.source, addr.host, iface);
+        else s.addMembership(addr.host, iface);
+      } catch (e) {
+        const what = `join ${addr.source ? `${addr.source}@` : ''}${addr.host}${iface ? ` on ${iface}` : ''}`;
+        this.finish(fromSystemError(e, what));
+        return;
+      }
+      this.joined = { group: addr.host, source: addr.source, iface };
+      this.log.info({ evt: EVT.multicastJoin, group: addr.host, source: addr.source, port: addr.port, interface: this.ctx.options.clientInterface || undefined }, 'joined multicast group');
+    }
+    this.summary.start();
+    this.markConnected();
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.isDone) return;
+    this.stats.datagrams++;
+    if (msg.length > this.mru) {
+      this.stats.oversize++;
+      this.summary.first('oversize', { size: msg.length, mru: this.mru }, 'datagram larger than mru dropped (raise the resource\'s "mru")');
+      return;
+    }
+    this.stats.bytes += msg.length;
+    this.deliver(msg);
+  }
+
+  /** One accepted datagram. */
+  protected deliver(msg: Buffer): void {
+    this.onData(msg);
+  }
+
+  /** Cumulative fault counters for the periodic summary. */
+  protected faultCounters(): Record<string, number> {
+    return { oversize: this.stats.oversize };
+  }
+
+  protected teardown(): void {
+    this.summary.stop();
+    const s = this.socket;
+    this.socket = undefined;
+    if (!s) return;
+    const j = this.joined;
+    this.joined = undefined;
+    if (j) {
+      // Closing would drop the membership too; doing it explicitly makes the leave visible.
+      try {
+        if (j.source) s.dropSourceSpecificMembership(j.source, j.group, j.iface);
+        else s.dropMembership(j.group, j.iface);
+      } catch { /* socket already unusable: close() below releases it */ }
+      this.log.info({ evt: EVT.multicastLeave, group: j.group, source: j.source, datagrams: this.stats.datagrams }, 'left multicast group');
+    }
+    try { s.close(); } catch { /* already closed */ }
+  }
+}
+
+export const udpKind: SourceKind = {
+  schemes: ['udp'],
+  validate: validateDatagramUrl,
+  open(ctx: SourceContext, onData: DataSink) {
+    return new DatagramUpstream(ctx, onData).start();
+  },
+};
