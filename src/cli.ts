@@ -4,7 +4,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
 import { createLogger, EVT } from './log/logger.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { App } from './app.js';
+import { Primary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 
 /** Exit statuses: 0 ok, 1 runtime failure (e.g. port in use), 2 bad usage or bad config. */
 const EXIT_RUNTIME = 1;
@@ -74,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
+  if (!cluster.isWorker) for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
   if (check) {
     const streams = cfg.resources.filter((r) => r.type === 'stream').length;
     process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
@@ -82,22 +86,26 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logh = createLogger({ file: cfg.log || undefined });
+  if (cluster.isWorker) return runWorker(cfg, logh);
   const log = logh.logger;
-  log.info({ evt: EVT.start, pid: process.pid, node: process.version, config: path }, 'restreamer starting');
+  const workers = cfg.workers === 0 ? availableParallelism() : cfg.workers;
+  log.info({ evt: EVT.start, pid: process.pid, node: process.version, config: path, workers }, 'restreamer starting');
   log.info({ evt: EVT.config, listen: cfg.listen, resources: cfg.resources.map((r) => ({ type: r.type, serve: r.serve, api: r.api })) }, 'configuration loaded');
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
-  const app = new App(cfg, log);
+  // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
+  const runner = workers > 1 ? new Primary(cfg, log, path, workers) : new App(cfg, log);
   let addr;
   try {
-    addr = await app.start();
+    addr = await runner.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`restreamer: cannot listen on ${cfg.listen}: ${e.message}\n`);
-    await app.close();
+    await runner.close();
     logh.close();
     return EXIT_RUNTIME;
   }
+  if (runner instanceof Primary) log.info({ evt: EVT.listen, address: addr.address, port: addr.port, workers }, 'listening');
   if (demo) {
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     process.stderr.write(`\nrestreamer demo: open http://localhost:${addr.port}/ in VLC, ffplay or mpv (bound to ${host}). Ctrl-C stops it.\n\n`);
@@ -110,12 +118,16 @@ async function main(argv: string[]): Promise<number> {
       stopping = true;
       log.info({ evt: EVT.shutdown, signal }, 'shutting down');
       // Exit 0 within two seconds even if something refuses to close.
-      setTimeout(() => { logh.close(); resolveExit(0); }, 1800).unref();
-      void app.close().then(() => { logh.close(); resolveExit(0); });
+      setTimeout(() => { logh.close(); resolveExit(0); }, 1900).unref();
+      void runner.close().then(() => { logh.close(); resolveExit(0); });
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGHUP', () => { logh.reopen(); log.info({ evt: EVT.logReopen }, 'log file reopened'); });
+    process.on('SIGHUP', () => {
+      logh.reopen();
+      if (runner instanceof Primary) runner.reopenLogs();
+      log.info({ evt: EVT.logReopen }, 'log file reopened');
+    });
   });
 }
 

@@ -5,6 +5,8 @@ import { TsAligner } from './ts/aligner.js';
 import { StreamHub } from './hub/hub.js';
 import { Supervisor } from './sources/supervisor.js';
 import type { StreamState } from './http/stream.js';
+import type { StreamMirror } from './hub/output.js';
+import type { EndReason } from './hub/hub.js';
 
 /** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
 const ONDEMAND_DEFAULT_WAIT_MS = 10_000;
@@ -37,7 +39,11 @@ export class Stream implements StreamState {
   private pastBytesIn = 0;
   upstreamSwitches = 0;
 
-  constructor(private readonly res: ResourceConfig, private readonly cfg: Config, log: Logger) {
+  /**
+   * `mirror` (multi-process mode): the workers, which get every packet and upstream event
+   * the local hub gets. The local hub then has no clients; it still analyses the stream.
+   */
+  constructor(private readonly res: ResourceConfig, private readonly cfg: Config, log: Logger, private readonly mirror?: StreamMirror) {
     this.name = res.serve;
     this.log = log.child({ stream: res.serve });
     this.ondemand = res.ondemand;
@@ -51,7 +57,9 @@ export class Stream implements StreamState {
       start: res.start,
       slowTimeoutMs: cfg.slowtimeout * 1000,
     });
-    this.aligner = new TsAligner((buf, off, n) => this.hub.push(buf, off, n));
+    this.aligner = new TsAligner(mirror
+      ? (buf, off, n) => { this.hub.push(buf, off, n); mirror.push(buf, off, n); }
+      : (buf, off, n) => this.hub.push(buf, off, n));
   }
 
   get available(): boolean { return this.upstreamUp && !this.adminOffline; }
@@ -67,7 +75,8 @@ export class Stream implements StreamState {
     if (offline === this.adminOffline) return;
     this.adminOffline = offline;
     this.log.info({ evt: EVT.upstreamInfo, offline }, offline ? 'stream set offline' : 'stream set online');
-    if (offline) this.hub.endAll('offline');
+    if (offline) this.endAll('offline');
+    this.publishState();
   }
 
   start(): void {
@@ -136,6 +145,12 @@ export class Stream implements StreamState {
     this.supervisor = undefined;
     s.close();
     this.upstreamUp = false;
+    this.publishState();
+  }
+
+  /** Tell the workers (multi-process mode) whether the stream can be served. */
+  private publishState(): void {
+    this.mirror?.state(this.upstreamUp, this.adminOffline);
   }
 
   private onConnected(): void {
@@ -146,28 +161,41 @@ export class Stream implements StreamState {
       this.graceTimer = undefined;
       this.upstreamSwitches++;
       this.hub.upstreamResumed();
+      this.mirror?.upstreamResumed();
     }
     this.upstreamUp = true;
+    this.publishState();
     for (const w of this.waiters.splice(0)) w(true);
   }
 
   private onDisconnected(): void {
     this.upstreamUp = false;
+    this.publishState();
     this.aligner.flushEnd();
     this.hub.flush();
-    if (this.graceMs > 0 && this.hub.clientCount > 0 && !this.closed) {
-      this.log.info({ evt: EVT.upstreamInfo, graceMs: this.graceMs, clients: this.hub.clientCount }, 'upstream lost: keeping clients during grace period');
+    const clients = this.clientCount;
+    if (this.graceMs > 0 && clients > 0 && !this.closed) {
+      this.log.info({ evt: EVT.upstreamInfo, graceMs: this.graceMs, clients }, 'upstream lost: keeping clients during grace period');
       this.hub.upstreamLost();
+      this.mirror?.upstreamLost();
       if (this.graceTimer) clearTimeout(this.graceTimer);
       this.graceTimer = setTimeout(() => {
         this.graceTimer = undefined;
         this.log.info({ evt: EVT.upstreamInfo }, 'grace period over: ending clients');
-        this.hub.endAll('upstream_lost');
+        this.endAll('upstream_lost');
       }, this.graceMs);
     } else {
       // The original's behaviour: losing the upstream ends every client's response.
-      this.hub.endAll('upstream_lost');
+      this.endAll('upstream_lost');
     }
+  }
+
+  /** Viewers here and in the workers. */
+  get clientCount(): number { return this.hub.clientCount + (this.mirror?.clientCount ?? 0); }
+
+  private endAll(reason: EndReason): void {
+    this.hub.endAll(reason);
+    this.mirror?.endAll(reason);
   }
 
   private maybeLinger(): void {

@@ -32,10 +32,19 @@ export class HttpFront {
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
+    return this.listenOn({ host, port });
+  }
+
+  /** Listen on a Unix socket (the primary's internal API socket in multi-process mode). */
+  listenPath(path: string): Promise<void> {
+    return this.listenOn({ path }).then(() => undefined);
+  }
+
+  private listenOn(opts: { host?: string; port?: number; path?: string }): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
       this.server.once('error', onErr);
-      this.server.listen({ host, port }, () => {
+      this.server.listen(opts, () => {
         this.server.off('error', onErr);
         resolve(this.server.address() as AddressInfo);
       });
@@ -68,7 +77,7 @@ export class HttpFront {
   }
 }
 
-function defaultNotFound(_req: http.IncomingMessage, res: http.ServerResponse): void {
+export function defaultNotFound(_req: http.IncomingMessage, res: http.ServerResponse): void {
   // Go's ServeMux answer, for compatibility with monitoring that matched on it.
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' }).end('404 page not found\n');
 }

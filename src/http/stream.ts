@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
-import type { Admission } from '../hub/admission.js';
 import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
 
 /** What the endpoint needs to know about its stream (src/streams.ts provides it). */
@@ -18,9 +17,18 @@ export interface StreamState {
   viewerLeft(): void;
 }
 
+/**
+ * The hard connection limit. Synchronous in one process; in multi-process mode the
+ * primary decides, so the answer may come later (still exact: one counter decides).
+ */
+export interface AdmissionGate {
+  acquire(): boolean | Promise<boolean>;
+  release(): void;
+}
+
 export interface StreamEndpointOptions {
   stream: StreamState;
-  admission: Admission;
+  admission: AdmissionGate;
   preamble?: Buffer;
   log: Logger;
 }
@@ -68,8 +76,19 @@ export class StreamEndpoint {
       res.writeHead(200, streamHeaders()).end();
       return;
     }
-    if (!admission.tryAcquire()) return this.reject(res, 'limit');
+    const got = admission.acquire();
+    if (got === true) return this.admit(req, res);
+    if (got === false) return this.reject(res, 'limit');
+    void got.then((ok) => {
+      if (!ok) return this.reject(res, 'limit');
+      if (res.destroyed) { admission.release(); return; }
+      this.admit(req, res);
+    });
+  }
 
+  /** A slot was granted: send headers (and preamble) and join the hub. */
+  private admit(req: IncomingMessage, res: ServerResponse): void {
+    const { stream, admission, log } = this.o;
     const id = ++this.clientSeq;
     const clog = log.child({ client: id, remote: req.socket.remoteAddress, port: req.socket.remotePort });
     res.writeHead(200, streamHeaders());

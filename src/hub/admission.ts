@@ -18,6 +18,9 @@ export class Admission {
     return true;
   }
 
+  /** AdmissionGate: the same, synchronously. */
+  acquire(): boolean { return this.tryAcquire(); }
+
   release(): void {
     if (this.count === 0) return;
     this.count--;

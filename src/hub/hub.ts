@@ -1,7 +1,7 @@
 import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
-import { nullPackets, startPrefix } from './prefix.js';
+import { continuePrefixCc, nullPackets, startPrefix } from './prefix.js';
 
 /** Where a client's bytes go. The hub never sees HTTP; src/http adapts a response to this. */
 export interface ClientSink {
@@ -187,6 +187,7 @@ export class StreamHub {
         c.cursor = rap;
         c.lagLimit = this.outputBuffer + burst;
         c.prefix = prefix;
+        continuePrefixCc(prefix, this.ring, rap);
         this.catchUp(c, this.flushed);
       } else {
         this.waitForKeyframe(c, this.flushed, false, false);
@@ -228,7 +229,11 @@ export class StreamHub {
     this.flush();
     this.stopFiller();
     this.fillerTimer = setInterval(() => {
-      for (const c of this.clients) if (!c.waiting && !c.sink.write(NULLS)) this.markWaiting(c);
+      for (const c of this.clients) {
+        if (c.waiting) continue;
+        this.countSent(c, NULLS.length / TS_PACKET_SIZE);
+        if (!c.sink.write(NULLS)) this.markWaiting(c);
+      }
     }, intervalMs);
   }
 
@@ -261,6 +266,12 @@ export class StreamHub {
     if (this.fillerTimer) { clearInterval(this.fillerTimer); this.fillerTimer = undefined; }
   }
 
+  /** Packets that are not ring data (PAT/PMT prefix, markers, keep-alive) count as sent too. */
+  private countSent(c: HubClient, n: number): void {
+    c.packetsSent += n;
+    this.packetsSent += n;
+  }
+
   private markWaiting(c: HubClient): void {
     c.waiting = true;
     c.waitingSince = Date.now();
@@ -289,6 +300,7 @@ export class StreamHub {
       this.skip(c, rap - c.cursor);
       c.cursor = rap;
       c.prefix = prefix;
+      continuePrefixCc(prefix, this.ring, rap);
       c.waitRap = false;
       c.lagLimit = this.outputBuffer + (to - rap);
       return true;
@@ -332,6 +344,7 @@ export class StreamHub {
       this.packetsDropped += rap - c.cursor;
       c.cursor = rap;
       c.prefix = prefix;
+      continuePrefixCc(prefix, this.ring, rap);
       c.lagLimit = this.outputBuffer;
     } else {
       c.packetsDropped += this.flushed - c.cursor;
@@ -347,6 +360,7 @@ export class StreamHub {
     if (c.prefix) {
       const p = c.prefix;
       c.prefix = undefined;
+      this.countSent(c, p.length / TS_PACKET_SIZE);
       if (!c.sink.write(p)) { this.markWaiting(c); return; }
     }
     while (c.cursor < to) {

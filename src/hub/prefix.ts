@@ -49,3 +49,44 @@ export function startPrefix(a: StreamAnalyzer, withDiscontinuity: boolean): Buff
   for (const pid of pids) { discontinuityPacket(pid, disc, o); o += TS_PACKET_SIZE; }
   return Buffer.concat([pat, pmt, disc]);
 }
+
+/** Ring access needed to continue continuity counters (PacketRing satisfies it). */
+interface RingView { readonly head: number; packetView(index: number): Buffer }
+
+/** Packets scanned for the next PAT/PMT after a start point (a GOP is usually far less). */
+const CC_SCAN_LIMIT = 50_000;
+
+/**
+ * Give the PAT/PMT copies of a start prefix continuity counters that run straight into
+ * the next PAT/PMT packets the client will get from the ring at `from`, so a client
+ * sees no continuity error on the PSI PIDs. When no later packet of a PID is in the ring
+ * yet, the copy is the newest one and its own counter is already right.
+ */
+export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number): void {
+  const n = prefix.length / TS_PACKET_SIZE;
+  const pids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = i * TS_PACKET_SIZE;
+    if ((prefix[o + 3]! & 0x10) === 0) continue; // no payload: counter does not advance
+    const pid = ((prefix[o + 1]! & 0x1f) << 8) | prefix[o + 2]!;
+    if (!pids.includes(pid)) pids.push(pid);
+  }
+  const next = new Map<number, number>();
+  const end = Math.min(ring.head, from + CC_SCAN_LIMIT);
+  for (let i = from; i < end && next.size < pids.length; i++) {
+    const p = ring.packetView(i);
+    const pid = ((p[1]! & 0x1f) << 8) | p[2]!;
+    if (pids.includes(pid) && !next.has(pid) && (p[3]! & 0x10)) next.set(pid, p[3]! & 0x0f);
+  }
+  // Walk backwards so the last copy of each PID gets next-1, the one before next-2, ...
+  for (let i = n - 1; i >= 0; i--) {
+    const o = i * TS_PACKET_SIZE;
+    if ((prefix[o + 3]! & 0x10) === 0) continue;
+    const pid = ((prefix[o + 1]! & 0x1f) << 8) | prefix[o + 2]!;
+    const cc = next.get(pid);
+    if (cc === undefined) continue;
+    const mine = (cc + 15) & 0x0f;
+    prefix[o + 3] = (prefix[o + 3]! & 0xf0) | mine;
+    next.set(pid, mine);
+  }
+}

@@ -42,6 +42,8 @@ describe('defaults', () => {
       listen: 'localhost:http', timeout: 0, reconnect: 10, readtimeout: 0, inputbuffer: 1000, outputbuffer: 400,
       maxconnections: 0, fullconnections: 0, nostats: false, profile: false, heartbeatinterval: 60, log: '',
       batchms: 20, userlist: {}, resources: [], notifications: [],
+      // restreamer additions
+      workers: 0, grace: null, slowtimeout: 60,
     });
   });
 
@@ -53,6 +55,7 @@ describe('defaults', () => {
     const r = c.resources[0]!;
     assert.deepEqual({ ...r, authentication: undefined }, {
       ...STREAM, remotes: [], cache: 0, mru: 1500, clientinterface: '', preamble: '', authentication: undefined,
+      rtpreorder: 8, start: 'keyframe', ondemand: false, linger: 10,
     });
     assert.deepEqual(r.authentication, { type: '', realm: '', users: [] });
     assert.equal(c.notifications[0]!.type, 'url');

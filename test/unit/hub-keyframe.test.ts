@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StreamHub, type ClientSink, type EndReason } from '../../src/hub/hub.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
-import { PKT } from '../helpers/ts.js';
+import { PKT, ccErrors } from '../helpers/ts.js';
 
 const TS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
 
@@ -54,6 +54,7 @@ test('keyframe start: PAT, PMT, then the latest keyframe, then live', () => {
   hub.flush();
   const all = s.all();
   assert.equal(all.length, (2 + hub.ring.head - rapIdx) * PKT);
+  assert.equal(ccErrors(all), 0, 'the PAT/PMT copies continue the continuity counters seamlessly');
   hub.close();
 });
 

@@ -1,0 +1,110 @@
+import type { Writable } from 'node:stream';
+import type { StreamMirror } from '../hub/output.js';
+import type { EndReason } from '../hub/hub.js';
+import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { END_REASONS, FRAME_HEADER, Frame, frameHeader } from './protocol.js';
+
+/** A worker whose pipe holds more than this is stuck: it is killed and replaced. */
+const MAX_PIPE_BACKLOG = 64 * 1024 * 1024;
+/** Packets collected per stream before a data frame is sent (at most ~2 ms apart). */
+const BATCH_PACKETS = 348;
+const BATCH_MS = 2;
+
+export interface WorkerPipe {
+  id: number;
+  pipe: Writable;
+  /** Viewers per stream index, as reported by the worker. */
+  viewers: number[];
+  onStuck(): void;
+}
+
+/**
+ * The primary's side of the data pipes: every stream's packets and events go to every
+ * worker, in order. Packets are batched per stream (a few ms) so a 1316-byte datagram
+ * upstream does not cost one pipe write per datagram per worker; each batch is one
+ * buffer shared by all workers.
+ */
+export class WorkerPipes {
+  private readonly workers = new Set<WorkerPipe>();
+  private readonly batches: { buf: Buffer; used: number }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(streamCount: number) {
+    for (let i = 0; i < streamCount; i++) this.batches.push({ buf: Buffer.allocUnsafe(FRAME_HEADER + BATCH_PACKETS * TS_PACKET_SIZE), used: 0 });
+  }
+
+  add(w: WorkerPipe): void { this.workers.add(w); }
+  remove(w: WorkerPipe): void { this.workers.delete(w); }
+
+  viewers(stream: number): number {
+    let n = 0;
+    for (const w of this.workers) n += w.viewers[stream] ?? 0;
+    return n;
+  }
+
+  mirror(stream: number): StreamMirror {
+    const pipes = this;
+    return {
+      push: (buf, off, count) => pipes.data(stream, buf, off, count),
+      upstreamLost: () => pipes.event(stream, Frame.Lost, 0),
+      upstreamResumed: () => pipes.event(stream, Frame.Resumed, 0),
+      endAll: (reason: EndReason) => pipes.event(stream, Frame.End, END_REASONS.indexOf(reason)),
+      state: (up: boolean, offline: boolean) => pipes.state(stream, up, offline),
+      get clientCount() { return pipes.viewers(stream); },
+    };
+  }
+
+  /** Availability of a stream (connected, offline), sent to all workers and to new ones. */
+  state(stream: number, up: boolean, offline: boolean, only?: WorkerPipe): void {
+    this.event(stream, Frame.State, (up ? 1 : 0) | (offline ? 2 : 0), only);
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private data(stream: number, buf: Buffer, off: number, count: number): void {
+    if (this.workers.size === 0) return;
+    const b = this.batches[stream]!;
+    while (count > 0) {
+      const room = BATCH_PACKETS - b.used;
+      const n = Math.min(room, count);
+      buf.copy(b.buf, FRAME_HEADER + b.used * TS_PACKET_SIZE, off, off + n * TS_PACKET_SIZE);
+      b.used += n;
+      off += n * TS_PACKET_SIZE;
+      count -= n;
+      if (b.used === BATCH_PACKETS) this.flushStream(stream);
+    }
+    if (b.used > 0 && !this.timer) this.timer = setTimeout(() => { this.timer = undefined; this.flushAll(); }, BATCH_MS);
+  }
+
+  private flushAll(): void {
+    for (let i = 0; i < this.batches.length; i++) this.flushStream(i);
+  }
+
+  private flushStream(stream: number): void {
+    const b = this.batches[stream]!;
+    if (b.used === 0) return;
+    const len = b.used * TS_PACKET_SIZE;
+    // A fresh buffer per frame: the pipes may still hold the previous one.
+    const frame = Buffer.allocUnsafe(FRAME_HEADER + len);
+    frameHeader(Frame.Data, 0, stream, len).copy(frame, 0);
+    b.buf.copy(frame, FRAME_HEADER, FRAME_HEADER, FRAME_HEADER + len);
+    b.used = 0;
+    for (const w of this.workers) this.write(w, frame);
+  }
+
+  private event(stream: number, type: Frame, arg: number, only?: WorkerPipe): void {
+    this.flushStream(stream); // events never overtake the packets before them
+    const frame = frameHeader(type, arg, stream, 0);
+    if (only) this.write(only, frame);
+    else for (const w of this.workers) this.write(w, frame);
+  }
+
+  private write(w: WorkerPipe, frame: Buffer): void {
+    if (!w.pipe.writable) return;
+    w.pipe.write(frame);
+    if (w.pipe.writableLength > MAX_PIPE_BACKLOG) w.onStuck();
+  }
+}

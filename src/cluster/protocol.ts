@@ -1,0 +1,83 @@
+// Multi-process mode: what the primary (upstreams) and the workers (HTTP clients) say to
+// each other.
+//
+// Data and stream events travel on one pipe per worker (fd 4), as frames, so an event
+// such as "upstream resumed" can never overtake the packets before it:
+//   [u8 type][u8 arg][u16 stream index][u32 payload length][payload]
+// Requests and replies (admission, viewers, counters) use Node's IPC channel.
+
+import type { EndReason } from '../hub/hub.js';
+
+export const FRAME_HEADER = 8;
+export const DATA_FD = 4;
+
+export const enum Frame {
+  Data = 1,
+  /** Upstream lost, clients kept (grace). */
+  Lost = 2,
+  /** A new upstream delivers: resume clients at its first keyframe. */
+  Resumed = 3,
+  /** End every client; arg = EndReason code. */
+  End = 4,
+  /** Availability; arg bit 0 = upstream connected, bit 1 = offline (control API). */
+  State = 5,
+}
+
+export const END_REASONS: readonly EndReason[] = ['upstream_lost', 'offline', 'shutdown', 'closed', 'too_slow'];
+
+export function frameHeader(type: Frame, arg: number, stream: number, length: number): Buffer {
+  const h = Buffer.allocUnsafe(FRAME_HEADER);
+  h[0] = type;
+  h[1] = arg;
+  h.writeUInt16BE(stream, 2);
+  h.writeUInt32BE(length, 4);
+  return h;
+}
+
+/** Splits the pipe's byte stream back into frames (a frame may span reads). */
+export class FrameReader {
+  private pending: Buffer | undefined;
+  constructor(private readonly onFrame: (type: Frame, arg: number, stream: number, payload: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = undefined;
+    let pos = 0;
+    while (buf.length - pos >= FRAME_HEADER) {
+      const len = buf.readUInt32BE(pos + 4);
+      if (buf.length - pos - FRAME_HEADER < len) break;
+      const start = pos + FRAME_HEADER;
+      this.onFrame(buf[pos] as Frame, buf[pos + 1]!, buf.readUInt16BE(pos + 2), buf.subarray(start, start + len));
+      pos = start + len;
+    }
+    if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
+    buf = chunk; // release
+  }
+}
+
+/** Per-stream counters a worker reports to the primary. */
+export interface WorkerStreamCounters {
+  packetsSent: number;
+  packetsDropped: number;
+  clients: number;
+  /** Streaming time of finished and running clients, ms. */
+  clientMs: number;
+  /** Stream responses by status code. */
+  responses: [number, number][];
+}
+
+export type WorkerMessage =
+  | { t: 'listening'; address: string; port: number; family: string }
+  | { t: 'listen-error'; message: string }
+  | { t: 'acquire'; id: number }
+  | { t: 'release' }
+  | { t: 'viewer'; stream: number; delta: 1 | -1 }
+  | { t: 'demand'; id: number; stream: number }
+  | { t: 'counters'; id?: number; streams: WorkerStreamCounters[] };
+
+export type PrimaryMessage =
+  | { t: 'acquired'; id: number; ok: boolean }
+  | { t: 'demanded'; id: number; ok: boolean }
+  | { t: 'collect'; id: number }
+  | { t: 'reopen' }
+  | { t: 'shutdown' };

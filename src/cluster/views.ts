@@ -1,0 +1,34 @@
+import type { StreamView } from '../metrics/stats.js';
+import type { Stream } from '../streams.js';
+import type { WorkerCounters } from './counters.js';
+
+/**
+ * A stream as the primary's APIs see it in multi-process mode: the upstream side from the
+ * primary's own Stream, the client side summed over the workers.
+ */
+export function aggregatedView(s: Stream, index: number, counters: WorkerCounters): StreamView {
+  return {
+    name: s.name,
+    get connected() { return s.connected; },
+    get offline() { return s.offline; },
+    hub: {
+      get packetsIn() { return s.hub.packetsIn; },
+      get packetsSent() { return counters.packetsSent(index); },
+      get packetsDropped() { return counters.packetsDropped(index); },
+      get clientCount() { return counters.clients(index); },
+      clientMs: () => counters.clientMs(index),
+    },
+    aligner: s.aligner,
+    get currentUrl() { return s.currentUrl; },
+    get reconnects() { return s.reconnects; },
+    get bytesIn() { return s.bytesIn; },
+  };
+}
+
+/** Stream responses by status, summed over the workers (what StatusCounts offers the metrics). */
+export function aggregatedResponses(index: number, counters: WorkerCounters): { entries(): IterableIterator<[number, number]>; add(status: number): void } {
+  return {
+    entries: () => counters.responses(index).entries(),
+    add: () => { /* counted in the workers */ },
+  };
+}

@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authorizer } from '../auth/auth.js';
+import { EVT, type Logger } from '../log/logger.js';
+import type { Handler } from './server.js';
+
+// Wrappers applied to every route by the composition root: authentication in front of
+// the resource, the access log around it. Both work per request, never per chunk.
+
+/** What handlers leave on a response for the access log. */
+export interface ResponseNotes {
+  /** Set by requireAuth when credentials were accepted. */
+  restreamerUser?: string;
+  /** Set by the stream endpoint once a client is admitted (its hub counters). */
+  restreamerClient?: { readonly packetsSent: number; readonly packetsDropped: number };
+}
+
+type NotedResponse = ServerResponse & ResponseNotes;
+
+/**
+ * Let the request through to `next` only with acceptable credentials; otherwise answer
+ * with the authorizer's status (401 + challenge for basic, 403 otherwise) and no body,
+ * as the original does.
+ */
+export function requireAuth(next: Handler, authorize: Authorizer): Handler {
+  return (req, res) => {
+    const result = authorize(req.headers.authorization);
+    if (result.ok) {
+      if (result.user !== undefined) (res as NotedResponse).restreamerUser = result.user;
+      next(req, res);
+      return;
+    }
+    res.writeHead(result.status, { ...result.headers, 'Content-Length': '0' }).end();
+  };
+}
+
+export interface AccessLogOptions {
+  log: Logger;
+  /** Called once per response with its status, as soon as the headers are out (metrics). */
+  onStatus?: (status: number) => void;
+}
+
+/** One JSON line (evt "access") per finished request, written when the response closes. */
+export function withAccessLog(next: Handler, o: AccessLogOptions): Handler {
+  return (req, res) => {
+    const started = performance.now();
+    const socket = req.socket;
+    // Bytes on the wire for this response (headers and framing included), from the
+    // connection's own counter: nothing is counted per chunk.
+    const writtenBefore = socket.bytesWritten;
+    let counted = false;
+    // Count the status when the headers go out: a stream response starts now and may last
+    // hours; in multi-process mode it starts only after the primary granted a slot.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
+      const r = writeHead.apply(this, args);
+      if (!counted) { counted = true; o.onStatus?.(res.statusCode); }
+      return r;
+    } as typeof res.writeHead;
+    res.once('close', () => {
+      if (!counted && res.headersSent) { counted = true; o.onStatus?.(res.statusCode); }
+      logAccess(o, req, res as NotedResponse, started, socket.bytesWritten - writtenBefore);
+    });
+    next(req, res);
+  };
+}
+
+function logAccess(o: AccessLogOptions, req: IncomingMessage, res: NotedResponse, started: number, bytes: number): void {
+  const status = res.headersSent ? res.statusCode : 0;
+  const line: Record<string, unknown> = {
+    evt: EVT.access,
+    remote: req.socket.remoteAddress,
+    method: req.method,
+    path: req.url,
+    status,
+    bytes,
+    durationMs: Math.round(performance.now() - started),
+    ua: req.headers['user-agent'],
+  };
+  if (res.restreamerUser !== undefined) line.user = res.restreamerUser;
+  const client = res.restreamerClient;
+  if (client) {
+    line.packetsSent = client.packetsSent;
+    line.packetsDropped = client.packetsDropped;
+  }
+  // The client went away before the response ended (normal for stream viewers).
+  if (!res.writableFinished) line.aborted = true;
+  o.log.info(line, 'request');
+}
