@@ -69,6 +69,7 @@ export class Stream implements StreamState {
   get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
   get upstreamActive(): boolean { return this.supervisor !== undefined; }
+  get idleOnDemand(): boolean { return this.ondemand && this.supervisor === undefined; }
 
   /** Control API: offline ends every client and refuses new ones; online allows them again. */
   setOffline(offline: boolean): void {

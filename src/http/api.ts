@@ -13,6 +13,8 @@ export interface ControlledStream {
   /** Upstream connected and not switched offline. */
   readonly available: boolean;
   readonly offline: boolean;
+  /** On-demand stream whose upstream is idle (nobody watching): servable, not down. */
+  readonly idleOnDemand?: boolean;
   setOffline(offline: boolean): void;
 }
 
@@ -137,7 +139,8 @@ export function statisticsHandler(ctx: ApiContext): Handler {
  */
 export function checkHandler(stream: ControlledStream): Handler {
   return (_req, res) => {
-    if (stream.available) text(res, 200, '200 ok');
+    // An idle on-demand stream connects when asked: a load balancer must not mark it down.
+    if (stream.available || (stream.idleOnDemand && !stream.offline)) text(res, 200, '200 ok');
     else text(res, 404, '404 not found');
   };
 }

@@ -1,0 +1,124 @@
+// Multi-process mode: every client gets every byte in order whichever worker serves it,
+// the hard limit stays exact, each upstream is pulled once, the APIs see the whole
+// instance, and a worker that dies is replaced.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
+import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
+import { ccErrors, PKT } from '../helpers/ts.js';
+
+const cleanups: (() => unknown)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+
+async function paced(): Promise<PacedServer> {
+  const f = fixtureTs();
+  const s = new PacedServer(readFileSync(f), tsByteRate(f));
+  await s.start();
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+async function proxy(cfg: Record<string, unknown>): Promise<ProxyProcess> {
+  const p = await startProxy(cfg, { waitStreams: true });
+  cleanups.push(() => p.stop());
+  return p;
+}
+
+function getJson(url: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => { try { resolve(JSON.parse(b) as Record<string, unknown>); } catch (e) { reject(e); } });
+    }).on('error', reject);
+  });
+}
+
+/** PIDs of the worker processes (children of the proxy running the CLI). */
+function workerPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSyncSafe('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+function readdirSyncSafe(p: string): string[] {
+  try { return readdirSync(p); } catch { return []; }
+}
+
+test('workers: 2 — one upstream connection, every client on either worker gets identical, complete data', async () => {
+  const up = await paced();
+  const p = await proxy({ workers: 2, reconnect: 1, resources: [
+    { type: 'stream', serve: '/live.ts', remote: up.url(), start: 'live' },
+    { type: 'api', api: 'health', serve: '/health' },
+  ] });
+  assert.equal(workerPids(p.proc.pid!).length, 2, 'two worker processes');
+  const clients = Array.from({ length: 40 }, () => new StreamClient(p.url('/live.ts')));
+  await Promise.all(clients.map((c) => c.responded));
+  await sleep(2500);
+  const health = await getJson(p.url('/health'));
+  assert.equal(health.viewer, 40, 'health counts the clients of both workers');
+  for (const c of clients) c.close();
+  assert.equal(up.requests, 1, 'the upstream was requested once');
+  const workersSeen = new Set(p.logs.filter((l) => l.evt === 'client_connect').map((l) => l.worker));
+  assert.equal(workersSeen.size, 2, 'clients were served by both workers');
+  const caps = clients.map((c) => { const b = c.body(); return b.subarray(0, b.length - (b.length % PKT)); });
+  const ref = caps.reduce((a, b) => (a.length >= b.length ? a : b));
+  for (const [i, cap] of caps.entries()) {
+    assert.equal(cap[0], 0x47);
+    assert.equal(ccErrors(cap), 0, `client ${i}: no packet lost or reordered`);
+    const at = ref.indexOf(cap.subarray(0, 8 * PKT));
+    assert.ok(at >= 0 && at % PKT === 0, `client ${i}: its data is part of the one stream`);
+    const n = Math.min(cap.length, ref.length - at) - 10 * PKT;
+    assert.ok(cap.subarray(0, n).equals(ref.subarray(at, at + n)), `client ${i}: identical bytes`);
+  }
+});
+
+test('workers: 2 — maxconnections stays exact under 200 concurrent connects', async () => {
+  const up = await paced();
+  const p = await proxy({ workers: 2, maxconnections: 50, reconnect: 1, resources: [{ type: 'stream', serve: '/live.ts', remote: up.url() }] });
+  const clients = Array.from({ length: 200 }, () => new StreamClient(p.url('/live.ts'), { keep: false }));
+  await Promise.all(clients.map((c) => c.responded));
+  const ok = clients.filter((c) => c.status === 200).length;
+  const refused = clients.filter((c) => c.status === 404).length;
+  assert.equal(ok, 50, 'exactly maxconnections admitted');
+  assert.equal(refused, 150);
+  for (const c of clients) c.close();
+  await sleep(300);
+  // Slots come back when clients leave.
+  const again = new StreamClient(p.url('/live.ts'), { keep: false });
+  await again.responded;
+  assert.equal(again.status, 200);
+  again.close();
+});
+
+test('workers: 2 — a worker that dies is replaced; the instance keeps serving', async () => {
+  const up = await paced();
+  const p = await proxy({ workers: 2, reconnect: 1, resources: [
+    { type: 'stream', serve: '/live.ts', remote: up.url() },
+    { type: 'api', api: 'health', serve: '/health' },
+  ] });
+  const before = workerPids(p.proc.pid!);
+  assert.equal(before.length, 2);
+  process.kill(before[0]!, 'SIGKILL');
+  await until(() => { const now = workerPids(p.proc.pid!); return now.length === 2 && !now.includes(before[0]!); }, 8000, 'a replacement worker');
+  await sleep(500);
+  const cs = Array.from({ length: 6 }, () => new StreamClient(p.url('/live.ts'), { keep: false }));
+  await Promise.all(cs.map((c) => c.responded));
+  for (const c of cs) assert.equal(c.status, 200);
+  await until(() => cs.every((c) => c.bytes > 0), 5000, 'data from every worker');
+  const h = await getJson(p.url('/health'));
+  assert.equal(h.status, 'ok');
+  assert.equal(h.viewer, 6);
+  for (const c of cs) c.close();
+  assert.equal(up.requests, 1, 'the upstream connection survived the worker');
+  assert.ok(p.exitCode === null, 'the instance is still running');
+});
