@@ -3,6 +3,7 @@ import { EVT } from './log/logger.js';
 import type { Config, ResourceConfig } from './config/schema.js';
 import { TsAligner } from './ts/aligner.js';
 import { StreamHub } from './hub/hub.js';
+import type { StreamAnalyzer } from './ts/analyzer.js';
 import { Supervisor } from './sources/supervisor.js';
 import type { StreamState } from './http/stream.js';
 import type { StreamMirror } from './hub/output.js';
@@ -69,6 +70,7 @@ export class Stream implements StreamState {
   get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
   get upstreamActive(): boolean { return this.supervisor !== undefined; }
+  get analyzer(): StreamAnalyzer { return this.hub.analyzer; }
   get idleOnDemand(): boolean { return this.ondemand && this.supervisor === undefined; }
 
   /** Control API: offline ends every client and refuses new ones; online allows them again. */

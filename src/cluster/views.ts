@@ -22,6 +22,7 @@ export function aggregatedView(s: Stream, index: number, counters: WorkerCounter
     get currentUrl() { return s.currentUrl; },
     get reconnects() { return s.reconnects; },
     get bytesIn() { return s.bytesIn; },
+    analyzer: s.hub.analyzer,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import type { StatsCollector } from '../metrics/stats.js';
+import { describeAnalysis } from '../metrics/analysis.js';
 import type { Handler } from './server.js';
 
 // The JSON and text APIs, answering as the Go restreamer does (same keys, bodies, status
@@ -106,6 +107,7 @@ export function statisticsHandler(ctx: ApiContext): Handler {
         bytes_read: s.bytesRead,
         discarded_bytes: s.discardedBytes,
         reconnects: s.reconnects,
+        ...(s.analyzer ? { analysis: describeAnalysis(s.analyzer) } : {}),
       };
     }
     const streamTime = Math.round(g.streamTimeNs);

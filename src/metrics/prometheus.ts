@@ -41,6 +41,7 @@ interface Published {
   bytesRead: number;
   discarded: number;
   reconnects: number;
+  ccErrors: number;
 }
 
 interface StreamEntry {
@@ -97,6 +98,10 @@ export class PrometheusMetrics {
   private readonly discarded: Counter<'stream'>;
   private readonly offline: Gauge<'stream'>;
   private readonly responses: Counter<'stream' | 'code'>;
+  private readonly ccErrors: Counter<'stream'>;
+  private readonly keyframeAge: Gauge<'stream'>;
+  private readonly gop: Gauge<'stream'>;
+  private readonly esInfo: Gauge<'stream' | 'program' | 'pid' | 'codec'>;
   private readonly notifications: Counter<'result'> | undefined;
 
   constructor(o: PrometheusOptions) {
@@ -108,7 +113,7 @@ export class PrometheusMetrics {
         labels: { stream: m.view.name },
         urls,
         lastUrl: urls[0] ?? '',
-        last: { sent: 0, dropped: 0, durationNs: 0, received: 0, bytesRead: 0, discarded: 0, reconnects: 0 },
+        last: { sent: 0, dropped: 0, durationNs: 0, received: 0, bytesRead: 0, discarded: 0, reconnects: 0, ccErrors: 0 },
         responses: new Map(),
       };
     });
@@ -138,6 +143,10 @@ export class PrometheusMetrics {
     this.discarded = counter('streaming_discarded_bytes_total', 'Upstream bytes discarded while looking for MPEG-TS packet sync.', ['stream']);
     this.offline = gauge('streaming_offline', 'Stream switched offline by the control API, 0=online 1=offline.', ['stream']);
     this.responses = counter('streaming_responses_total', 'Stream requests answered, by HTTP status code.', ['stream', 'code']);
+    this.ccErrors = counter('streaming_source_continuity_errors_total', 'Continuity counter errors in the upstream (lost or damaged packets before the proxy).', ['stream']);
+    this.keyframeAge = gauge('streaming_keyframe_age_seconds', 'Time since the last video keyframe (random access point) arrived; -1 before the first.', ['stream']);
+    this.gop = gauge('streaming_gop_seconds', 'Estimated GOP length: mean time between the last few keyframes; -1 until known.', ['stream']);
+    this.esInfo = gauge('streaming_elementary_stream_info', 'Elementary streams the upstream carries (value 1), by program, PID and codec.', ['stream', 'program', 'pid', 'codec']);
     if (o.notifications) {
       this.notifications = counter('restreamer_notifications_total', 'Event notifications: sent (answered), failed (after retries), dropped (too many in flight).', ['result']);
     }
@@ -217,6 +226,16 @@ export class PrometheusMetrics {
       this.bitrateIn.set(L, rates?.bitrateIn ?? 0);
       this.bitrateOut.set(L, rates?.bitrateOut ?? 0);
       this.offline.set(L, v.offline ? 1 : 0);
+
+      const a = v.analyzer;
+      if (a) {
+        last.ccErrors += this.advance(this.ccErrors, L, a.continuityErrors - last.ccErrors);
+        this.keyframeAge.set(L, a.rapTimeMs >= 0 ? (now - a.rapTimeMs) / 1000 : -1);
+        this.gop.set(L, a.gopMs >= 0 ? a.gopMs / 1000 : -1);
+        for (const p of a.programs) {
+          for (const es of p.streams) this.esInfo.set({ stream: L.stream, program: String(p.program), pid: String(es.pid), codec: es.codec }, 1);
+        }
+      }
 
       last.reconnects += this.advance(this.reconnects, L, v.reconnects - last.reconnects);
       last.bytesRead += this.advance(this.bytesRead, L, v.bytesIn - last.bytesRead);

@@ -1,4 +1,5 @@
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import type { AnalyzerView } from './analysis.js';
 
 // The statistics aggregator behind the health and statistics APIs and the bitrate gauges.
 // The hot path only bumps plain counters (hub, aligner, supervisor); this module reads
@@ -26,6 +27,8 @@ export interface StreamView {
   readonly reconnects: number;
   /** Raw bytes read from upstreams. */
   readonly bytesIn: number;
+  /** What the stream carries (programs, codecs, keyframes), when analysed. */
+  readonly analyzer?: AnalyzerView;
 }
 
 export interface RateSamplerOptions {
@@ -144,6 +147,7 @@ export interface StreamStats {
   /** Bits per second of TS packets received / sent (all clients together). */
   bitrateIn: number;
   bitrateOut: number;
+  analyzer: AnalyzerView | undefined;
 }
 
 export interface StatsCollectorOptions {
@@ -255,6 +259,7 @@ export class StatsCollector {
       packetsPerSecondDropped: Math.floor(this.sampler.perSecond(t.droppedId)),
       bitrateIn: Math.round(ppsIn * TS_PACKET_SIZE * 8),
       bitrateOut: Math.round(ppsOut * TS_PACKET_SIZE * 8),
+      analyzer: v.analyzer,
     };
   }
 

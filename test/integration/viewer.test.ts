@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
+import { fixtureTs, PacedServer, tsByteRate, freePort, ffmpegHttpServer } from '../helpers/upstream.js';
 import { PKT } from '../helpers/ts.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
 
@@ -70,7 +70,7 @@ function firstKeyframe(buf: Buffer): number {
 
 test('zap: new clients get a keyframe at once (median < 100 ms over 20 connects) and decode cleanly from the start', async () => {
   const up = await paced();
-  const p = await proxy({ reconnect: 1, resources: [{ type: 'stream', serve: '/k.ts', remote: up.url() }] });
+  const p = await proxy({ reconnect: 1, workers: 1, resources: [{ type: 'stream', serve: '/k.ts', remote: up.url() }] });
   await sleep(2500); // at least one GOP in the ring
   const delays: number[] = [];
   let firstCapture: Buffer | undefined;
@@ -223,4 +223,33 @@ test('on demand: no upstream without viewers, one with viewers, none again after
   await c3.responded;
   assert.equal(c3.status, 200);
   c3.close();
+});
+
+test('stream analysis in statistics and prometheus matches the known test stream (PIDs, codecs, GOP)', async () => {
+  // ffmpeg as a live encoder: it loops the file with continuous timestamps, paced by them.
+  const port = await freePort();
+  const ff = ffmpegHttpServer(fixtureTs(), port);
+  cleanups.push(() => ff.kill('SIGKILL'));
+  await sleep(500);
+  const p = await proxy({ reconnect: 1, workers: 1, resources: [
+    { type: 'stream', serve: '/a.ts', remote: `http://127.0.0.1:${port}/live.ts` },
+    { type: 'api', api: 'statistics', serve: '/stats' },
+    { type: 'api', api: 'prometheus', serve: '/metrics' },
+  ] });
+  // Two keyframes (2 s GOP) are needed for a GOP estimate.
+  await sleep(4800);
+  const probe = JSON.parse(spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', fixtureTs()], { encoding: 'utf8' }).stdout) as { streams: { id: string; codec_name: string }[] };
+  const expected = probe.streams.map((s) => ({ pid: Number(s.id), codec: s.codec_name })).sort((a, b) => a.pid - b.pid);
+  const stats = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis: { programs: { streams: { pid: number; codec: string }[] }[]; video_codec: string; gop_ms: number; continuity_errors: number; keyframe_age_ms: number } }> };
+  const a = stats.streams['/a.ts']!.analysis;
+  assert.deepEqual(a.programs[0]!.streams.map((s) => ({ pid: s.pid, codec: s.codec })).sort((x, y) => x.pid - y.pid), expected);
+  assert.equal(a.video_codec, 'h264');
+  assert.ok(Math.abs(a.gop_ms - 2000) < 100, `GOP ${a.gop_ms} ms`);
+  assert.equal(a.continuity_errors, 0);
+  // The encoder writes in bursts (its output buffer), so allow up to two GOPs.
+  assert.ok(a.keyframe_age_ms >= 0 && a.keyframe_age_ms < 4000, `keyframe age ${a.keyframe_age_ms}`);
+  const text = await (await fetch(p.url('/metrics'))).text();
+  const gop = /^streaming_gop_seconds\{stream="\/a.ts"\} ([\d.]+)$/m.exec(text);
+  assert.ok(gop && Math.abs(Number(gop[1]) - 2) < 0.1, `prometheus GOP ${gop?.[1]}`);
+  for (const e of expected) assert.match(text, new RegExp(`streaming_elementary_stream_info\\{stream="/a.ts",program="\\d+",pid="${e.pid}",codec="${e.codec}"\\} 1`));
 });
