@@ -96,19 +96,28 @@ export class StreamEndpoint {
     res.flushHeaders();
 
     let client: HubClient | undefined;
-    const sink: ClientSink = {
-      write: (buf) => res.write(buf),
-      // A client too slow to read would never take a graceful end: cut it off.
-      end: (reason: EndReason) => { endReason = reason; if (reason === 'too_slow') res.destroy(); else res.end(); },
-    };
+    // The hot path: the hub hands over buffers already framed for the wire (chunked for
+    // HTTP/1.1), written straight to the socket in one write each. Node writes the headers
+    // (above) and, on end(), the last chunk. Should the socket not be this response's
+    // alone (never for a fresh stream request), Node's own res.write() frames instead.
+    const socket = res.socket;
+    const direct = socket !== null && (socket as unknown as { _httpMessage?: unknown })._httpMessage === res && socket.writable;
+    const sink: ClientSink = direct
+      ? { framing: res.chunkedEncoding ? 'chunked' : 'raw', write: (buf) => socket.write(buf), end: (r) => finish(r) }
+      : { framing: 'raw', write: (buf) => res.write(buf), end: (r) => finish(r) };
+    // A client too slow to read would never take a graceful end: cut it off.
+    const finish = (reason: EndReason) => { endReason = reason; if (reason === 'too_slow') res.destroy(); else res.end(); };
     let endReason: EndReason = 'closed';
     client = stream.hub.addClient(sink);
     stream.viewerJoined();
     (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
     clog.info({ evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
 
-    res.on('drain', () => { if (client) stream.hub.drained(client); });
+    const drainer = direct ? socket : res;
+    const onDrain = () => { if (client) stream.hub.drained(client); };
+    drainer.on('drain', onDrain);
     res.once('close', () => {
+      drainer.off('drain', onDrain);
       const c = client;
       if (!c) return;
       client = undefined;

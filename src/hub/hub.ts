@@ -2,9 +2,14 @@ import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
 import { continuePrefixCc, nullPackets, startPrefix } from './prefix.js';
+import { framed, framedFromRing, type Framing } from './framing.js';
+
+export type { Framing } from './framing.js';
 
 /** Where a client's bytes go. The hub never sees HTTP; src/http adapts a response to this. */
 export interface ClientSink {
+  /** How the hub must wrap what it hands to write() (chunked: one framed buffer per write). */
+  readonly framing: Framing;
   /** Queue bytes; false means "stop until drained" (Node's write() contract). */
   write(buf: Buffer): boolean;
   /** End the client's response (upstream lost, stream taken offline, shutdown, too slow). */
@@ -67,6 +72,9 @@ export class HubClient {
 }
 
 const NULLS = nullPackets(7);
+/** Catch-up copies kept for sharing (each at most maxWriteBytes). */
+const CHUNK_CACHE_ENTRIES = 32;
+const NULLS_CHUNKED = framed('chunked', NULLS);
 
 /**
  * One stream's fan-out: a single ring written by the upstream, read by every client.
@@ -91,6 +99,8 @@ export class StreamHub {
   private flushed = 0;
   private timer: NodeJS.Timeout | undefined;
   private fillerTimer: NodeJS.Timeout | undefined;
+  private readonly rawChunks = new Map<number, { end: number; buf: Buffer }>();
+  private readonly chunkedChunks = new Map<number, { end: number; buf: Buffer }>();
   private closed = false;
 
   // Plain counters, read by metrics and statistics when they publish.
@@ -145,7 +155,9 @@ export class StreamHub {
     const to = this.ring.head;
     if (to === from) return;
     this.flushed = to;
-    let shared: Buffer | undefined;
+    // One framed copy per framing in use, shared by every client at the live edge.
+    let sharedRaw: Buffer | undefined;
+    let sharedChunked: Buffer | undefined;
     for (const c of this.clients) {
       if (c.waitRap && !this.tryResume(c, to)) continue;
       if (c.waiting) {
@@ -159,7 +171,9 @@ export class StreamHub {
         continue;
       }
       if (c.cursor === from && !c.prefix) {
-        shared ??= this.ring.copyOut(from, to);
+        const shared = c.sink.framing === 'raw'
+          ? (sharedRaw ??= framedFromRing('raw', this.ring, from, to))
+          : (sharedChunked ??= framedFromRing('chunked', this.ring, from, to));
         c.cursor = to;
         c.packetsSent += to - from;
         this.packetsSent += to - from;
@@ -232,7 +246,7 @@ export class StreamHub {
       for (const c of this.clients) {
         if (c.waiting) continue;
         this.countSent(c, NULLS.length / TS_PACKET_SIZE);
-        if (!c.sink.write(NULLS)) this.markWaiting(c);
+        if (!c.sink.write(c.sink.framing === 'raw' ? NULLS : NULLS_CHUNKED)) this.markWaiting(c);
       }
     }, intervalMs);
   }
@@ -361,16 +375,36 @@ export class StreamHub {
       const p = c.prefix;
       c.prefix = undefined;
       this.countSent(c, p.length / TS_PACKET_SIZE);
-      if (!c.sink.write(p)) { this.markWaiting(c); return; }
+      if (!c.sink.write(framed(c.sink.framing, p))) { this.markWaiting(c); return; }
     }
     while (c.cursor < to) {
       const end = Math.min(to, c.cursor + this.maxWritePackets);
-      const chunk = this.ring.copyOut(c.cursor, end);
+      const chunk = this.catchUpChunk(c.sink.framing, c.cursor, end);
       c.packetsSent += end - c.cursor;
       this.packetsSent += end - c.cursor;
       c.cursor = end;
       if (!c.sink.write(chunk)) { this.markWaiting(c); return; }
     }
+  }
+
+  /**
+   * A framed copy of [from, end) for a client catching up. Clients that joined together
+   * (keyframe start) walk the same ranges from the same keyframe, so the copies are
+   * kept briefly and shared: a thousand clients zapping in at once cost one copy of the
+   * GOP, not a thousand.
+   */
+  private catchUpChunk(framing: Framing, from: number, end: number): Buffer {
+    const cache = framing === 'raw' ? this.rawChunks : this.chunkedChunks;
+    const hit = cache.get(from);
+    if (hit && hit.end === end) return hit.buf;
+    const buf = framedFromRing(framing, this.ring, from, end);
+    if (cache.size >= CHUNK_CACHE_ENTRIES) {
+      const tail = this.ring.tail;
+      for (const [k, v] of cache) if (k < tail || v.end <= this.flushed - this.outputBuffer) cache.delete(k);
+      if (cache.size >= CHUNK_CACHE_ENTRIES) cache.clear();
+    }
+    cache.set(from, { end, buf });
+    return buf;
   }
 
   /** Grow the ring (rarely, by doubling) until two GOPs plus a client's buffer fit. */

@@ -48,13 +48,19 @@ export class PacketRing {
    * A copy, never a view: the kernel may still be sending it when the slot is rewritten.
    */
   copyOut(from: number, to: number): Buffer {
-    if (from < this.tail || to > this.head || from > to) {
-      throw new RangeError(`copyOut(${from}, ${to}) outside ring [${this.tail}, ${this.head})`);
-    }
     const out = Buffer.allocUnsafe((to - from) * TS_PACKET_SIZE);
+    this.copyInto(from, to, out, 0);
+    return out;
+  }
+
+  /** Copy packets [from, to) into `out` at byte `at` (same bounds rule as copyOut). */
+  copyInto(from: number, to: number, out: Buffer, at: number): void {
+    if (from < this.tail || to > this.head || from > to) {
+      throw new RangeError(`copy(${from}, ${to}) outside ring [${this.tail}, ${this.head})`);
+    }
     let slot = from % this.capacity;
     let remaining = to - from;
-    let dst = 0;
+    let dst = at;
     while (remaining > 0) {
       const n = Math.min(remaining, this.capacity - slot);
       this.buf.copy(out, dst, slot * TS_PACKET_SIZE, (slot + n) * TS_PACKET_SIZE);
@@ -62,7 +68,6 @@ export class PacketRing {
       remaining -= n;
       slot = 0;
     }
-    return out;
   }
 
   /** Read-only view of one packet (for analysis; do not hand it to a socket). */

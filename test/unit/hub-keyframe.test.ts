@@ -9,6 +9,7 @@ import { PKT, ccErrors } from '../helpers/ts.js';
 const TS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
 
 class Sink implements ClientSink {
+  readonly framing = 'raw' as const;
   chunks: Buffer[] = [];
   accept = true;
   ended: EndReason | undefined;
@@ -145,5 +146,21 @@ test('the ring grows to hold a GOP when outputbuffer is small', () => {
   feed(hub, 0, TS.length / PKT);
   assert.ok(hub.analyzer.gopPackets > before, 'the fixture GOP exceeds the initial ring');
   assert.ok(hub.ring.capacity >= 2 * hub.analyzer.gopPackets, `ring ${hub.ring.capacity} holds two GOPs`);
+  hub.close();
+});
+
+test('clients zapping in together share the burst buffers (one copy of the GOP, not one per client)', () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000, maxWriteBytes: 50 * PKT });
+  feed(hub, 0, Math.floor((TS.length / PKT) * 0.6));
+  hub.flush();
+  const a = new Sink();
+  const b = new Sink();
+  hub.addClient(a);
+  hub.addClient(b);
+  assert.ok(a.chunks.length > 2, 'the burst came in several writes');
+  assert.equal(a.chunks.length, b.chunks.length);
+  // The PAT/PMT prefix is per client (its continuity counters); the ring data is shared.
+  for (let i = 1; i < a.chunks.length; i++) assert.equal(a.chunks[i], b.chunks[i], `chunk ${i} is the same buffer`);
+  assert.deepEqual(a.all(), b.all());
   hub.close();
 });

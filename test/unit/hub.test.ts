@@ -5,6 +5,7 @@ import { PacketRing } from '../../src/hub/ring.js';
 import { makeStream, seqs, PKT } from '../helpers/ts.js';
 
 class FakeSink implements ClientSink {
+  readonly framing = 'raw' as const;
   chunks: Buffer[] = [];
   ended: EndReason | undefined;
   accept = true;
