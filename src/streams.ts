@@ -38,7 +38,6 @@ export class Stream implements StreamState {
   /** Supervisor counters carried over when an on-demand supervisor is replaced. */
   private pastReconnects = 0;
   private pastBytesIn = 0;
-  upstreamSwitches = 0;
 
   /**
    * `mirror` (multi-process mode): the workers, which get every packet and upstream event
@@ -57,6 +56,8 @@ export class Stream implements StreamState {
       batchMs: cfg.batchms,
       start: res.start,
       slowTimeoutMs: cfg.slowtimeout * 1000,
+      // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.
+      maxRingBytes: mirror ? 0 : undefined,
     });
     this.aligner = new TsAligner(mirror
       ? (buf, off, n) => { this.hub.push(buf, off, n); mirror.push(buf, off, n); }
@@ -162,7 +163,6 @@ export class Stream implements StreamState {
       // Clients rode through the gap: they resume at the new upstream's first keyframe.
       clearTimeout(this.graceTimer);
       this.graceTimer = undefined;
-      this.upstreamSwitches++;
       this.hub.upstreamResumed();
       this.mirror?.upstreamResumed();
     }

@@ -8,6 +8,7 @@ import type { Netns } from '../../test/helpers/netns.js';
 import { Child, start, sleep, type Line } from './procs.js';
 import { TreeSampler } from './procfs.js';
 import { ensureMedia, BENCH_DIR } from './media.js';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 
 export const ROOT = resolve(BENCH_DIR, '..');
 const TSX = import.meta.resolve('tsx');
@@ -114,7 +115,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
     const cli = o.tsx ? [...tsxArgs, join(ROOT, 'src', 'cli.ts')] : [join(ROOT, 'dist', 'src', 'cli.js')];
-    const proxy = start('proxy', NODE, [...prof, ...cli, cfgPath], o.ns, { cwd: ROOT });
+    // The proxy runs with the V8 flags its launchers use (src/node-flags.ts).
+    const proxy = start('proxy', NODE, [...NODE_FLAGS, ...prof, ...cli, cfgPath], o.ns, { cwd: ROOT });
     proxy.keep = (l) => l.evt !== 'client_connect' && l.evt !== 'client_disconnect';
     children.push(proxy);
     const listen = await proxy.next((l) => l.evt === 'listen', 20000, 'proxy listen');

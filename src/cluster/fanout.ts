@@ -6,9 +6,9 @@ import { END_REASONS, FRAME_HEADER, Frame, frameHeader } from './protocol.js';
 
 /** A worker whose pipe holds more than this is stuck: it is killed and replaced. */
 const MAX_PIPE_BACKLOG = 64 * 1024 * 1024;
-/** Packets collected per stream before a data frame is sent (at most ~2 ms apart). */
+/** Packets collected per stream before a data frame is sent (at most 5 ms apart). */
 const BATCH_PACKETS = 348;
-const BATCH_MS = 2;
+const BATCH_MS = 5;
 
 export interface WorkerPipe {
   id: number;
@@ -20,7 +20,7 @@ export interface WorkerPipe {
 
 /**
  * The primary's side of the data pipes: every stream's packets and events go to every
- * worker, in order. Packets are batched per stream (a few ms) so a 1316-byte datagram
+ * worker, in order. Packets are batched per stream (up to 5 ms) so a 1316-byte datagram
  * upstream does not cost one pipe write per datagram per worker; each batch is one
  * buffer shared by all workers.
  */

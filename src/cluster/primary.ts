@@ -10,6 +10,7 @@ import { App } from '../app.js';
 import { WorkerPipes, type WorkerPipe } from './fanout.js';
 import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerCounters } from './counters.js';
+import { NODE_FLAGS } from '../node-flags.js';
 
 /** Environment handed to workers. */
 export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
@@ -66,7 +67,8 @@ export class Primary {
       this.listenedResolve = res;
       this.listenedReject = rej;
     });
-    cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'] });
+    const flags = NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
+    cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'], execArgv: [...process.execArgv, ...flags] });
     cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
     for (let i = 0; i < this.workerCount; i++) this.fork();
     const addr = await listened;
