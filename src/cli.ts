@@ -88,7 +88,10 @@ async function main(argv: string[]): Promise<number> {
   const logh = createLogger({ file: cfg.log || undefined });
   if (cluster.isWorker) return runWorker(cfg, logh);
   const log = logh.logger;
-  const workers = cfg.workers === 0 ? availableParallelism() : cfg.workers;
+  // Auto: one worker per CPU but one, which the primary (upstreams) and the kernel's
+  // network work need; on 2 CPUs that is a single process, which measured cheaper per
+  // delivered Gbit than two workers (docs/benchmarks.md).
+  const workers = cfg.workers === 0 ? Math.max(1, availableParallelism() - 1) : cfg.workers;
   log.info({ evt: EVT.start, pid: process.pid, node: process.version, config: path, workers }, 'restreamer starting');
   log.info({ evt: EVT.config, listen: cfg.listen, resources: cfg.resources.map((r) => ({ type: r.type, serve: r.serve, api: r.api })) }, 'configuration loaded');
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');

@@ -81,7 +81,7 @@ export const ConfigSchema = z.strictObject({
   log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)'),
   batchms: z.number().nonnegative().max(1000).default(20).describe('longest time client writes are held back to batch packets, ms (restreamer addition)'),
   grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
-  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 = one per CPU, 1 = a single process (restreamer addition)'),
+  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
   slowtimeout: seconds().default(60).describe('disconnect a client that has not read anything for this many seconds (0 = never) (restreamer addition)'),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
