@@ -119,3 +119,11 @@ export function probeCodecs(input: string, extra: string[] = []): string[] {
   const j = JSON.parse(out) as { streams: { codec_name: string }[] };
   return j.streams.map((s) => s.codec_name).sort();
 }
+
+/** The fixture served in real time by a PacedServer, started. */
+export async function startFixtureServer(bytesPerSec?: number): Promise<PacedServer> {
+  const f = fixtureTs();
+  const s = new PacedServer(readFileSync(f), bytesPerSec ?? tsByteRate(f));
+  await s.start();
+  return s;
+}

@@ -6,16 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
+import { startFixtureServer, type PacedServer } from '../helpers/upstream.js';
 import { ccErrors, PKT } from '../helpers/ts.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
-async function paced(): Promise<PacedServer> {
-  const f = fixtureTs();
-  const s = new PacedServer(readFileSync(f), tsByteRate(f));
-  await s.start();
+async function paced(rate?: number): Promise<PacedServer> {
+  const s = await startFixtureServer(rate); // H.264 + AAC, 2 s GOP, real time
   cleanups.push(() => s.stop());
   return s;
 }

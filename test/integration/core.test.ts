@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, freePort, PacedServer, tsByteRate, ffmpegHttpServer, probeCodecs } from '../helpers/upstream.js';
+import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, startFixtureServer, type PacedServer } from '../helpers/upstream.js';
 import { ccErrors, PKT } from '../helpers/ts.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -22,9 +22,7 @@ function streamCfg(remote: string | string[], extra: Record<string, unknown> = {
 }
 
 async function paced(rate?: number): Promise<PacedServer> {
-  const f = fixtureTs();
-  const s = new PacedServer(readFileSync(f), rate ?? tsByteRate(f));
-  await s.start();
+  const s = await startFixtureServer(rate); // H.264 + AAC, 2 s GOP, real time
   cleanups.push(() => s.stop());
   return s;
 }

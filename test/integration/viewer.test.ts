@@ -2,13 +2,13 @@
 // slow-client recovery, on-demand upstreams. Real CLI, real upstreams, ffmpeg decoding.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, PacedServer, tsByteRate, freePort, ffmpegHttpServer } from '../helpers/upstream.js';
+import { fixtureTs, freePort, ffmpegHttpServer, startFixtureServer, type PacedServer } from '../helpers/upstream.js';
 import { PKT } from '../helpers/ts.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
 
@@ -16,9 +16,7 @@ const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 async function paced(rate?: number): Promise<PacedServer> {
-  const f = fixtureTs(); // H.264 + AAC, 2 s GOP
-  const s = new PacedServer(readFileSync(f), rate ?? tsByteRate(f));
-  await s.start();
+  const s = await startFixtureServer(rate); // H.264 + AAC, 2 s GOP, real time
   cleanups.push(() => s.stop());
   return s;
 }
