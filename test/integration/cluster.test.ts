@@ -161,3 +161,20 @@ test('workers: 2 — control takes the stream offline on every worker; prometheu
   assert.equal(back.status, 200);
   back.close();
 });
+
+test('workers: 2 — SIGTERM with clients connected: exit 0 within 2 s, no worker left behind', async () => {
+  const up = await paced();
+  const p = await startProxy({ workers: 2, reconnect: 1, resources: [{ type: 'stream', serve: '/live.ts', remote: up.url() }] }, { waitStreams: true });
+  const pids = workerPids(p.proc.pid!);
+  const clients = Array.from({ length: 20 }, () => new StreamClient(p.url('/live.ts'), { keep: false }));
+  await Promise.all(clients.map((c) => c.responded));
+  await until(() => clients.every((c) => c.bytes > 0), 5000, 'data');
+  const t0 = Date.now();
+  p.proc.kill('SIGTERM');
+  await p.exited;
+  assert.equal(p.exitCode, 0, p.stderr);
+  assert.ok(Date.now() - t0 < 2000, `exit took ${Date.now() - t0} ms`);
+  await Promise.all(clients.map((c) => c.done));
+  await sleep(200);
+  for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'worker process is gone');
+});
