@@ -2,6 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 
+/** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /**
@@ -44,7 +47,10 @@ export class HttpFront {
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
       this.server.once('error', onErr);
-      this.server.listen(opts, () => {
+      // Node's default accept backlog (511) overflows when a thousand viewers connect at
+      // once: the kernel drops their SYNs and clients retry only after 1 s, 3 s, ...
+      // The kernel caps this at net.core.somaxconn.
+      this.server.listen({ ...opts, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', onErr);
         resolve(this.server.address() as AddressInfo);
       });
