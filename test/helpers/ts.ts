@@ -63,3 +63,24 @@ export function ccErrors(buf: Buffer): number {
   }
   return errors;
 }
+
+/**
+ * Two captures of one live stream that started at different moments: find where one's
+ * start lies in the other (at a packet boundary) and compare the overlap, leaving out
+ * the last `slack` packets (the final batch may differ in timing). Returns the number of
+ * overlapping bytes compared, or -1 when neither start is found in the other.
+ */
+export function overlapEqual(a: Buffer, b: Buffer, slack = 10): number {
+  const probe = 8 * PKT;
+  const at = a.indexOf(b.subarray(0, probe));
+  if (at >= 0 && at % PKT === 0) {
+    const n = Math.min(b.length, a.length - at) - slack * PKT;
+    return n > 0 && b.subarray(0, n).equals(a.subarray(at, at + n)) ? n : -1;
+  }
+  const bt = b.indexOf(a.subarray(0, probe));
+  if (bt >= 0 && bt % PKT === 0) {
+    const n = Math.min(a.length, b.length - bt) - slack * PKT;
+    return n > 0 && a.subarray(0, n).equals(b.subarray(bt, bt + n)) ? n : -1;
+  }
+  return -1;
+}

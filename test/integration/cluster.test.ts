@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
 import { startFixtureServer, type PacedServer } from '../helpers/upstream.js';
-import { ccErrors, PKT } from '../helpers/ts.js';
+import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
@@ -75,10 +75,8 @@ test('workers: 2 — one upstream connection, every client on either worker gets
   for (const [i, cap] of caps.entries()) {
     assert.equal(cap[0], 0x47);
     assert.equal(ccErrors(cap), 0, `client ${i}: no packet lost or reordered`);
-    const at = ref.indexOf(cap.subarray(0, 8 * PKT));
-    assert.ok(at >= 0 && at % PKT === 0, `client ${i}: its data is part of the one stream`);
-    const n = Math.min(cap.length, ref.length - at) - 10 * PKT;
-    assert.ok(cap.subarray(0, n).equals(ref.subarray(at, at + n)), `client ${i}: identical bytes`);
+    // Clients on different workers (or batches) start a little apart: compare the overlap.
+    assert.ok(overlapEqual(ref, cap) > 50 * PKT, `client ${i}: identical bytes to the others where they overlap`);
   }
 });
 

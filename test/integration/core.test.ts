@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
 import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, startFixtureServer, type PacedServer } from '../helpers/upstream.js';
-import { ccErrors, PKT } from '../helpers/ts.js';
+import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
@@ -77,10 +77,7 @@ test('stream headers, HEAD, and 50 clients receiving identical aligned bytes wit
   for (const [i, cap] of caps.entries()) {
     assert.ok(cap.length > 100 * PKT, `client ${i} received ${cap.length} bytes`);
     assert.equal(ccErrors(cap), 0, `client ${i} continuity`);
-    const at = ref.indexOf(cap.subarray(0, 8 * PKT));
-    assert.ok(at >= 0 && at % PKT === 0, `client ${i} data found in reference at a packet boundary`);
-    const n = Math.min(cap.length, ref.length - at) - 10 * PKT; // the last batch may differ in timing
-    assert.ok(cap.subarray(0, n).equals(ref.subarray(at, at + n)), `client ${i} bytes identical`);
+    assert.ok(overlapEqual(ref, cap) > 50 * PKT, `client ${i}: identical bytes to the others where they overlap`);
   }
 });
 
