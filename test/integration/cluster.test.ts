@@ -6,23 +6,16 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { startFixtureServer, type PacedServer } from '../helpers/upstream.js';
+import { type PacedServer } from '../helpers/upstream.js';
+import { Scope } from '../helpers/scope.js';
 import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
 
-const cleanups: (() => unknown)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+const scope = new Scope();
+after(() => scope.close());
 
-async function paced(rate?: number): Promise<PacedServer> {
-  const s = await startFixtureServer(rate); // H.264 + AAC, 2 s GOP, real time
-  cleanups.push(() => s.stop());
-  return s;
-}
+const paced = (rate?: number): Promise<PacedServer> => scope.paced(rate);
 
-async function proxy(cfg: Record<string, unknown>): Promise<ProxyProcess> {
-  const p = await startProxy(cfg, { waitStreams: true });
-  cleanups.push(() => p.stop());
-  return p;
-}
+const proxy = (cfg: Record<string, unknown>, wait = true): Promise<ProxyProcess> => scope.proxy(cfg, wait);
 
 function getJson(url: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {

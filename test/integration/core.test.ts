@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, startFixtureServer, type PacedServer } from '../helpers/upstream.js';
+import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, type PacedServer } from '../helpers/upstream.js';
+import { Scope } from '../helpers/scope.js';
 import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
 
-const cleanups: (() => unknown)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+const scope = new Scope();
+after(() => scope.close());
 
 function streamCfg(remote: string | string[], extra: Record<string, unknown> = {}, res: Record<string, unknown> = {}) {
   const remotes = Array.isArray(remote) ? remote : [remote];
@@ -21,17 +22,9 @@ function streamCfg(remote: string | string[], extra: Record<string, unknown> = {
   };
 }
 
-async function paced(rate?: number): Promise<PacedServer> {
-  const s = await startFixtureServer(rate); // H.264 + AAC, 2 s GOP, real time
-  cleanups.push(() => s.stop());
-  return s;
-}
+const paced = (rate?: number): Promise<PacedServer> => scope.paced(rate);
 
-async function proxy(cfg: Record<string, unknown>): Promise<ProxyProcess> {
-  const p = await startProxy(cfg, { waitStreams: true });
-  cleanups.push(() => p.stop());
-  return p;
-}
+const proxy = (cfg: Record<string, unknown>, wait = true): Promise<ProxyProcess> => scope.proxy(cfg, wait);
 
 /** Cut a capture to whole packets starting at the first sync byte; assert it starts aligned. */
 function aligned(buf: Buffer): Buffer {
@@ -45,7 +38,7 @@ test('ffprobe reads the proxied stream as the same programs and codecs as the so
   const file = fixtureTs();
   const port = await freePort();
   const ff = ffmpegHttpServer(file, port);
-  cleanups.push(() => ff.kill('SIGKILL'));
+  scope.defer(() => ff.kill('SIGKILL'));
   await sleep(500); // ffmpeg needs a moment to listen
   const p = await proxy(streamCfg(`http://127.0.0.1:${port}/live.ts`));
   const through = probeCodecs(p.url('/live.ts'));
@@ -153,7 +146,7 @@ test('a client that stops reading loses packets (counted); the others lose nothi
   await new Promise((r) => stalled.once('connect', r));
   stalled.write('GET /live.ts HTTP/1.1\r\nHost: x\r\n\r\n');
   stalled.pause();
-  cleanups.push(() => stalled.destroy());
+  scope.defer(() => stalled.destroy());
   const good = [new StreamClient(p.url('/live.ts')), new StreamClient(p.url('/live.ts'))];
   await Promise.all(good.map((c) => c.responded));
   let maxRss = 0;

@@ -8,24 +8,17 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, freePort, ffmpegHttpServer, startFixtureServer, type PacedServer } from '../helpers/upstream.js';
+import { fixtureTs, freePort, ffmpegHttpServer, type PacedServer } from '../helpers/upstream.js';
+import { Scope } from '../helpers/scope.js';
 import { PKT } from '../helpers/ts.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
 
-const cleanups: (() => unknown)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+const scope = new Scope();
+after(() => scope.close());
 
-async function paced(rate?: number): Promise<PacedServer> {
-  const s = await startFixtureServer(rate); // H.264 + AAC, 2 s GOP, real time
-  cleanups.push(() => s.stop());
-  return s;
-}
+const paced = (rate?: number): Promise<PacedServer> => scope.paced(rate);
 
-async function proxy(cfg: Record<string, unknown>, wait = true): Promise<ProxyProcess> {
-  const p = await startProxy(cfg, { waitStreams: wait });
-  cleanups.push(() => p.stop());
-  return p;
-}
+const proxy = (cfg: Record<string, unknown>, wait = true): Promise<ProxyProcess> => scope.proxy(cfg, wait);
 
 /**
  * Cut a capture before the start of its last video PES: a client that hangs up mid-frame
@@ -128,7 +121,7 @@ test('slow client: after a long pause it resumes at a keyframe; one that never r
   const p = await proxy({ reconnect: 1, outputbuffer: 400, slowtimeout: 2, resources: [{ type: 'stream', serve: '/s.ts', remote: up.url() }] });
   // A raw client we can pause: headers, then a pause longer than its buffer allows.
   const sock = net.connect(p.port, '127.0.0.1');
-  cleanups.push(() => sock.destroy());
+  scope.defer(() => sock.destroy());
   const got: Buffer[] = [];
   sock.on('data', (d: Buffer) => got.push(d));
   sock.write('GET /s.ts HTTP/1.0\r\n\r\n');
@@ -152,7 +145,7 @@ test('slow client: after a long pause it resumes at a keyframe; one that never r
 
   // Never reads: disconnected after slowtimeout (2 s) and logged.
   const stalled = net.connect(p.port, '127.0.0.1');
-  cleanups.push(() => stalled.destroy());
+  scope.defer(() => stalled.destroy());
   stalled.write('GET /s.ts HTTP/1.0\r\n\r\n');
   stalled.pause();
   const slow = await p.waitLog((l) => l.evt === 'client_disconnect' && l.reason === 'too_slow', 15000);
@@ -227,7 +220,7 @@ test('stream analysis in statistics and prometheus matches the known test stream
   // ffmpeg as a live encoder: it loops the file with continuous timestamps, paced by them.
   const port = await freePort();
   const ff = ffmpegHttpServer(fixtureTs(), port);
-  cleanups.push(() => ff.kill('SIGKILL'));
+  scope.defer(() => ff.kill('SIGKILL'));
   await sleep(500);
   const p = await proxy({ reconnect: 1, workers: 1, resources: [
     { type: 'stream', serve: '/a.ts', remote: `http://127.0.0.1:${port}/live.ts` },
