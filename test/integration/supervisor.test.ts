@@ -103,7 +103,8 @@ test('remotes are tried round-robin in the (injected) shuffled order', async () 
   const urls = servers.map((s) => s.url);
   const h = supervise({ remotes: urls, reconnectS: 0.15, shuffle: (u) => u.slice().reverse() });
   h.sup.start();
-  await h.waitFor(() => hits.length >= 6);
+  // The server sees the 6th connection before its bytes reach the supervisor: wait for both.
+  await h.waitFor(() => hits.length >= 6 && h.sup.bytesIn >= 6 * 188);
   h.sup.close();
   const rev = urls.slice().reverse();
   assert.deepEqual(hits.slice(0, 6), [...rev, ...rev]);
