@@ -1,6 +1,6 @@
 // The supervisor against real local servers: order, failover, reconnect timing rules,
 // timeouts, offline mode, and a clean close.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -50,12 +50,22 @@ function supervise(o: Partial<SupervisorOptions> & { remotes: string[] }): Harne
     shuffle: (u) => u,
     ...o,
   });
+  supervisors.add(h.sup);
   return h;
 }
+
+// Whatever a failed assertion leaves open is closed here, so the file always exits.
+const supervisors = new Set<Supervisor>();
+const servers = new Set<net.Server>();
+after(async () => {
+  for (const s of supervisors) s.close();
+  await stop(...[...servers].filter((s) => s.listening));
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function listen(server: net.Server): Promise<string> {
+  servers.add(server);
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
   return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }
@@ -96,8 +106,10 @@ async function deadUrl(): Promise<string> {
 
 const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
-test('remotes are tried round-robin in the (injected) shuffled order', async () => {
+test('remotes are tried round-robin in the (injected) shuffled order', async (t) => {
   const servers = await Promise.all([0, 1, 2].map(() => tcpServer((s) => s.end('x'.repeat(188)))));
+  // Even when an assertion fails, nothing may keep the test process alive.
+  t.after(() => stop(...servers.map((s) => s.server)));
   const hits: string[] = [];
   for (const sv of servers) sv.server.on('connection', () => hits.push(sv.url));
   const urls = servers.map((s) => s.url);
@@ -111,7 +123,6 @@ test('remotes are tried round-robin in the (injected) shuffled order', async () 
   assert.deepEqual(h.events.filter((e) => e.what === 'up').slice(0, 3).map((e) => e.url), rev);
   assert.ok(h.sup.reconnects >= 5);
   assert.ok(h.sup.bytesIn >= 6 * 188);
-  await stop(...servers.map((s) => s.server));
 });
 
 test('first remote answers 404: the second one serves at once, the failure is logged with its reason', async () => {
