@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
-  const runner = workers > 1 ? new Primary(cfg, log, path, workers) : new App(cfg, log);
+  const runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
   let addr;
   try {
     addr = await runner.start();

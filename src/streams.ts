@@ -70,7 +70,6 @@ export class Stream implements StreamState {
   get currentUrl(): string | undefined { return this.supervisor?.currentUrl; }
   get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
-  get upstreamActive(): boolean { return this.supervisor !== undefined; }
   get analyzer(): StreamAnalyzer { return this.hub.analyzer; }
   get idleOnDemand(): boolean { return this.ondemand && this.supervisor === undefined; }
 

@@ -12,9 +12,8 @@ import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCoun
 import { WorkerCounters } from './counters.js';
 import { NODE_FLAGS } from '../node-flags.js';
 
-/** Environment handed to workers. */
+/** Environment handed to workers (they get the primary's argv, so the same config path). */
 export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
-export const ENV_CONFIG = 'RESTREAMER_CONFIG';
 
 /** A worker that dies sooner than this after its start is restarted only after a pause. */
 const RESTART_BACKOFF_MS = 1000;
@@ -48,7 +47,7 @@ export class Primary {
   private collectSeq = 0;
   private readonly collects = new Map<number, { left: Set<number>; done: () => void }>();
 
-  constructor(readonly cfg: Config, private readonly log: Logger, private readonly configPath: string, readonly workerCount: number) {
+  constructor(readonly cfg: Config, private readonly log: Logger, readonly workerCount: number) {
     this.streamNames = cfg.resources.filter((r) => r.type === 'stream').map((r) => r.serve);
     this.pipes = new WorkerPipes(this.streamNames.length);
     this.counters = new WorkerCounters(this.streamNames.length);
@@ -99,7 +98,7 @@ export class Primary {
   }
 
   private fork(): void {
-    const worker = cluster.fork({ [ENV_API_SOCKET]: this.apiSocket, [ENV_CONFIG]: this.configPath });
+    const worker = cluster.fork({ [ENV_API_SOCKET]: this.apiSocket });
     const pipe = worker.process.stdio?.[DATA_FD] as Writable | undefined;
     if (!pipe) throw new Error('worker data pipe missing');
     pipe.on('error', () => { /* worker gone; exit handler cleans up */ });

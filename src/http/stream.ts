@@ -52,7 +52,7 @@ export class StreamEndpoint {
   constructor(private readonly o: StreamEndpointOptions) {}
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const { stream, admission, log } = this.o;
+    const { stream } = this.o;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': '0' }).end();
       return;
@@ -71,7 +71,7 @@ export class StreamEndpoint {
   }
 
   private serve(req: IncomingMessage, res: ServerResponse): void {
-    const { stream, admission, log } = this.o;
+    const { admission } = this.o;
     if (req.method === 'HEAD') {
       res.writeHead(200, streamHeaders()).end();
       return;

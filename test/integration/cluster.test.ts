@@ -27,7 +27,7 @@ function getJson(url: string): Promise<Record<string, unknown>> {
   });
 }
 
-/** PIDs of the worker processes (children of the proxy running the CLI). */
+/** PIDs of the worker processes (Node children of the proxy running the CLI). */
 function workerPids(parent: number): number[] {
   const out: number[] = [];
   for (const d of readdirSyncSafe('/proc')) {
@@ -35,7 +35,9 @@ function workerPids(parent: number): number[] {
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) out.push(Number(d));
+      // Node processes only: tsx may run an esbuild service as another child.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (ppid === parent && comm === 'node') out.push(Number(d));
     } catch { /* gone */ }
   }
   return out;
