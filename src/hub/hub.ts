@@ -57,6 +57,8 @@ export class StreamHub {
   private flushed = 0;
   private timer: NodeJS.Timeout | undefined;
   private fillerTimer: NodeJS.Timeout | undefined;
+  /** Keyframes counted when the ring size was last checked against the GOP. */
+  private rapsSeen = -1;
   private readonly rawChunks = new Map<number, { end: number; buf: Buffer }>();
   private readonly chunkedChunks = new Map<number, { end: number; buf: Buffer }>();
   private closed = false;
@@ -367,6 +369,10 @@ export class StreamHub {
 
   /** Grow the ring (rarely, by doubling) until two GOPs plus a client's buffer fit. */
   private growForGop(): void {
+    // The GOP estimate only changes when a keyframe arrives.
+    const raps = this.analyzer.rapCount;
+    if (raps === this.rapsSeen) return;
+    this.rapsSeen = raps;
     const gop = this.analyzer.gopPackets;
     if (gop <= 0) return;
     const need = Math.ceil(2 * gop) + this.outputBuffer + this.flushPackets + 1;

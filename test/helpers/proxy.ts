@@ -136,3 +136,19 @@ export async function until(pred: () => boolean, timeoutMs = 10000, what = 'cond
     await sleep(20);
   }
 }
+
+/**
+ * Connect `n` streaming clients to `path`, wait until each has data, send SIGTERM and
+ * wait for the exit and for every response to end. Returns how long the exit took, ms.
+ */
+export async function sigtermUnderLoad(p: ProxyProcess, path: string, n = 20): Promise<number> {
+  const clients = Array.from({ length: n }, () => new StreamClient(p.url(path), { keep: false }));
+  await Promise.all(clients.map((c) => c.responded));
+  await until(() => clients.every((c) => c.bytes > 0), 5000, 'data');
+  const t0 = Date.now();
+  p.proc.kill('SIGTERM');
+  await p.exited;
+  const took = Date.now() - t0;
+  await Promise.all(clients.map((c) => c.done));
+  return took;
+}
