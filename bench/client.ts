@@ -4,8 +4,12 @@
 // Per connection: status, time to first response byte and to first TS byte, TS bytes,
 // 188-alignment errors, continuity-counter errors per PID (= losses), gaps in the
 // timestamp packets' sequence; per process: a latency histogram from those timestamps.
-// Stdin lines: "window" starts the measurement window, "report" prints the results as
-// one JSON line and exits. End of stdin (parent gone) exits too.
+// The process prints {"type":"booted"} and connects only when stdin says "go", so that
+// every client process of a run connects in the same moment (not one per process boot,
+// with the others' startup competing for the CPU); times are measured from "go".
+// Stdin lines: "go" opens every connection at once, "window" starts the measurement
+// window, "report" prints the results as one JSON line and exits. End of stdin (parent
+// gone) exits too.
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { TS, STAMP_PID, STAMP_MAGIC, PMT_PID, nowUs } from './lib/stamp.js';
@@ -37,7 +41,8 @@ const enum St { Head, Size, SizeLf, Data, DataCr, DataLf, Done }
 
 class Conn {
   status = 0;
-  readonly t0 = performance.now();
+  /** When the client saw its TCP connection established (and sent the request). */
+  connectMs = -1;
   ttfbMs = -1;
   mediaMs = -1;
   bytes = 0;
@@ -60,11 +65,12 @@ class Conn {
   private now = 0;
   readonly sock: net.Socket;
 
-  constructor(o: ClientOptions, shared: Buffer) {
+  constructor(o: ClientOptions, shared: Buffer, private readonly t0: number) {
     const req = `GET ${o.path} HTTP/${o.http ?? '1.1'}\r\nHost: ${o.host}:${o.port}\r\nUser-Agent: restreamer-bench\r\n\r\n`;
     const onread = o.stall ? undefined : { buffer: shared, callback: (n: number, b: Buffer): boolean => { this.onData(b, n); return true; } };
     this.sock = net.connect({ host: o.host, port: o.port, onread } as net.NetConnectOpts);
     this.sock.on('connect', () => {
+      this.connectMs = performance.now() - this.t0;
       this.sock.write(req);
       if (o.stall) this.sock.pause();
     });
@@ -194,13 +200,17 @@ function onSettled(c: Conn): void {
   settledSet.add(c);
   if (++settled === opts.count) process.stdout.write(JSON.stringify({ type: 'ready', count: conns.length }) + '\n');
 }
-for (let k = 0; k < opts.count; k++) conns.push(new Conn(opts, shared));
+function go(): void {
+  if (conns.length > 0) return;
+  const t0 = performance.now();
+  for (let k = 0; k < opts.count; k++) conns.push(new Conn(opts, shared, t0));
+}
 
 function report(): void {
   const hist: [number, number][] = [];
   for (let i = 0; i < LAT_BINS; i++) if (latHist[i]) hist.push([i, latHist[i]!]);
   const clients = conns.map((c) => ({
-    status: c.status, ttfbMs: +c.ttfbMs.toFixed(1), mediaMs: +c.mediaMs.toFixed(1),
+    status: c.status, connectMs: +c.connectMs.toFixed(1), ttfbMs: +c.ttfbMs.toFixed(1), mediaMs: +c.mediaMs.toFixed(1),
     bytes: c.bytes, windowBytes: c.bytes - c.bytesAtWindow, ccErrors: c.ccErrors, windowCcErrors: c.ccErrors - c.ccAtWindow,
     stampGaps: c.stampGaps, syncErrors: c.syncErrors, closed: c.closed, error: c.error,
   }));
@@ -210,7 +220,9 @@ function report(): void {
 createInterface({ input: process.stdin })
   .on('line', (l) => {
     const cmd = l.trim();
-    if (cmd === 'window') { windowOn = true; for (const c of conns) c.markWindow(); }
+    if (cmd === 'go') go();
+    else if (cmd === 'window') { windowOn = true; for (const c of conns) c.markWindow(); }
     else if (cmd === 'report') report();
   })
   .on('close', () => process.exit(0));
+process.stdout.write(JSON.stringify({ type: 'booted' }) + '\n');

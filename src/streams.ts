@@ -54,6 +54,7 @@ export class Stream implements StreamState {
       outputBufferPackets: cfg.outputbuffer,
       ringPackets: cfg.inputbuffer,
       batchMs: cfg.batchms,
+      maxBatchMs: cfg.batchmaxms ?? undefined,
       start: res.start,
       slowTimeoutMs: cfg.slowtimeout * 1000,
       // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.

@@ -41,20 +41,20 @@ export interface RunOptions {
 }
 
 interface ClientReport {
-  status: number; ttfbMs: number; mediaMs: number; bytes: number; windowBytes: number;
+  status: number; connectMs: number; ttfbMs: number; mediaMs: number; bytes: number; windowBytes: number;
   ccErrors: number; windowCcErrors: number; stampGaps: number; syncErrors: number; closed: boolean; error: string;
 }
 
 export interface RunResult {
   clients: number; stalled: number; upstream: string; bitrateMbps: number; proxyConfig: Record<string, unknown>; streamConfig: Record<string, unknown>;
-  connectS: number; windowS: number;
+  connectS: number; connectCpuS: { proxy: number; loadgen: number }; windowS: number;
   proxyCpuS: { user: number; sys: number; total: number };
   deliveredGbit: number; deliveredGbps: number; expectedGbps: number;
   cpuSPerGbit: number;
   clientsWithLossWindow: number; clientsWithLossTotal: number; ccErrors: number; stampGaps: number; syncErrors: number;
   failedClients: number; failures: Record<string, number>;
   latencyMs: { p50: number; p99: number; max: number; samples: number };
-  ttfbMs: { p50: number; max: number }; firstMediaMs: { p50: number; max: number };
+  connectMs: { p50: number; max: number }; ttfbMs: { p50: number; p90: number; max: number }; firstMediaMs: { p50: number; max: number };
   proxyPeakRssMB: number; proxyPeakRssAnonMB: number; proxyProcs: number;
   /** CC errors every client saw (min over clients): losses upstream of the fan-out. */
   commonCcErrors: number;
@@ -68,7 +68,7 @@ export interface RunResult {
   sourceMaxLateMs: number;
   source: Line | undefined;
   proxyEvents: Record<string, number>;
-  perClient: { windowMbps: number[]; ccErrors: number[]; ttfbMs: number[]; firstMediaMs: number[] };
+  perClient: { windowMbps: number[]; ccErrors: number[]; connectMs: number[]; ttfbMs: number[]; firstMediaMs: number[] };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -130,7 +130,6 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const procs = o.clientProcs ?? Math.min(4, Math.max(2, Math.ceil(o.clients / 300)));
     const base = { host: '127.0.0.1', port: listen.port as number, path: '/bench.ts', http: o.http ?? '1.1' };
     const clientProcs: Child[] = [];
-    const t0 = performance.now();
     for (let i = 0; i < procs; i++) {
       const count = Math.floor(o.clients / procs) + (i < o.clients % procs ? 1 : 0);
       if (count === 0) continue;
@@ -142,9 +141,24 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       stalledProc = start('stalled', NODE, [...tsxArgs, join(BENCH_DIR, 'client.ts'), JSON.stringify({ ...base, count: o.stalled, stall: true })], o.ns);
     }
     children.push(...clientProcs, ...(stalledProc ? [stalledProc] : []));
+    // Every client process boots first; then all connect in the same moment.
+    const allClients = [...clientProcs, ...(stalledProc ? [stalledProc] : [])];
+    await Promise.all(allClients.map((c) => c.next((l) => l.type === 'booted', 30000, 'client boot')));
+    await sleep(200);
     const loadSampler = new TreeSampler(() => [source.pid, ...clientProcs.map((c) => c.pid)]);
+    const cpuC0 = proxySampler.cpu();
+    const loadC0 = loadSampler.cpu();
+    const t0 = performance.now();
+    for (const c of allClients) c.send('go');
     await Promise.all([...clientProcs, ...(stalledProc ? [stalledProc] : [])].map((c) => c.next((l) => l.type === 'ready', 60000, 'clients ready')));
     const connectS = (performance.now() - t0) / 1000;
+    const cpuC1 = proxySampler.cpu();
+    const loadC1 = loadSampler.cpu();
+    // CPU used while the clients connected (proxy, and source + clients): who had the cores.
+    const connectCpuS = {
+      proxy: r3(cpuC1.user + cpuC1.sys - cpuC0.user - cpuC0.sys),
+      loadgen: r3(loadC1.user + loadC1.sys - loadC0.user - loadC0.sys),
+    };
 
     // 4. Ramp, then the measurement window.
     await sleep(o.rampS * 1000);
@@ -188,12 +202,13 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       const why = c.status !== 200 ? (c.error || `status ${c.status}`) : c.closed ? `closed${c.error ? ' ' + c.error : ''}` : '';
       if (why) failures[why] = (failures[why] ?? 0) + 1;
     }
+    const conn = cs.map((c) => c.connectMs).filter((x) => x >= 0).sort((a, b) => a - b);
     const ttfb = cs.map((c) => c.ttfbMs).filter((x) => x >= 0).sort((a, b) => a - b);
     const media1 = cs.map((c) => c.mediaMs).filter((x) => x >= 0).sort((a, b) => a - b);
     const maxBin = Math.max(-1, ...hist.keys());
     return {
       clients: o.clients, stalled: o.stalled ?? 0, upstream: o.upstream, bitrateMbps: o.bitrate / 1e6, proxyConfig: o.proxyConfig ?? {}, streamConfig: o.streamConfig ?? {},
-      connectS: r3(connectS), windowS: r3(windowS),
+      connectS: r3(connectS), connectCpuS, windowS: r3(windowS),
       proxyCpuS: cpu,
       deliveredGbit: r3(gbit), deliveredGbps: r3(gbit / windowS), expectedGbps: r3((o.clients * o.bitrate) / 1e9),
       cpuSPerGbit: r3(cpu.total / gbit),
@@ -203,7 +218,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       syncErrors: cs.reduce((s, c) => s + c.syncErrors, 0),
       failedClients: Object.values(failures).reduce((s, n) => s + n, 0), failures,
       latencyMs: { p50: histPct(hist, binUs, 0.5), p99: histPct(hist, binUs, 0.99), max: ((maxBin + 1) * binUs) / 1000, samples },
-      ttfbMs: { p50: pct(ttfb, 0.5), max: ttfb.at(-1) ?? NaN }, firstMediaMs: { p50: pct(media1, 0.5), max: media1.at(-1) ?? NaN },
+      connectMs: { p50: pct(conn, 0.5), max: conn.at(-1) ?? NaN },
+      ttfbMs: { p50: pct(ttfb, 0.5), p90: pct(ttfb, 0.9), max: ttfb.at(-1) ?? NaN }, firstMediaMs: { p50: pct(media1, 0.5), max: media1.at(-1) ?? NaN },
       proxyPeakRssMB: Math.round(proxySampler.peakRssKb / 102.4) / 10,
       proxyPeakRssAnonMB: Math.round(proxySampler.peakAnonKb / 102.4) / 10,
       commonCcErrors: cs.length ? Math.min(...cs.map((c) => c.ccErrors)) : 0,
@@ -218,6 +234,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       perClient: {
         windowMbps: cs.map((c) => Math.round((c.windowBytes * 8) / windowS / 1e4) / 100),
         ccErrors: cs.map((c) => c.ccErrors),
+        connectMs: cs.map((c) => c.connectMs),
         ttfbMs: cs.map((c) => c.ttfbMs),
         firstMediaMs: cs.map((c) => c.mediaMs),
       },

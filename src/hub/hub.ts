@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
@@ -13,8 +14,14 @@ export interface HubOptions {
   outputBufferPackets: number;
   /** Extra ring space beyond outputBuffer (e.g. inputbuffer), packets. */
   ringPackets?: number;
-  /** Longest time data waits before it is sent, ms (0 = send on every push). */
+  /** Time data waits before it is sent, ms (0 = send on every push). */
   batchMs: number;
+  /**
+   * Under load the window stretches up to this (default 3 × batchMs, at most 100 ms, never
+   * below batchMs): when writing a batch to every client takes more than a fifth of the
+   * window, or when the event loop is saturated.
+   */
+  maxBatchMs?: number;
   /** Send early once this many bytes have accumulated. */
   flushBytes?: number;
   /** Largest single write for a client catching up, bytes. */
@@ -30,6 +37,12 @@ export interface HubOptions {
 }
 
 const NULLS = nullPackets(7);
+/** The batch window is at least this many times the (smoothed) time a flush takes. */
+const WINDOW_PER_FLUSH = 4;
+/** By default the window stretches to at most this many times batchms (and at most 100 ms). */
+const MAX_WINDOW_FACTOR = 3;
+/** Event-loop utilisation above which the window goes straight to its maximum. */
+const SATURATED = 0.9;
 /** Catch-up copies kept for sharing (each at most maxWriteBytes). */
 const CHUNK_CACHE_ENTRIES = 32;
 const NULLS_CHUNKED = framed('chunked', NULLS);
@@ -47,6 +60,13 @@ export class StreamHub {
   private readonly clients = new Set<HubClient>();
   private readonly outputBuffer: number;
   private readonly batchMs: number;
+  private readonly maxBatchMs: number;
+  /** Current batch window, ms: batchMs when idle, longer when flushes get expensive. */
+  private windowMs: number;
+  /** Smoothed duration of a flush, ms. */
+  private flushCostMs = 0;
+  /** Event-loop utilisation at the previous flush. */
+  private eluMark = performance.eventLoopUtilization();
   private readonly flushPackets: number;
   private readonly maxWritePackets: number;
   private readonly maxRingPackets: number;
@@ -62,6 +82,10 @@ export class StreamHub {
   private readonly rawChunks = new Map<number, { end: number; buf: Buffer }>();
   private readonly chunkedChunks = new Map<number, { end: number; buf: Buffer }>();
   private closed = false;
+  private prefixCache: {
+    rap: number; disc: boolean; pat: Buffer | undefined; pmt: Buffer | undefined; patIdx: number; pmtIdx: number;
+    buf: Buffer; chunked: Buffer | undefined;
+  } | undefined;
 
   // Plain counters, read by metrics and statistics when they publish.
   packetsIn = 0;
@@ -74,6 +98,8 @@ export class StreamHub {
   constructor(opts: HubOptions) {
     this.outputBuffer = opts.outputBufferPackets;
     this.batchMs = opts.batchMs;
+    this.maxBatchMs = Math.max(this.batchMs, opts.maxBatchMs ?? Math.min(MAX_WINDOW_FACTOR * this.batchMs, 100));
+    this.windowMs = this.batchMs;
     this.start = opts.start ?? 'keyframe';
     this.slowTimeoutMs = opts.slowTimeoutMs ?? 0;
     this.keyframeWaitMs = opts.keyframeWaitMs ?? 5000;
@@ -100,8 +126,11 @@ export class StreamHub {
       return;
     }
     if (this.ring.head - this.flushed >= this.flushPackets || this.batchMs === 0) this.flush();
-    else if (!this.timer) this.timer = setTimeout(this.onTimer, this.batchMs);
+    else if (!this.timer) this.timer = setTimeout(this.onTimer, this.windowMs);
   }
+
+  /** The batch window now in use, ms (batchms, stretched under load). */
+  get batchWindowMs(): number { return this.windowMs; }
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -115,6 +144,7 @@ export class StreamHub {
     const to = this.ring.head;
     if (to === from) return;
     this.flushed = to;
+    const t0 = performance.now();
     // One framed copy per framing in use, shared by every client at the live edge.
     let sharedRaw: Buffer | undefined;
     let sharedChunked: Buffer | undefined;
@@ -142,7 +172,28 @@ export class StreamHub {
         this.catchUp(c, to);
       }
     }
+    this.adaptWindow(performance.now() - t0);
   }
+
+  /**
+   * Interrupt coalescing, as network cards and Linux NAPI do it: when writing a batch to
+   * every client gets expensive (many clients), wait longer between batches so fan-out takes
+   * about a fifth of the time at most; when the event loop is saturated (a thousand clients
+   * connecting at once, a busy machine), go straight to the longest window. Every write is
+   * a syscall whatever its size, so fewer, larger writes leave CPU for accepting clients.
+   * Clients lose nothing (a batch only waits longer); a client that just joined has a
+   * whole keyframe burst to play meanwhile. Back to batchMs as soon as flushes are cheap.
+   */
+  private adaptWindow(ms: number): void {
+    if (this.maxBatchMs === this.batchMs) return;
+    this.flushCostMs += (ms - this.flushCostMs) * 0.25;
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, this.eluMark).utilization;
+    this.eluMark = now;
+    this.windowMs = busy > SATURATED ? this.maxBatchMs
+      : Math.min(this.maxBatchMs, Math.max(this.batchMs, WINDOW_PER_FLUSH * this.flushCostMs));
+  }
+
 
   /**
    * Add a client. Keyframe mode: it gets PAT, PMT and the ring from the latest keyframe
@@ -156,12 +207,11 @@ export class StreamHub {
       const a = this.analyzer;
       const rap = a.lastRapIndex;
       const burst = this.flushed - rap;
-      const prefix = startPrefix(a, false);
-      if (rap >= this.ring.tail && prefix && burst >= 0 && burst + this.outputBuffer + this.flushPackets < this.ring.capacity) {
+      const prefix = rap >= this.ring.tail ? this.prefixAt(rap, false) : undefined;
+      if (prefix && burst >= 0 && burst + this.outputBuffer + this.flushPackets < this.ring.capacity) {
         c.cursor = rap;
         c.lagLimit = this.outputBuffer + burst;
         c.prefix = prefix;
-        continuePrefixCc(prefix, this.ring, rap);
         this.catchUp(c, this.flushed);
       } else {
         this.waitForKeyframe(c, this.flushed, false, false);
@@ -269,12 +319,11 @@ export class StreamHub {
    */
   private tryResume(c: HubClient, to: number): boolean {
     const rap = this.analyzer.lastRapIndex;
-    const prefix = rap >= c.resumeFrom && rap >= c.cursor ? startPrefix(this.analyzer, c.withDiscontinuity) : undefined;
+    const prefix = rap >= c.resumeFrom && rap >= c.cursor ? this.prefixAt(rap, c.withDiscontinuity) : undefined;
     if (prefix) {
       this.skip(c, rap - c.cursor);
       c.cursor = rap;
       c.prefix = prefix;
-      continuePrefixCc(prefix, this.ring, rap);
       c.waitRap = false;
       c.lagLimit = this.outputBuffer + (to - rap);
       return true;
@@ -312,13 +361,12 @@ export class StreamHub {
       return;
     }
     const rap = this.analyzer.lastRapIndex;
-    const prefix = rap > c.cursor && head - rap <= this.outputBuffer ? startPrefix(this.analyzer, false) : undefined;
+    const prefix = rap > c.cursor && head - rap <= this.outputBuffer ? this.prefixAt(rap, false) : undefined;
     if (prefix) {
       c.packetsDropped += rap - c.cursor;
       this.packetsDropped += rap - c.cursor;
       c.cursor = rap;
       c.prefix = prefix;
-      continuePrefixCc(prefix, this.ring, rap);
       c.lagLimit = this.outputBuffer;
     } else {
       c.packetsDropped += this.flushed - c.cursor;
@@ -335,7 +383,7 @@ export class StreamHub {
       const p = c.prefix;
       c.prefix = undefined;
       this.countSent(c, p.length / TS_PACKET_SIZE);
-      if (!c.sink.write(framed(c.sink.framing, p))) { this.markWaiting(c); return; }
+      if (!c.sink.write(this.framedPrefix(c.sink.framing, p))) { this.markWaiting(c); return; }
     }
     while (c.cursor < to) {
       const end = Math.min(to, c.cursor + this.maxWritePackets);
@@ -345,6 +393,32 @@ export class StreamHub {
       c.cursor = end;
       if (!c.sink.write(chunk)) { this.markWaiting(c); return; }
     }
+  }
+
+  /**
+   * The PAT/PMT prefix (plus discontinuity markers after a switch) for a client starting at
+   * keyframe `rap`, with continuity counters that run into the ring from there. Clients
+   * starting at the same keyframe between two PAT/PMT repetitions get the very same
+   * buffer (never modified once made), so a mass zap builds it once, not per client.
+   */
+  private prefixAt(rap: number, withDiscontinuity: boolean): Buffer | undefined {
+    const a = this.analyzer;
+    const k = this.prefixCache;
+    if (k && k.rap === rap && k.disc === withDiscontinuity && k.pat === a.patPackets && k.pmt === a.pmtPackets
+      && k.patIdx === a.patIndex && k.pmtIdx === a.pmtIndex) return k.buf;
+    const buf = startPrefix(a, withDiscontinuity);
+    if (!buf) return undefined;
+    continuePrefixCc(buf, this.ring, rap);
+    this.prefixCache = { rap, disc: withDiscontinuity, pat: a.patPackets, pmt: a.pmtPackets, patIdx: a.patIndex, pmtIdx: a.pmtIndex, buf, chunked: undefined };
+    return buf;
+  }
+
+  /** A prefix framed for the wire; the cached prefix's chunked copy is made once. */
+  private framedPrefix(framing: Framing, p: Buffer): Buffer {
+    if (framing === 'raw') return p;
+    const k = this.prefixCache;
+    if (k && k.buf === p) return (k.chunked ??= framed('chunked', p));
+    return framed('chunked', p);
   }
 
   /**

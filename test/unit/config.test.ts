@@ -41,7 +41,7 @@ describe('defaults', () => {
     assert.deepEqual(c, {
       listen: 'localhost:http', timeout: 0, reconnect: 10, readtimeout: 0, inputbuffer: 1000, outputbuffer: 400,
       maxconnections: 0, fullconnections: 0, nostats: false, profile: false, heartbeatinterval: 60, log: '',
-      batchms: 20, userlist: {}, resources: [], notifications: [],
+      batchms: 20, batchmaxms: null, userlist: {}, resources: [], notifications: [],
       // restreamer additions
       workers: 0, grace: null, slowtimeout: 60,
     });

@@ -159,8 +159,37 @@ test('clients zapping in together share the burst buffers (one copy of the GOP, 
   hub.addClient(b);
   assert.ok(a.chunks.length > 2, 'the burst came in several writes');
   assert.equal(a.chunks.length, b.chunks.length);
-  // The PAT/PMT prefix is per client (its continuity counters); the ring data is shared.
-  for (let i = 1; i < a.chunks.length; i++) assert.equal(a.chunks[i], b.chunks[i], `chunk ${i} is the same buffer`);
+  // PAT/PMT prefix and ring data alike: built once, handed to both.
+  for (let i = 0; i < a.chunks.length; i++) assert.equal(a.chunks[i], b.chunks[i], `chunk ${i} is the same buffer`);
   assert.deepEqual(a.all(), b.all());
+  hub.close();
+});
+
+test('a client joining at the same keyframe after a new PAT/PMT gets its own prefix, with seamless counters', () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
+  const total = TS.length / PKT;
+  let p = Math.floor(total * 0.55);
+  feed(hub, 0, p);
+  hub.flush();
+  const rap = hub.analyzer.lastRapIndex;
+  const a = new Sink();
+  hub.addClient(a);
+  // Feed on until a PAT repeats, still before the next keyframe.
+  const patAt = hub.analyzer.patIndex;
+  while (hub.analyzer.patIndex === patAt && p < total) hub.push(TS, (p++) * PKT, 1);
+  assert.equal(hub.analyzer.lastRapIndex, rap, 'same keyframe');
+  hub.flush();
+  const b = new Sink();
+  const c = new Sink();
+  hub.addClient(b);
+  hub.addClient(c);
+  assert.notEqual(b.chunks[0], a.chunks[0], 'a PAT arrived in between: a fresh prefix');
+  assert.equal(c.chunks[0], b.chunks[0], 'clients joining together share it');
+  feed(hub, p, total);
+  hub.flush();
+  for (const [name, s] of [['a', a], ['b', b], ['c', c]] as const) {
+    assert.equal(ccErrors(s.all()), 0, `client ${name}: no continuity error, PAT/PMT included`);
+    assert.equal(pidOf(s.all(), 0), 0, `client ${name} starts with the PAT`);
+  }
   hub.close();
 });

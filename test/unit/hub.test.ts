@@ -116,3 +116,57 @@ test('the batch timer bounds latency', async () => {
   assert.equal(a.chunks.length, 1);
   hub.close();
 });
+
+/** A sink whose every write takes `cost.ms` of wall time (a client on a busy machine). */
+function slowSink(cost: { ms: number }): ClientSink & { writes: number } {
+  return {
+    framing: 'raw', writes: 0,
+    write(): boolean { this.writes++; const end = performance.now() + cost.ms; while (performance.now() < end); return true; },
+    end(): void {},
+  };
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('the batch window stretches while writing a batch is expensive and returns to batchms when it is cheap', async () => {
+  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live' });
+  const cost = { ms: 4 };
+  hub.addClient(slowSink(cost));
+  const s = makeStream(100);
+  let i = 0;
+  // One packet and a flush per round, with the event loop idle in between (not saturated).
+  const round = async () => { hub.push(s, (i++ % 100) * PKT, 1); hub.flush(); await sleep(5); };
+  assert.equal(hub.batchWindowMs, 10);
+  for (let k = 0; k < 10; k++) await round();
+  assert.ok(hub.batchWindowMs > 10 && hub.batchWindowMs <= 40, `stretched to ${hub.batchWindowMs} ms`);
+  cost.ms = 0;
+  for (let k = 0; k < 30; k++) await round();
+  assert.equal(hub.batchWindowMs, 10, 'back to batchms once flushes are cheap');
+  hub.close();
+});
+
+test('a saturated event loop stretches the window to its maximum, and the timer waits that long', async () => {
+  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live' });
+  const sink = slowSink({ ms: 3 });
+  hub.addClient(sink);
+  const s = makeStream(100);
+  await sleep(1);
+  // Back-to-back flushes in one callback: the loop is busy all the time.
+  for (let k = 0; k < 5; k++) { hub.push(s, k * PKT, 1); hub.flush(); }
+  assert.equal(hub.batchWindowMs, 40);
+  const before = sink.writes;
+  hub.push(s, 5 * PKT, 1);
+  await sleep(20);
+  assert.equal(sink.writes, before, 'nothing sent before the stretched window ends (timers never fire early)');
+  await sleep(200);
+  assert.equal(sink.writes, before + 1, 'sent once the window ended');
+  hub.close();
+});
+
+test('maxBatchMs equal to batchMs keeps the window fixed however expensive flushes are', () => {
+  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 10, start: 'live' });
+  hub.addClient(slowSink({ ms: 3 }));
+  const s = makeStream(10);
+  for (let k = 0; k < 5; k++) { hub.push(s, k * PKT, 1); hub.flush(); }
+  assert.equal(hub.batchWindowMs, 10);
+  hub.close();
+});
