@@ -3,16 +3,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SCENARIOS, type ScenarioArgs, type ScenarioResult } from './scenarios.js';
 import { ROOT } from './lib/harness.js';
 import { BENCH_DIR } from './lib/media.js';
 import { killAll } from './lib/procs.js';
-import { summariseProfile } from './lib/cpuprofile.js';
+import { summariseProfile, summariseConnectPhase } from './lib/cpuprofile.js';
 import type { RunResult } from './lib/harness.js';
 
 const HELP = `Usage: npm run bench -- [options]
-  --scenario NAME[,NAME]  ${Object.keys(SCENARIOS).join(', ')}, profile (default: all but profile)
+  --scenario NAME[,NAME]  ${Object.keys(SCENARIOS).join(', ')}, profile, profile-connect (default: all but the profiles)
   --clients N             client count of single-count scenarios (rss-600: the upper count)
   --steps A,B,C           ceiling steps (default 600,1000,1500)
   --ramp S                seconds after all clients connected before measuring (default 3)
@@ -24,6 +24,7 @@ const HELP = `Usage: npm run bench -- [options]
   --http 1.0|1.1          clients' HTTP version (default 1.1: chunked answers, parsed)
   --procs N               client processes per run (default 2-4 by client count)
   --tsx                   run src/cli.ts via tsx instead of building dist/
+  --cli PATH              benchmark this built cli.js instead (e.g. an older commit's dist/src/cli.js, for A/B runs)
   --no-build              do not run npm run build first
   --max-minutes M         stop everything after M minutes (default 30)`;
 
@@ -61,13 +62,14 @@ function parse(argv: string[]): Cli {
       case '--http': { const h = v(); if (h !== '1.0' && h !== '1.1') throw new Error('--http 1.0 or 1.1'); args.http = h; break; }
       case '--procs': args.clientProcs = num(); break;
       case '--tsx': args.tsx = true; build = false; break;
+      case '--cli': args.cliPath = resolve(v()); build = false; break;
       case '--no-build': build = false; break;
       case '--max-minutes': maxMinutes = num(); break;
       case '--help': case '-h': process.stdout.write(HELP + '\n'); process.exit(0); break;
       default: throw new Error(`unknown option ${a}\n${HELP}`);
     }
   }
-  for (const s of scenarios) if (!SCENARIOS[s] && s !== 'profile') throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')}, profile)`);
+  for (const s of scenarios) if (!SCENARIOS[s] && s !== 'profile' && s !== 'profile-connect') throw new Error(`unknown scenario ${s} (known: ${Object.keys(SCENARIOS).join(', ')}, profile, profile-connect)`);
   return { scenarios, args, repeat, build, maxMinutes };
 }
 
@@ -109,6 +111,19 @@ async function runProfile(a: ScenarioArgs): Promise<ScenarioResult & { profile?:
   return { ...res, summary: { profiles: profiles.map((p) => p.file) }, profile: profiles };
 }
 
+/** A mass connect (ceiling, one step) under --cpu-prof: what the proxy did until every client had data. */
+async function runProfileConnect(a: ScenarioArgs): Promise<ScenarioResult & { connectProfile?: unknown }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rs-prof-'));
+  const n = a.clients ?? 1500;
+  const res = await SCENARIOS.ceiling!({ ...a, steps: [n], cpuProfDir: dir });
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const r = res.runs[0]?.result;
+  if (files.length === 0 || !r) return { ...res, summary: { error: `no .cpuprofile written in ${dir}` } };
+  const windowMs = Math.ceil(r.connectS * 1000);
+  const connectProfile = summariseConnectPhase(join(dir, files[0]!), windowMs);
+  return { ...res, summary: { profile: join(dir, files[0]!), windowMs }, connectProfile };
+}
+
 async function main(): Promise<void> {
   const cli = parse(process.argv.slice(2));
   const deadline = setTimeout(() => {
@@ -133,9 +148,9 @@ async function main(): Promise<void> {
     for (const name of cli.scenarios) {
       process.stderr.write(`bench: scenario ${name}${cli.repeat > 1 ? ` (${rep + 1}/${cli.repeat})` : ''}...\n`);
       const startedAt = new Date();
-      let res: ScenarioResult & { profile?: unknown };
+      let res: ScenarioResult & { profile?: unknown; connectProfile?: unknown };
       try {
-        res = name === 'profile' ? await runProfile(cli.args) : await SCENARIOS[name]!(cli.args);
+        res = name === 'profile' ? await runProfile(cli.args) : name === 'profile-connect' ? await runProfileConnect(cli.args) : await SCENARIOS[name]!(cli.args);
       } catch (e) {
         process.stderr.write(`bench: scenario ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
         res = { runs: [], summary: {}, skipped: `failed: ${(e as Error).message}` };
@@ -154,6 +169,11 @@ async function main(): Promise<void> {
           process.stdout.write(`profile: busy ${p.busyMs} ms, idle ${p.idleMs} ms; top self time:\n`);
           for (const t of p.top) process.stdout.write(`  ${String(t.pct).padStart(5)}%  ${String(t.selfMs).padStart(6)} ms  ${t.fn}  ${t.where}\n`);
         }
+      }
+      if (res.connectProfile) {
+        const c = res.connectProfile as ReturnType<typeof summariseConnectPhase>;
+        process.stdout.write(`connect phase: busy ${c.busyMs} ms; per 100 ms: ${c.slices.join(' ')}\n`);
+        for (const x of c.byActivity) process.stdout.write(`  ${String(x.pct).padStart(5)}%  ${String(x.ms).padStart(5)} ms  ${x.activity}\n`);
       }
       process.stdout.write(`  -> ${out}\n`);
     }

@@ -13,6 +13,8 @@ export interface ScenarioArgs {
   proxyConfig: Record<string, unknown>;
   streamConfig: Record<string, unknown>;
   tsx: boolean;
+  /** Another build's cli.js to benchmark (A/B against an older commit). */
+  cliPath?: string;
   http: '1.0' | '1.1';
   clientProcs?: number;
   cpuProfDir?: string;
@@ -26,7 +28,7 @@ export interface ScenarioResult {
 
 type Base = Omit<RunOptions, 'upstream' | 'bitrate' | 'clients'>;
 const base = (a: ScenarioArgs, extra: Record<string, unknown> = {}): Base => ({
-  rampS: a.rampS, measureS: a.measureS, proxyConfig: { ...a.proxyConfig, ...extra }, streamConfig: a.streamConfig, tsx: a.tsx, http: a.http,
+  rampS: a.rampS, measureS: a.measureS, proxyConfig: { ...a.proxyConfig, ...extra }, streamConfig: a.streamConfig, tsx: a.tsx, cliPath: a.cliPath, http: a.http,
   clientProcs: a.clientProcs, cpuProfDir: a.cpuProfDir,
 });
 

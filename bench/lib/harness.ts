@@ -34,6 +34,7 @@ export interface RunOptions {
   streamConfig?: Record<string, unknown>;
   /** Run src/cli.ts through tsx instead of dist/src/cli.js. */
   tsx?: boolean;
+  cliPath?: string;
   /** Write a V8 CPU profile of the proxy into this directory. */
   cpuProfDir?: string;
   http?: '1.0' | '1.1';
@@ -114,7 +115,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const cfgPath = join(mkdtempSync(join(tmpdir(), 'rs-bench-')), 'restreamer.json');
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-    const cli = o.tsx ? [...tsxArgs, join(ROOT, 'src', 'cli.ts')] : [join(ROOT, 'dist', 'src', 'cli.js')];
+    const cli = o.tsx ? [...tsxArgs, join(ROOT, 'src', 'cli.ts')] : [o.cliPath ?? join(ROOT, 'dist', 'src', 'cli.js')];
     // The proxy runs with the V8 flags its launchers use (src/node-flags.ts).
     const proxy = start('proxy', NODE, [...NODE_FLAGS, ...prof, ...cli, cfgPath], o.ns, { cwd: ROOT });
     proxy.keep = (l) => l.evt !== 'client_connect' && l.evt !== 'client_disconnect';

@@ -90,7 +90,8 @@ export class StreamEndpoint {
   private admit(req: IncomingMessage, res: ServerResponse): void {
     const { stream, admission, log } = this.o;
     const id = ++this.clientSeq;
-    const clog = log.child({ client: id, remote: req.socket.remoteAddress, port: req.socket.remotePort });
+    // Plain fields, not a child logger: a mass connect would build a thousand of them.
+    const who = { client: id, remote: req.socket.remoteAddress, port: req.socket.remotePort };
     // Headers, preamble, PAT/PMT and the keyframe burst leave in one writev, not one
     // syscall each (measured: the separate header write cost ~10 % of a mass connect).
     const corked = req.socket;
@@ -116,7 +117,7 @@ export class StreamEndpoint {
     corked.uncork();
     stream.viewerJoined();
     (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
-    clog.info({ evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
+    log.info({ ...who, evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
 
     const drainer = direct ? socket : res;
     const onDrain = () => { if (client) stream.hub.drained(client); };
@@ -129,8 +130,8 @@ export class StreamEndpoint {
       stream.hub.removeClient(c);
       admission.release();
       stream.viewerLeft();
-      clog.info({
-        evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
+      log.info({
+        ...who, evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
         durationMs: Date.now() - c.connectedAt,
         bytes: c.packetsSent * 188, packetsSent: c.packetsSent, packetsDropped: c.packetsDropped,
       }, 'client disconnected');
