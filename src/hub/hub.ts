@@ -83,7 +83,7 @@ export class StreamHub {
   private readonly chunkedChunks = new Map<number, { end: number; buf: Buffer }>();
   private closed = false;
   private prefixCache: {
-    rap: number; disc: boolean; pat: Buffer | undefined; pmt: Buffer | undefined; patIdx: number; pmtIdx: number;
+    rap: number; disc: boolean; pat: Buffer | undefined; pmt: Buffer | undefined; head: number; final: boolean;
     buf: Buffer; chunked: Buffer | undefined;
   } | undefined;
 
@@ -398,18 +398,20 @@ export class StreamHub {
   /**
    * The PAT/PMT prefix (plus discontinuity markers after a switch) for a client starting at
    * keyframe `rap`, with continuity counters that run into the ring from there. Clients
-   * starting at the same keyframe between two PAT/PMT repetitions get the very same
-   * buffer (never modified once made), so a mass zap builds it once, not per client.
+   * starting at the same keyframe get the very same buffer (never modified once made), so
+   * a mass zap builds it once, not per client. It is rebuilt when the PAT or PMT changes,
+   * and, until the next PAT and PMT packets after `rap` are in the ring (which fixes the
+   * counters for good), whenever new data has arrived.
    */
   private prefixAt(rap: number, withDiscontinuity: boolean): Buffer | undefined {
     const a = this.analyzer;
     const k = this.prefixCache;
     if (k && k.rap === rap && k.disc === withDiscontinuity && k.pat === a.patPackets && k.pmt === a.pmtPackets
-      && k.patIdx === a.patIndex && k.pmtIdx === a.pmtIndex) return k.buf;
+      && (k.final || k.head === this.ring.head)) return k.buf;
     const buf = startPrefix(a, withDiscontinuity);
     if (!buf) return undefined;
-    continuePrefixCc(buf, this.ring, rap);
-    this.prefixCache = { rap, disc: withDiscontinuity, pat: a.patPackets, pmt: a.pmtPackets, patIdx: a.patIndex, pmtIdx: a.pmtIndex, buf, chunked: undefined };
+    const final = continuePrefixCc(buf, this.ring, rap, (pid) => (pid === 0 ? a.patIndex : pid === a.programs[0]?.pmtPid ? a.pmtIndex : -1));
+    this.prefixCache = { rap, disc: withDiscontinuity, pat: a.patPackets, pmt: a.pmtPackets, head: this.ring.head, final, buf, chunked: undefined };
     return buf;
   }
 

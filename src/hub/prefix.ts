@@ -51,7 +51,7 @@ export function startPrefix(a: StreamAnalyzer, withDiscontinuity: boolean): Buff
 }
 
 /** Ring access needed to continue continuity counters (PacketRing satisfies it). */
-interface RingView { readonly head: number; packetView(index: number): Buffer }
+interface RingView { readonly head: number; readonly tail: number; packetView(index: number): Buffer }
 
 /** Packets scanned for the next PAT/PMT after a start point (a GOP is usually far less). */
 const CC_SCAN_LIMIT = 50_000;
@@ -60,9 +60,14 @@ const CC_SCAN_LIMIT = 50_000;
  * Give the PAT/PMT copies of a start prefix continuity counters that run straight into
  * the next PAT/PMT packets the client will get from the ring at `from`, so a client
  * sees no continuity error on the PSI PIDs. When no later packet of a PID is in the ring
- * yet, the copy is the newest one and its own counter is already right.
+ * yet, the next one will follow the newest one already there (`lastIndexOf(pid)`, e.g.
+ * where the analyzer saw the latest PAT/PMT): the copies continue from that one. (The
+ * analyzer's copies keep the counters of when the table last *changed*, so they cannot
+ * be used as they are.)
+ * Returns true when the next packet of every PID was found: the result is then final
+ * (later packets cannot change it); false means it holds only until more data arrives.
  */
-export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number): void {
+export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number, lastIndexOf?: (pid: number) => number): boolean {
   const n = prefix.length / TS_PACKET_SIZE;
   const pids: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -78,6 +83,16 @@ export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number): 
     const pid = ((p[1]! & 0x1f) << 8) | p[2]!;
     if (pids.includes(pid) && !next.has(pid) && (p[3]! & 0x10)) next.set(pid, p[3]! & 0x0f);
   }
+  const complete = next.size === pids.length;
+  if (!complete && lastIndexOf) {
+    for (const pid of pids) {
+      if (next.has(pid)) continue;
+      const at = lastIndexOf(pid);
+      if (at < ring.tail || at >= ring.head) continue;
+      const p = ring.packetView(at);
+      if ((((p[1]! & 0x1f) << 8) | p[2]!) === pid) next.set(pid, ((p[3]! & 0x0f) + 1) & 0x0f);
+    }
+  }
   // Walk backwards so the last copy of each PID gets next-1, the one before next-2, ...
   for (let i = n - 1; i >= 0; i--) {
     const o = i * TS_PACKET_SIZE;
@@ -89,4 +104,5 @@ export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number): 
     prefix[o + 3] = (prefix[o + 3]! & 0xf0) | mine;
     next.set(pid, mine);
   }
+  return complete;
 }

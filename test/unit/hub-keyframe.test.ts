@@ -165,16 +165,23 @@ test('clients zapping in together share the burst buffers (one copy of the GOP, 
   hub.close();
 });
 
-test('a client joining at the same keyframe after a new PAT/PMT gets its own prefix, with seamless counters', () => {
+test('clients joining at one keyframe share a prefix, rebuilt while the next PAT/PMT is still to come; counters stay seamless', () => {
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
   const total = TS.length / PKT;
   let p = Math.floor(total * 0.55);
   feed(hub, 0, p);
-  hub.flush();
+  // Feed packet by packet until a keyframe arrives: then no PAT/PMT follows it in the ring yet.
+  const rap0 = hub.analyzer.lastRapIndex;
+  while (hub.analyzer.lastRapIndex === rap0 && p < total) hub.push(TS, (p++) * PKT, 1);
   const rap = hub.analyzer.lastRapIndex;
+  assert.notEqual(rap, rap0, 'a new keyframe arrived');
+  hub.flush();
   const a = new Sink();
+  const a2 = new Sink();
   hub.addClient(a);
-  // Feed on until a PAT repeats, still before the next keyframe.
+  hub.addClient(a2);
+  assert.equal(a2.chunks[0], a.chunks[0], 'joining together, nothing new in between: one shared prefix');
+  // Feed on until the next PAT, still before the next keyframe.
   const patAt = hub.analyzer.patIndex;
   while (hub.analyzer.patIndex === patAt && p < total) hub.push(TS, (p++) * PKT, 1);
   assert.equal(hub.analyzer.lastRapIndex, rap, 'same keyframe');
@@ -183,11 +190,11 @@ test('a client joining at the same keyframe after a new PAT/PMT gets its own pre
   const c = new Sink();
   hub.addClient(b);
   hub.addClient(c);
-  assert.notEqual(b.chunks[0], a.chunks[0], 'a PAT arrived in between: a fresh prefix');
+  assert.notEqual(b.chunks[0], a.chunks[0], 'the next PAT arrived in between: a fresh prefix');
   assert.equal(c.chunks[0], b.chunks[0], 'clients joining together share it');
   feed(hub, p, total);
   hub.flush();
-  for (const [name, s] of [['a', a], ['b', b], ['c', c]] as const) {
+  for (const [name, s] of [['a', a], ['a2', a2], ['b', b], ['c', c]] as const) {
     assert.equal(ccErrors(s.all()), 0, `client ${name}: no continuity error, PAT/PMT included`);
     assert.equal(pidOf(s.all(), 0), 0, `client ${name} starts with the PAT`);
   }
