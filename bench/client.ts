@@ -12,7 +12,7 @@
 // gone) exits too.
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { TS, STAMP_PID, STAMP_MAGIC, PMT_PID, nowUs } from './lib/stamp.js';
+import { TS, STAMP_PID, STAMP_MAGIC, nowUs } from './lib/stamp.js';
 
 export interface ClientOptions {
   host: string;
@@ -31,10 +31,8 @@ const LAT_BINS = 100_000;
 const latHist = new Uint32Array(LAT_BINS);
 let windowOn = false;
 
-/** PSI PIDs are exempt from CC checks: a keyframe start sends the latest PAT/PMT first. */
+/** Only null packets are exempt from CC checks: even the PAT/PMT a keyframe start sends first must continue seamlessly. */
 const noCcCheck = new Uint8Array(8192);
-noCcCheck[0] = 1;
-noCcCheck[PMT_PID] = 1;
 noCcCheck[0x1fff] = 1;
 
 const enum St { Head, Size, SizeLf, Data, DataCr, DataLf, Done }
