@@ -68,6 +68,8 @@ export function parseForkUrl(url: URL): ForkCommand {
 // Children still running, killed synchronously if the proxy exits before they are
 // reaped (an 'exit' handler cannot wait for SIGTERM to work). Process-wide by nature;
 // the handler is installed on the first spawn, never at import time.
+// Each child leads its own process group (spawned detached, i.e. setsid), so a signal to
+// the group also reaches what it started itself: `sh -c "ffmpeg ..."`, wrapper scripts.
 const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function track(child: ChildProcess): void {
@@ -75,10 +77,20 @@ function track(child: ChildProcess): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const c of liveChildren) {
-      try { c.kill('SIGKILL'); } catch { /* already gone */ }
-    }
+    for (const c of liveChildren) signalGroup(c, 'SIGKILL');
   });
+}
+
+/** Signal the child's whole process group (it and its descendants); false if none is left. */
+function signalGroup(c: ChildProcess, sig: NodeJS.Signals): boolean {
+  if (c.pid === undefined) return false;
+  try {
+    process.kill(-c.pid, sig);
+    return true;
+  } catch {
+    // No group (already gone): the child itself, if it is still there.
+    try { return c.kill(sig); } catch { return false; }
+  }
 }
 
 /** Logs standard-error lines, at most `perSecond` a second; the rest are counted. */
@@ -163,7 +175,7 @@ export class ForkUpstream extends UpstreamBase {
     this.stderr = new StderrLog(log);
     let child: ChildProcess;
     try {
-      child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false, windowsHide: true });
+      child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, windowsHide: true });
     } catch (e) {
       this.finish(this.spawnError(e as NodeJS.ErrnoException));
       return;
@@ -208,6 +220,9 @@ export class ForkUpstream extends UpstreamBase {
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     liveChildren.delete(child);
+    // What the command left running (a shell's background job, an encoder its wrapper
+    // started) would keep stdout open and the stream half-alive: end it with its parent.
+    signalGroup(child, 'SIGKILL');
     if (this.killTimer) clearTimeout(this.killTimer);
     this.killTimer = undefined;
     this.stats.exitCode = code;
@@ -229,12 +244,12 @@ export class ForkUpstream extends UpstreamBase {
   protected teardown(): void {
     const c = this.child;
     if (!c || c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    try { c.kill('SIGTERM'); } catch { /* gone */ }
+    signalGroup(c, 'SIGTERM');
     this.killTimer = setTimeout(() => {
       this.killTimer = undefined;
       if (c.exitCode === null && c.signalCode === null) {
         this.log.warn({ evt: EVT.upstreamInfo, pid: c.pid, graceMs: this.graceMs }, 'upstream command ignored SIGTERM: sending SIGKILL');
-        try { c.kill('SIGKILL'); } catch { /* gone */ }
+        signalGroup(c, 'SIGKILL');
       }
     }, this.graceMs);
     // The child's pipes keep the loop alive until it exits; the exit hook covers the rest.

@@ -143,6 +143,37 @@ test('fork: close() ends a running child (SIGTERM), and one that ignores SIGTERM
   assert.ok(b.lines.some((l) => /ignored SIGTERM/.test(String(l.msg))));
 });
 
+test('fork: what the command started itself goes too, on close() and when the command exits', { timeout: 15000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rs-fork-group-'));
+  const sh = (script: string) => `fork:///bin/sh?arg=-c&arg=${encodeURIComponent(script)}`;
+  const grandchild = async (file: string): Promise<number> => {
+    await until(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '', 3000, 'background pid written');
+    return Number(readFileSync(file, 'utf8').trim());
+  };
+  try {
+    // A shell with a background job that shares its stdout; close() ends both.
+    const f1 = join(dir, 'a.pid');
+    const a = open(sh(`sleep 300 & echo $! > ${f1}; while :; do printf x; sleep 0.05; done`));
+    await a.up.connected;
+    const bg1 = await grandchild(f1);
+    assert.ok(alive(bg1));
+    a.up.close();
+    await until(() => !alive(bg1), 3000, `background job ${bg1} gone after close()`);
+    // The command exits and leaves a background job holding stdout open: the upstream
+    // still ends at once (not when the job would), with the exit code, and the job is gone.
+    const f2 = join(dir, 'b.pid');
+    const b = open(sh(`sleep 300 & echo $! > ${f2}; printf x; exit 3`));
+    await b.up.connected;
+    const bg2 = await grandchild(f2);
+    const end = await Promise.race([b.up.ended, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 3000).unref())]);
+    assert.notEqual(end, 'hung', 'the upstream ended though the background job held stdout');
+    assert.match((end as { error?: Error }).error!.message, /exited with code 3/);
+    await until(() => !alive(bg2), 3000, `background job ${bg2} gone`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('fork: children are killed when the proxy process exits', { timeout: 15000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rs-fork-exit-'));
   try {
