@@ -110,6 +110,9 @@ export class DatagramUpstream extends UpstreamBase {
     try {
       addr = parseDatagramUrl(this.ctx.url);
       iface = addr.multicast ? multicastInterface(this.ctx.options.clientInterface, addr.family) : undefined;
+      if (addr.family === 6 && addr.multicast && /^ff[0-9a-f][12]:/i.test(addr.host) && !iface?.startsWith('::%')) {
+        throw new RestreamerError('UPSTREAM_INTERFACE', `IPv6 group ${addr.host} has interface- or link-local scope: set "clientinterface" to the name of the interface to join it on`);
+      }
     } catch (e) {
       this.finish(e instanceof RestreamerError ? e : new RestreamerError('UPSTREAM_UNSUPPORTED', (e as Error).message));
       return this;
@@ -119,8 +122,11 @@ export class DatagramUpstream extends UpstreamBase {
     s.on('error', (e) => this.finish(fromSystemError(e, `${this.ctx.url.protocol}//${this.ctx.url.host}`)));
     s.on('message', (msg) => this.onMessage(msg));
     // Bound to the group address, Linux delivers only that group's datagrams to us, even
-    // when another stream listens on the same port for another group.
-    s.bind({ port: addr.port, address: addr.host }, () => this.onBound(s, addr, iface));
+    // when another stream listens on the same port for another group. An IPv6 group is
+    // bound with the interface as its zone: link-local-scope groups (ff02::, ff12::, ...)
+    // cannot be bound without one.
+    const zone = addr.family === 6 && iface?.startsWith('::%') ? iface.slice(2) : '';
+    s.bind({ port: addr.port, address: addr.host + zone }, () => this.onBound(s, addr, iface));
     return this;
   }
 

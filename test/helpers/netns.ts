@@ -9,6 +9,12 @@ export interface Netns {
   spawn(cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
   /** Run to completion inside the namespace; resolves with exit code and output. */
   run(cmd: string, args: string[], timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /**
+   * Add a veth pair `name` / `name`-peer inside the namespace, up, with IPv6 address
+   * `addr` (no duplicate-address wait) on `name`: IPv6 multicast needs a real link (the
+   * loopback device does not deliver it). Throws with ip's message when it cannot.
+   */
+  addVeth(name: string, addr: string): void;
   /** Kill every process still in the namespace and delete it. Idempotent. */
   delete(): void;
 }
@@ -78,6 +84,12 @@ export function createNetns(): Netns | string {
         const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
         c.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
       });
+    },
+    addVeth(link, addr) {
+      ip(['-n', name, 'link', 'add', link, 'type', 'veth', 'peer', 'name', `${link}p`]);
+      ip(['-n', name, 'link', 'set', link, 'up']);
+      ip(['-n', name, 'link', 'set', `${link}p`, 'up']);
+      ip(['-n', name, '-6', 'addr', 'add', addr, 'dev', link, 'nodad']);
     },
     delete: del,
   };

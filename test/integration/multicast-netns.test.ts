@@ -119,3 +119,49 @@ test('multicast, SSM and RTP in a network namespace: ffprobe accepts the stream;
     ns.delete();
   }
 });
+
+test('IPv6 multicast in a network namespace: site-scope and link-local-scope groups joined on clientinterface; ffprobe accepts both', { timeout: 60000 }, async (t) => {
+  const ns = createNetns();
+  if (typeof ns === 'string') {
+    if (process.env.CI) assert.fail(ns);
+    t.skip(ns);
+    return;
+  }
+  let proxy: ProxyProcess | undefined;
+  const senders: ChildProcess[] = [];
+  try {
+    // The loopback device does not deliver IPv6 multicast: a veth link inside the namespace does.
+    ns.addVeth('rs6', 'fd00:5::1/64');
+    const config = writeConfig({
+      listen: '127.0.0.1:0',
+      timeout: 5,
+      reconnect: 1,
+      resources: [
+        { type: 'stream', serve: '/site.ts', remote: 'udp://[ff15::4242]:5000', clientinterface: 'rs6' },
+        // Link-local scope: the group is bound and joined with the interface as its zone.
+        { type: 'stream', serve: '/link.ts', remote: 'udp://[ff12::4242]:5002', clientinterface: 'rs6' },
+        // ...which it cannot be without clientinterface: a clear error, not a bare EINVAL.
+        { type: 'stream', serve: '/noif.ts', remote: 'udp://[ff12::4243]:5004' },
+      ],
+    });
+    proxy = new ProxyProcess(ns.spawn(process.execPath, ['--import', TSX, CLI, config], { cwd: ROOT }), config);
+    proxy.port = (await proxy.waitLog((l) => l.evt === 'listen', 15000)).port as number;
+    const p = proxy;
+    for (const group of ['ff15::4242', 'ff12::4242']) {
+      const j = await p.waitLog((l) => l.evt === 'multicast_join' && l.group === group, 10000);
+      assert.equal(j.interface, 'rs6');
+    }
+    const noif = await p.waitLog((l) => l.evt === 'upstream_error' && l.stream === '/noif.ts', 10000);
+    assert.equal(noif.code, 'UPSTREAM_INTERFACE');
+    assert.match(String(noif.err), /link-local scope: set "clientinterface"/);
+
+    senders.push(encoder(ns, 'mpegts', 'udp://[ff15::4242]:5000?pkt_size=1316&ttl=1&localaddr=fd00:5::1'));
+    senders.push(encoder(ns, 'mpegts', 'udp://[ff12::4242%rs6]:5002?pkt_size=1316&ttl=1'));
+    assert.match(await probe(ns, p.url('/site.ts')), /h264/);
+    assert.match(await probe(ns, p.url('/link.ts')), /h264/);
+  } finally {
+    for (const c of senders) await stop(c);
+    await proxy?.stop();
+    ns.delete();
+  }
+});
