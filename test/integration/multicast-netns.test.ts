@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { CLI, ROOT, TSX, ProxyProcess, writeConfig, type LogLine } from '../helpers/proxy.js';
@@ -40,18 +40,22 @@ async function bytesIn(ns: Netns, url: string, seconds: number): Promise<number>
   return Number(r.stdout.trim());
 }
 
+/** A fresh namespace, or undefined with the test skipped (CI runs as root: there it fails). */
+function namespaceOrSkip(t: TestContext): Netns | undefined {
+  const ns = createNetns();
+  if (typeof ns !== 'string') return ns;
+  if (process.env.CI) assert.fail(ns);
+  t.skip(ns);
+  return undefined;
+}
+
 function waitLogAfter(p: ProxyProcess, from: number, pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> {
   return p.waitLog((l) => p.logs.indexOf(l) >= from && pred(l), ms);
 }
 
 test('multicast, SSM and RTP in a network namespace: ffprobe accepts the stream; readtimeout leaves and re-joins', { timeout: 90000 }, async (t) => {
-  const ns = createNetns();
-  if (typeof ns === 'string') {
-    // CI runs as root: there, no namespace is a failure, not a skip.
-    if (process.env.CI) assert.fail(ns);
-    t.skip(ns);
-    return;
-  }
+  const ns = namespaceOrSkip(t);
+  if (!ns) return;
   let proxy: ProxyProcess | undefined;
   let sender: ChildProcess | undefined;
   try {
@@ -121,12 +125,8 @@ test('multicast, SSM and RTP in a network namespace: ffprobe accepts the stream;
 });
 
 test('IPv6 multicast in a network namespace: site-scope and link-local-scope groups joined on clientinterface; ffprobe accepts both', { timeout: 60000 }, async (t) => {
-  const ns = createNetns();
-  if (typeof ns === 'string') {
-    if (process.env.CI) assert.fail(ns);
-    t.skip(ns);
-    return;
-  }
+  const ns = namespaceOrSkip(t);
+  if (!ns) return;
   let proxy: ProxyProcess | undefined;
   const senders: ChildProcess[] = [];
   try {
