@@ -72,7 +72,7 @@ export class App {
       streamResources.forEach((r, i) => {
         const hub = new StreamHub({
           outputBufferPackets: cfg.outputbuffer, ringPackets: cfg.inputbuffer, batchMs: cfg.batchms,
-          maxBatchMs: cfg.batchmaxms ?? undefined, start: r.start, slowTimeoutMs: cfg.slowtimeout * 1000,
+          maxBatchMs: cfg.batchmaxms ?? undefined, deferBursts: true, start: r.start, slowTimeoutMs: cfg.slowtimeout * 1000,
         });
         this.remoteStreams.push(new RemoteStream(i, r.serve, hub, r.ondemand, role.rpc));
         this.responses.set(r.serve, new StatusCounts());

@@ -55,6 +55,7 @@ export class Stream implements StreamState {
       ringPackets: cfg.inputbuffer,
       batchMs: cfg.batchms,
       maxBatchMs: cfg.batchmaxms ?? undefined,
+      deferBursts: true,
       start: res.start,
       slowTimeoutMs: cfg.slowtimeout * 1000,
       // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.

@@ -22,6 +22,14 @@ export interface HubOptions {
    * window, or when the event loop is saturated.
    */
   maxBatchMs?: number;
+  /**
+   * While the event loop is saturated (a crowd connecting at once), send keyframe-start
+   * clients only the start of their burst and then the live rate, and the rest of the burst
+   * once the load has passed: everyone's first bytes come before anyone's bulk.
+   */
+  deferBursts?: boolean;
+  /** With deferBursts: how much of the burst the first write carries, bytes (64 KiB). */
+  firstBurstBytes?: number;
   /** Send early once this many bytes have accumulated. */
   flushBytes?: number;
   /** Largest single write for a client catching up, bytes. */
@@ -43,6 +51,8 @@ const WINDOW_PER_FLUSH = 4;
 const MAX_WINDOW_FACTOR = 3;
 /** Event-loop utilisation above which the window goes straight to its maximum. */
 const SATURATED = 0.9;
+/** Under saturation a client behind the live edge then gets this many times the live batch per flush. */
+const DEFERRED_RATE = 1.25;
 /** Catch-up copies kept for sharing (each at most maxWriteBytes). */
 const CHUNK_CACHE_ENTRIES = 32;
 const NULLS_CHUNKED = framed('chunked', NULLS);
@@ -67,6 +77,13 @@ export class StreamHub {
   private flushCostMs = 0;
   /** Event-loop utilisation at the previous flush. */
   private eluMark = performance.eventLoopUtilization();
+  private readonly deferBursts: boolean;
+  /** Under saturation a new client's first write carries at most this much of its burst. */
+  private readonly firstBurstPackets: number;
+  /** The event loop was saturated over the last batch window (and bursts are deferred). */
+  private saturated = false;
+  /** Event-loop utilisation measured at the last flush. */
+  private busy = 0;
   private readonly flushPackets: number;
   private readonly maxWritePackets: number;
   private readonly maxRingPackets: number;
@@ -100,6 +117,8 @@ export class StreamHub {
     this.batchMs = opts.batchMs;
     this.maxBatchMs = Math.max(this.batchMs, opts.maxBatchMs ?? Math.min(MAX_WINDOW_FACTOR * this.batchMs, 100));
     this.windowMs = this.batchMs;
+    this.deferBursts = opts.deferBursts ?? false;
+    this.firstBurstPackets = Math.max(1, Math.floor((opts.firstBurstBytes ?? 64 * 1024) / TS_PACKET_SIZE));
     this.start = opts.start ?? 'keyframe';
     this.slowTimeoutMs = opts.slowTimeoutMs ?? 0;
     this.keyframeWaitMs = opts.keyframeWaitMs ?? 5000;
@@ -144,6 +163,7 @@ export class StreamHub {
     const to = this.ring.head;
     if (to === from) return;
     this.flushed = to;
+    this.measureLoad();
     const t0 = performance.now();
     // One framed copy per framing in use, shared by every client at the live edge.
     let sharedRaw: Buffer | undefined;
@@ -168,11 +188,24 @@ export class StreamHub {
         c.packetsSent += to - from;
         this.packetsSent += to - from;
         if (!c.sink.write(shared)) this.markWaiting(c);
+      } else if (this.saturated && !c.waitRap && c.cursor < from) {
+        // Behind the live edge while the loop is saturated: the live amount (a little
+        // more), so the lag does not grow; the rest when the load has passed.
+        this.catchUp(c, Math.min(to, c.cursor + Math.ceil((to - from) * DEFERRED_RATE)));
       } else {
         this.catchUp(c, to);
       }
     }
     this.adaptWindow(performance.now() - t0);
+  }
+
+  /** Event-loop utilisation since the previous flush; `saturated` if deferring bursts. */
+  private measureLoad(): void {
+    if (this.maxBatchMs === this.batchMs && !this.deferBursts) return;
+    const now = performance.eventLoopUtilization();
+    this.busy = performance.eventLoopUtilization(now, this.eluMark).utilization;
+    this.eluMark = now;
+    this.saturated = this.deferBursts && this.busy > SATURATED;
   }
 
   /**
@@ -187,10 +220,7 @@ export class StreamHub {
   private adaptWindow(ms: number): void {
     if (this.maxBatchMs === this.batchMs) return;
     this.flushCostMs += (ms - this.flushCostMs) * 0.25;
-    const now = performance.eventLoopUtilization();
-    const busy = performance.eventLoopUtilization(now, this.eluMark).utilization;
-    this.eluMark = now;
-    this.windowMs = busy > SATURATED ? this.maxBatchMs
+    this.windowMs = this.busy > SATURATED ? this.maxBatchMs
       : Math.min(this.maxBatchMs, Math.max(this.batchMs, WINDOW_PER_FLUSH * this.flushCostMs));
   }
 
@@ -212,7 +242,8 @@ export class StreamHub {
         c.cursor = rap;
         c.lagLimit = this.outputBuffer + burst;
         c.prefix = prefix;
-        this.catchUp(c, this.flushed);
+        // Saturated: PAT/PMT and the keyframe's first part now, the rest at the live rate.
+        this.catchUp(c, this.saturated ? Math.min(this.flushed, rap + this.firstBurstPackets) : this.flushed);
       } else {
         this.waitForKeyframe(c, this.flushed, false, false);
       }
@@ -225,6 +256,8 @@ export class StreamHub {
     if (c.closed || !c.waiting) return;
     c.waiting = false;
     if (c.waitRap) return;
+    // Saturated: the next flush continues it (at the live rate), not this drain.
+    if (this.saturated && c.cursor < this.flushed) return;
     this.catchUp(c, this.flushed);
   }
 

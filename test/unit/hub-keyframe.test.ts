@@ -200,3 +200,63 @@ test('clients joining at one keyframe share a prefix, rebuilt while the next PAT
   }
   hub.close();
 });
+
+/** A sink that takes `ms` of wall time per write: keeps the event loop busy. */
+function busySink(ms: number): ClientSink {
+  return { framing: 'raw', write: () => { const end = performance.now() + ms; while (performance.now() < end); return true; }, end: () => {} };
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Saturate the hub's event loop: back-to-back batches in one callback, each slow to write. */
+function saturate(hub: StreamHub, from: number, batches: number, per = 10): number {
+  let p = from;
+  for (let i = 0; i < batches; i++) { feed(hub, p, p + per); p += per; hub.flush(); }
+  return p;
+}
+
+// The fixture's GOP is ~120 packets: first writes of 20 packets stand in for 64 KiB.
+test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the keyframe and the first part, then the live rate; the rest once the load passes, nothing lost', async () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, deferBursts: true, firstBurstBytes: 20 * PKT });
+  let p = 120; // just after a keyframe (packet 116); the next is at 235
+  feed(hub, 0, p);
+  hub.addClient(busySink(3), 'live');
+  await sleep(1);
+  p = saturate(hub, p, 8);
+  const rap = hub.analyzer.lastRapIndex;
+  const burst = hub.ring.head - rap;
+  assert.ok(burst > 40, `the GOP so far (${burst} packets) is more than the first write`);
+  const c = new Sink();
+  hub.addClient(c);
+  const first = c.all().length;
+  assert.equal(first, (2 + 20) * PKT, 'first write: PAT, PMT and the first 20 packets from the keyframe');
+  assert.ok(first > 2 * PKT, 'it does start the keyframe');
+  // Still saturated: each batch moves the client on by about the batch, so its lag does not grow.
+  const lag0 = hub.ring.head - (rap + (first / PKT - 2));
+  p = saturate(hub, p, 3);
+  const got = c.all().length / PKT - 2;
+  const lag1 = hub.ring.head - (rap + got);
+  assert.ok(lag1 <= lag0, `lag ${lag0} -> ${lag1} packets while saturated`);
+  assert.ok(got < hub.ring.head - rap, 'the rest of the burst is held back meanwhile');
+  // The load passes: the next batch brings the client to the live edge.
+  await sleep(60);
+  feed(hub, p, p + 30);
+  hub.flush();
+  const out = c.all();
+  assert.equal(out.length / PKT - 2, hub.ring.head - rap, 'caught up: every packet from the keyframe on, none skipped');
+  assert.equal(ccErrors(out), 0, 'no continuity error');
+  assert.ok(out.subarray(2 * PKT, 3 * PKT).equals(hub.ring.packetView(rap)), 'starting at the keyframe');
+  hub.close();
+});
+
+test('without deferBursts (the hub default) a saturated loop still gets the whole burst at once', async () => {
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, firstBurstBytes: 20 * PKT });
+  let p = 120;
+  feed(hub, 0, p);
+  hub.addClient(busySink(3), 'live');
+  await sleep(1);
+  p = saturate(hub, p, 8);
+  const c = new Sink();
+  hub.addClient(c);
+  assert.equal(c.all().length / PKT - 2, hub.ring.head - hub.analyzer.lastRapIndex);
+  hub.close();
+});
