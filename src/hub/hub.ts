@@ -224,7 +224,6 @@ export class StreamHub {
       : Math.min(this.maxBatchMs, Math.max(this.batchMs, WINDOW_PER_FLUSH * this.flushCostMs));
   }
 
-
   /**
    * Add a client. Keyframe mode: it gets PAT, PMT and the ring from the latest keyframe
    * at once (as fast as it reads), then continues live; with no keyframe known yet it

@@ -45,19 +45,27 @@ export interface LogHandle {
 }
 
 /** Log lines are written in batches of at least this many bytes... */
-const LOG_WRITE_BYTES = 4096;
-/** ...or when they have waited this long. */
+const LOG_WRITE_BYTES = 2048;
+/** ...or when they have waited this long... */
 const LOG_FLUSH_MS = 100;
+/**
+ * ...and of whole lines, at most PIPE_BUF bytes per write: workers share the primary's
+ * stdout, and writes up to PIPE_BUF to a pipe are never interleaved with another's.
+ */
+const LOG_MAX_WRITE = 4096;
 
 export function createLogger(opts: { file?: string; level?: string; stream?: DestinationStream } = {}): LogHandle {
   const level = opts.level ?? process.env.RESTREAMER_LOG_LEVEL ?? 'info';
   if (opts.stream) {
     return { logger: pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, opts.stream), reopen() {}, close() {} };
   }
-  // Lines are gathered into writes of at least 4 KiB, and at most 100 ms late (a mass
-  // connect logs a line per client: one write each measured ~5 % of the proxy's time).
-  // pino flushes what is left when the process exits.
-  const dest = pino.destination({ dest: opts.file ? opts.file : 1, sync: false, mkdir: !!opts.file, minLength: LOG_WRITE_BYTES, periodicFlush: LOG_FLUSH_MS });
+  // Lines are gathered into writes of 2-4 KiB, at most 100 ms late (a mass connect logs a
+  // line per client: one write each measured ~5 % of the proxy's time). pino flushes what
+  // is left when the process exits.
+  const dest = pino.destination({
+    dest: opts.file ? opts.file : 1, sync: false, mkdir: !!opts.file,
+    minLength: LOG_WRITE_BYTES, maxWrite: LOG_MAX_WRITE, periodicFlush: LOG_FLUSH_MS,
+  });
   let closed = false;
   const logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, dest);
   return {
