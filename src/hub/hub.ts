@@ -80,8 +80,6 @@ export class StreamHub {
   private readonly deferBursts: boolean;
   /** Under saturation a new client's first write carries at most this much of its burst. */
   private readonly firstBurstPackets: number;
-  /** The event loop was saturated over the last batch window (and bursts are deferred). */
-  private saturated = false;
   /** Event-loop utilisation measured at the last flush. */
   private busy = 0;
   private readonly flushPackets: number;
@@ -199,13 +197,17 @@ export class StreamHub {
     this.adaptWindow(performance.now() - t0);
   }
 
-  /** Event-loop utilisation since the previous flush; `saturated` if deferring bursts. */
+  /** Event-loop utilisation since the previous flush (only measured where it is used). */
   private measureLoad(): void {
     if (this.maxBatchMs === this.batchMs && !this.deferBursts) return;
     const now = performance.eventLoopUtilization();
     this.busy = performance.eventLoopUtilization(now, this.eluMark).utilization;
     this.eluMark = now;
-    this.saturated = this.deferBursts && this.busy > SATURATED;
+  }
+
+  /** Bursts are being deferred: the event loop was saturated over the last batch window. */
+  private get saturated(): boolean {
+    return this.deferBursts && this.busy > SATURATED;
   }
 
   /**

@@ -67,7 +67,7 @@ const CC_SCAN_LIMIT = 50_000;
  * Returns true when the next packet of every PID was found: the result is then final
  * (later packets cannot change it); false means it holds only until more data arrives.
  */
-export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number, lastIndexOf?: (pid: number) => number): boolean {
+export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number, lastIndexOf: (pid: number) => number): boolean {
   const n = prefix.length / TS_PACKET_SIZE;
   const pids: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ export function continuePrefixCc(prefix: Buffer, ring: RingView, from: number, l
     if (pids.includes(pid) && !next.has(pid) && (p[3]! & 0x10)) next.set(pid, p[3]! & 0x0f);
   }
   const complete = next.size === pids.length;
-  if (!complete && lastIndexOf) {
+  if (!complete) {
     for (const pid of pids) {
       if (next.has(pid)) continue;
       const at = lastIndexOf(pid);

@@ -81,16 +81,10 @@ function track(child: ChildProcess): void {
   });
 }
 
-/** Signal the child's whole process group (it and its descendants); false if none is left. */
-function signalGroup(c: ChildProcess, sig: NodeJS.Signals): boolean {
-  if (c.pid === undefined) return false;
-  try {
-    process.kill(-c.pid, sig);
-    return true;
-  } catch {
-    // No group (already gone): the child itself, if it is still there.
-    try { return c.kill(sig); } catch { return false; }
-  }
+/** Signal the child's whole process group (it and its descendants), if any is left. */
+function signalGroup(c: ChildProcess, sig: NodeJS.Signals): void {
+  if (c.pid === undefined) return;
+  try { process.kill(-c.pid, sig); } catch { /* the whole group is gone */ }
 }
 
 /** Logs standard-error lines, at most `perSecond` a second; the rest are counted. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { StreamHub, type ClientSink, type EndReason } from '../../src/hub/hub.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
 import { PKT, ccErrors } from '../helpers/ts.js';
+import { busySink, sleep } from '../helpers/sinks.js';
 
 const TS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
 
@@ -201,12 +202,6 @@ test('clients joining at one keyframe share a prefix, rebuilt while the next PAT
   hub.close();
 });
 
-/** A sink that takes `ms` of wall time per write: keeps the event loop busy. */
-function busySink(ms: number): ClientSink {
-  return { framing: 'raw', write: () => { const end = performance.now() + ms; while (performance.now() < end); return true; }, end: () => {} };
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Saturate the hub's event loop: back-to-back batches in one callback, each slow to write. */
 function saturate(hub: StreamHub, from: number, batches: number, per = 10): number {
   let p = from;
@@ -219,7 +214,7 @@ test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the ke
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, deferBursts: true, firstBurstBytes: 20 * PKT });
   let p = 120; // just after a keyframe (packet 116); the next is at 235
   feed(hub, 0, p);
-  hub.addClient(busySink(3), 'live');
+  hub.addClient(busySink({ ms: 3 }), 'live');
   await sleep(1);
   p = saturate(hub, p, 8);
   const rap = hub.analyzer.lastRapIndex;
@@ -252,7 +247,7 @@ test('without deferBursts (the hub default) a saturated loop still gets the whol
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, firstBurstBytes: 20 * PKT });
   let p = 120;
   feed(hub, 0, p);
-  hub.addClient(busySink(3), 'live');
+  hub.addClient(busySink({ ms: 3 }), 'live');
   await sleep(1);
   p = saturate(hub, p, 8);
   const c = new Sink();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { StreamHub, type ClientSink, type EndReason } from '../../src/hub/hub.js';
 import { PacketRing } from '../../src/hub/ring.js';
 import { makeStream, seqs, PKT } from '../helpers/ts.js';
+import { busySink, sleep } from '../helpers/sinks.js';
 
 class FakeSink implements ClientSink {
   readonly framing = 'raw' as const;
@@ -117,20 +118,10 @@ test('the batch timer bounds latency', async () => {
   hub.close();
 });
 
-/** A sink whose every write takes `cost.ms` of wall time (a client on a busy machine). */
-function slowSink(cost: { ms: number }): ClientSink & { writes: number } {
-  return {
-    framing: 'raw', writes: 0,
-    write(): boolean { this.writes++; const end = performance.now() + cost.ms; while (performance.now() < end); return true; },
-    end(): void {},
-  };
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 test('the batch window stretches while writing a batch is expensive and returns to batchms when it is cheap', async () => {
   const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live' });
   const cost = { ms: 4 };
-  hub.addClient(slowSink(cost));
+  hub.addClient(busySink(cost));
   const s = makeStream(100);
   let i = 0;
   // One packet and a flush per round, with the event loop idle in between (not saturated).
@@ -146,7 +137,7 @@ test('the batch window stretches while writing a batch is expensive and returns 
 
 test('a saturated event loop stretches the window to its maximum, and the timer waits that long', async () => {
   const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live' });
-  const sink = slowSink({ ms: 3 });
+  const sink = busySink({ ms: 3 });
   hub.addClient(sink);
   const s = makeStream(100);
   await sleep(1);
@@ -164,7 +155,7 @@ test('a saturated event loop stretches the window to its maximum, and the timer 
 
 test('maxBatchMs equal to batchMs keeps the window fixed however expensive flushes are', () => {
   const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 10, start: 'live' });
-  hub.addClient(slowSink({ ms: 3 }));
+  hub.addClient(busySink({ ms: 3 }));
   const s = makeStream(10);
   for (let k = 0; k < 5; k++) { hub.push(s, k * PKT, 1); hub.flush(); }
   assert.equal(hub.batchWindowMs, 10);
