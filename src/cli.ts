@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`restreamer: cannot listen on ${cfg.listen}: ${e.message}\n`);
     await runner.close();
-    logh.close();
+    await logh.close();
     return EXIT_RUNTIME;
   }
   if (runner instanceof Primary) log.info({ evt: EVT.listen, address: addr.address, port: addr.port, workers }, 'listening');
@@ -121,8 +121,8 @@ async function main(argv: string[]): Promise<number> {
       stopping = true;
       log.info({ evt: EVT.shutdown, signal }, 'shutting down');
       // Exit 0 within two seconds even if something refuses to close.
-      setTimeout(() => { logh.close(); resolveExit(0); }, 1900).unref();
-      void runner.close().then(() => { logh.close(); resolveExit(0); });
+      setTimeout(() => { void logh.close(50).then(() => resolveExit(0)); }, 1900).unref();
+      void runner.close().then(() => logh.close()).then(() => resolveExit(0));
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));

@@ -31,7 +31,7 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
       rpc.close();
       await app?.close();
       data.destroy();
-      logh.close();
+      await logh.close();
       resolveExit(code);
       return code;
     })();

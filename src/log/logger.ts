@@ -40,8 +40,12 @@ export interface LogHandle {
   logger: Logger;
   /** Reopen the log file (SIGHUP / logrotate). No-op when logging to stdout. */
   reopen(): void;
-  /** Flush and close the destination. Idempotent. */
-  close(): void;
+  /**
+   * Write out every line logged so far (waiting for a write in flight, at most `waitMs`),
+   * then stop. Idempotent. Await it before process.exit(): a write still queued in Node's
+   * thread pool is lost when the process exits.
+   */
+  close(waitMs?: number): Promise<void>;
 }
 
 /** Log lines are written in batches of at least this many bytes... */
@@ -57,26 +61,31 @@ const LOG_MAX_WRITE = 4096;
 export function createLogger(opts: { file?: string; level?: string; stream?: DestinationStream } = {}): LogHandle {
   const level = opts.level ?? process.env.RESTREAMER_LOG_LEVEL ?? 'info';
   if (opts.stream) {
-    return { logger: pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, opts.stream), reopen() {}, close() {} };
+    return { logger: pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, opts.stream), reopen() {}, close: () => Promise.resolve() };
   }
   // Lines are gathered into writes of 2-4 KiB, at most 100 ms late (a mass connect logs a
   // line per client: one write each measured ~5 % of the proxy's time). pino flushes what
-  // is left when the process exits.
+  // is left when the process exits unexpectedly; close() is the clean way.
   const dest = pino.destination({
     dest: opts.file ? opts.file : 1, sync: false, mkdir: !!opts.file,
     minLength: LOG_WRITE_BYTES, maxWrite: LOG_MAX_WRITE, periodicFlush: LOG_FLUSH_MS,
   });
-  let closed = false;
+  let closed: Promise<void> | undefined;
   const logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, dest);
   return {
     logger,
     reopen() {
       if (opts.file && !closed) dest.reopen();
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      try { dest.flushSync(); } catch { /* stdout may be closed already */ }
+    close(waitMs = 1000) {
+      closed ??= new Promise<void>((resolve) => {
+        // flush() writes what is buffered after the write in flight (flushSync would write
+        // it ahead of that one, and the one in flight could be lost at exit).
+        const done = () => { clearTimeout(t); try { dest.flushSync(); } catch { /* stdout may be gone */ } resolve(); };
+        const t = setTimeout(done, waitMs);
+        try { dest.flush(() => done()); } catch { done(); }
+      });
+      return closed;
     },
   };
 }

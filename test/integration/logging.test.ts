@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
-test('batched JSON log: four processes sharing one stdout pipe, every line whole, none lost at exit', { timeout: 30000 }, async () => {
+test('batched JSON log: four processes sharing one stdout pipe, every line whole and in order, none lost at exit', { timeout: 30000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rs-log-'));
   try {
     const script = join(dir, 'writer.mts');
@@ -20,7 +20,7 @@ test('batched JSON log: four processes sharing one stdout pipe, every line whole
       const h = createLogger();
       const pad = 'x'.repeat(Number(process.argv[3]));
       for (let i = 0; i < 3000; i++) h.logger.info({ evt: 'line', w: Number(process.argv[2]), i, pad });
-      h.close();
+      await h.close(10000);
       process.exit(0);
     `);
     // Line lengths vary per writer, so batches end at different offsets.
@@ -36,7 +36,9 @@ test('batched JSON log: four processes sharing one stdout pipe, every line whole
       const o = JSON.parse(l) as { w: number; i: number; pad: string };
       assert.equal(o.pad.length, o.w * 97, 'line intact');
       if (!seen.has(o.w)) seen.set(o.w, new Set());
-      seen.get(o.w)!.add(o.i);
+      const mine = seen.get(o.w)!;
+      assert.equal(o.i, mine.size, `writer ${o.w}: lines in order, none missing before this one`);
+      mine.add(o.i);
     }
     for (const w of [1, 2, 3, 4]) assert.equal(seen.get(w)?.size, 3000, `writer ${w}: every line arrived`);
   } finally {
