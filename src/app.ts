@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resourceUpstreams, type Config, type ResourceConfig } from './config/schema.js';
 import { parseListen } from './config/listen.js';
@@ -10,7 +11,7 @@ import { StreamHub } from './hub/hub.js';
 import type { StreamMirror } from './hub/output.js';
 import { HttpFront, defaultNotFound, type Handler } from './http/server.js';
 import { StreamEndpoint, type AdmissionGate, type StreamState } from './http/stream.js';
-import { StaticResource } from './http/static.js';
+import { StaticResource, DEFAULT_TIMEOUT_MS as STATIC_TIMEOUT_MS } from './http/static.js';
 import { requireAuth, withAccessLog } from './http/access.js';
 import { checkHandler, controlHandler, healthHandler, notFoundHandler, statisticsHandler, type ApiContext } from './http/api.js';
 import { StatsCollector, StatusCounts, type StreamView } from './metrics/stats.js';
@@ -24,7 +25,8 @@ import type { WorkerRpc } from './cluster/rpc.js';
 import type { WorkerStreamCounters } from './cluster/protocol.js';
 import { RemoteAdmission, RemoteStream } from './cluster/remote.js';
 import { aggregatedResponses, aggregatedView } from './cluster/views.js';
-import { primaryProxy } from './cluster/primary-proxy.js';
+import { internalAgent, primaryProxy, type ForwardKind } from './cluster/primary-proxy.js';
+import { PrimaryApiServer } from './cluster/primary-api.js';
 
 /**
  * How this process takes part:
@@ -35,8 +37,8 @@ import { primaryProxy } from './cluster/primary-proxy.js';
  */
 export type AppRole =
   | { role: 'single' }
-  | { role: 'primary'; mirror: (streamIndex: number) => StreamMirror; counters: WorkerCounters; refresh: () => Promise<void> }
-  | { role: 'worker'; rpc: WorkerRpc; apiSocket: string };
+  | { role: 'primary'; mirror: (streamIndex: number) => StreamMirror; counters: WorkerCounters; refresh: () => Promise<void>; apiSecret: string }
+  | { role: 'worker'; rpc: WorkerRpc; apiSocket: string; apiSecret: string };
 
 interface ResponseCounter { add(status: number): void; entries(): IterableIterator<[number, number]> }
 
@@ -60,6 +62,10 @@ export class App {
   private readonly responses = new Map<string, ResponseCounter>();
   private readonly api: ApiContext | undefined;
   private readonly gate: AdmissionGate;
+  /** Primary: the internal server that answers the workers' API and static requests. */
+  private readonly internal: PrimaryApiServer | undefined;
+  /** Worker: connections to the primary's internal server. */
+  private readonly internalAgent: Agent | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }) {
@@ -121,21 +127,24 @@ export class App {
       }
     }
 
-    for (const r of cfg.resources) {
+    if (role.role === 'primary') this.internal = new PrimaryApiServer(role.apiSecret);
+    if (role.role === 'worker') this.internalAgent = internalAgent();
+    cfg.resources.forEach((r, index) => {
       const rlog = log.child({ resource: r.serve });
       if (role.role === 'primary') {
-        // The internal socket: workers already authorised and logged the request. APIs
-        // need the workers' latest counters; static resources keep one cache here.
-        if (r.type === 'stream') continue;
-        const h = this.handlerFor(r, rlog);
-        this.front.route(r.serve, r.type === 'api' ? (req, res) => { void role.refresh().then(() => h(req, res)); } : h);
-        continue;
+        // The internal socket, by resource index: the worker where the request arrived
+        // authorised and logged it. APIs need the workers' latest counters; static
+        // resources keep one cache here.
+        if (r.type === 'stream') return;
+        const h = this.handlerFor(r, rlog, index);
+        this.internal!.route(index, r.type === 'api' ? (req, res) => { void role.refresh().then(() => h(req, res)); } : h);
+        return;
       }
-      const handler = this.handlerFor(r, rlog);
+      const handler = this.handlerFor(r, rlog, index);
       const authorized = requireAuth(handler, createAuthorizer(r.authentication, cfg.userlist));
       const counts = this.responses.get(r.serve);
       this.front.route(r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) }));
-    }
+    });
   }
 
   /** Single process: start upstreams, statistics and heartbeat, and listen. */
@@ -149,7 +158,8 @@ export class App {
 
   /** Primary: serve the APIs to the workers on a Unix socket. */
   startInternal(path: string): Promise<void> {
-    return this.front.listenPath(path);
+    if (!this.internal) return Promise.reject(new Error('internal API server exists only in the primary'));
+    return this.internal.listen(path);
   }
 
   startUpstreams(): void {
@@ -173,7 +183,8 @@ export class App {
   /** Graceful shutdown: stop accepting, end clients, close upstreams. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {
-      const closing = this.front.close();
+      const closing = Promise.all([this.front.close(), this.internal?.close()]);
+      this.internalAgent?.destroy();
       for (const s of this.streams.values()) s.close();
       for (const s of this.remoteStreams) s.hub.close();
       for (const s of this.statics) s.close();
@@ -185,7 +196,7 @@ export class App {
     return this.closed;
   }
 
-  private handlerFor(r: ResourceConfig, rlog: Logger): Handler {
+  private handlerFor(r: ResourceConfig, rlog: Logger, index: number): Handler {
     switch (r.type) {
       case 'stream': {
         const preamble = r.preamble ? readFileSync(r.preamble) : undefined;
@@ -194,16 +205,22 @@ export class App {
         return (req, res) => ep.handle(req, res);
       }
       case 'static': {
-        if (this.role.role === 'worker') return primaryProxy(this.role.apiSocket);
         const timeoutMs = this.cfg.timeout > 0 ? this.cfg.timeout * 1000 : undefined;
+        if (this.role.role === 'worker') return this.forward(index, 'static', (timeoutMs ?? STATIC_TIMEOUT_MS) + 2000);
         const st = new StaticResource({ remote: r.remote ?? '', cacheS: r.cache, timeoutMs, log: rlog });
         this.statics.push(st);
         return (req, res) => st.handle(req, res);
       }
       case 'api':
-        if (this.role.role === 'worker') return primaryProxy(this.role.apiSocket);
+        if (this.role.role === 'worker') return this.forward(index, r.api === 'control' ? 'control' : r.api === 'prometheus' ? 'prometheus' : 'api');
         return this.apiHandler(r, rlog);
     }
+  }
+
+  /** Worker: a resource the primary answers (see cluster/primary-proxy.ts). */
+  private forward(resourceIndex: number, kind: ForwardKind, timeoutMs?: number): Handler {
+    if (this.role.role !== 'worker') throw new Error('forwarding is for workers');
+    return primaryProxy({ socketPath: this.role.apiSocket, secret: this.role.apiSecret, resourceIndex, kind, timeoutMs, agent: this.internalAgent! });
   }
 
   private apiHandler(r: ResourceConfig, rlog: Logger): Handler {

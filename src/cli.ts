@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './no-inspector.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,11 +127,14 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGHUP', () => {
+    // SIGUSR1 is the original's log-rotation signal; SIGHUP does the same here.
+    const reopen = (signal: string) => {
       logh.reopen();
       if (runner instanceof Primary) runner.reopenLogs();
-      log.info({ evt: EVT.logReopen }, 'log file reopened');
-    });
+      log.info({ evt: EVT.logReopen, signal }, 'log file reopened');
+    };
+    process.on('SIGHUP', () => reopen('SIGHUP'));
+    process.on('SIGUSR1', () => reopen('SIGUSR1'));
   });
 }
 

@@ -1,25 +1,119 @@
 import http from 'node:http';
 import type { Handler } from '../http/server.js';
 
-/**
- * Worker side of API and static resources in multi-process mode: the primary has the
- * whole instance's figures (and the one static cache), so the request, already
- * authorised and logged here, is passed to its internal socket and the answer relayed.
- */
-export function primaryProxy(socketPath: string): Handler {
+// Multi-process mode: API and static resources are answered by the primary, which has the
+// whole instance's figures and the one static cache. The worker is where the request
+// arrives, so the worker authenticates it (requireAuth wraps this handler) and logs it.
+//
+// What crosses to the primary is a request the worker builds itself, never the client's:
+// the resource's index as the path, the method reduced to GET or HEAD, and only the values
+// the resource needs, parsed and re-emitted in a fixed form (control's action, the ETags of
+// If-None-Match, whether the scraper takes gzip). No client header, path, query or body is
+// copied, so nothing a client sends can frame or shape a request on the internal channel.
+// Node's HTTP client frames each request (no body at all), and the answer is relayed with
+// a fixed list of headers (never Connection or Keep-Alive, which belong to each hop).
+
+/** Header carrying the per-run secret that the primary's internal server checks. */
+export const SECRET_HEADER = 'x-restreamer-secret';
+/** How a worker names a resource to the primary: its index in `resources`. */
+export const internalPath = (resourceIndex: number): string => `/r/${resourceIndex}`;
+
+/** What the primary needs to answer, per kind of resource. */
+export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static';
+
+/** Response headers passed from the primary to the client; everything else is dropped. */
+const RELAYED = ['content-type', 'content-length', 'content-encoding', 'etag', 'cache-control', 'last-modified', 'vary', 'allow', 'x-content-type-options'];
+/** A static ETag as the primary makes it: 64-bit FNV-1a, 16 hex digits, quoted. */
+const ETAG = /"[0-9a-f]{16}"/g;
+const MAX_ETAGS = 16;
+/** API answers come from memory; a static answer may wait for its upstream fetch. */
+const API_TIMEOUT_MS = 5000;
+
+export interface ForwardOptions {
+  socketPath: string;
+  secret: string;
+  resourceIndex: number;
+  kind: ForwardKind;
+  /** Longest wait for the primary's answer, ms (static: its upstream timeout and more). */
+  timeoutMs?: number;
+  agent: http.Agent;
+}
+
+/** One agent per worker for the internal socket: connections are reused, bodies never sent. */
+export function internalAgent(): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8 });
+}
+
+/** The action of a control request (`?offline` wins over `?online`, as in the original). */
+export function controlAction(url: string | undefined): 'offline' | 'online' | undefined {
+  const q = (url ?? '').indexOf('?');
+  const params = new URLSearchParams(q < 0 ? '' : (url ?? '').slice(q + 1));
+  if (params.has('offline')) return 'offline';
+  if (params.has('online')) return 'online';
+  return undefined;
+}
+
+/** True when an Accept-Encoding header accepts gzip (a q of 0 refuses it). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  for (const part of header.split(',')) {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== 'x-gzip') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return !q || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
+/** The internal request's path and headers, made only from values parsed out of `req`. */
+export function buildForward(req: http.IncomingMessage, o: Pick<ForwardOptions, 'secret' | 'resourceIndex' | 'kind'>): { method: 'GET' | 'HEAD'; path: string; headers: Record<string, string> } {
+  const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
+  let path = internalPath(o.resourceIndex);
+  const headers: Record<string, string> = { [SECRET_HEADER]: o.secret };
+  switch (o.kind) {
+    case 'control': {
+      const action = controlAction(req.url);
+      if (action) path += `?${action}`;
+      break;
+    }
+    case 'prometheus':
+      if (acceptsGzip(req.headers['accept-encoding'])) headers['accept-encoding'] = 'gzip';
+      break;
+    case 'static': {
+      const inm = req.headers['if-none-match'];
+      const tags = typeof inm === 'string' ? (inm.match(ETAG) ?? []).slice(0, MAX_ETAGS) : [];
+      if (typeof inm === 'string' && inm.trim() === '*') headers['if-none-match'] = '*';
+      else if (tags.length) headers['if-none-match'] = tags.join(', ');
+      break;
+    }
+    case 'api':
+      break;
+  }
+  return { method, path, headers };
+}
+
+/** Worker side of an API or static resource: ask the primary, relay its answer. */
+export function primaryProxy(o: ForwardOptions): Handler {
   return (req, res) => {
-    const headers = { ...req.headers };
-    delete headers.connection;
-    delete headers['keep-alive'];
-    const up = http.request({ socketPath, path: req.url, method: req.method, headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
+    const f = buildForward(req, o);
+    const up = http.request({ socketPath: o.socketPath, agent: o.agent, method: f.method, path: f.path, headers: f.headers }, (ur) => {
+      const headers: Record<string, string | string[]> = {};
+      for (const name of RELAYED) {
+        const v = ur.headers[name];
+        if (v !== undefined) headers[name] = v;
+      }
+      res.writeHead(ur.statusCode ?? 502, headers);
       ur.pipe(res);
+      ur.on('error', () => res.destroy());
     });
-    up.setTimeout(5000, () => up.destroy(new Error('primary did not answer')));
+    up.setTimeout(o.timeoutMs ?? API_TIMEOUT_MS, () => up.destroy(new Error('primary did not answer')));
     up.on('error', () => {
-      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' });
+      if (res.headersSent) { res.destroy(); return; }
+      res.writeHead(502, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache' });
       res.end('502 bad gateway');
     });
+    // The client going away ends the internal request too.
+    res.once('close', () => { if (!res.writableFinished) up.destroy(); });
     up.end();
   };
 }

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import { NODE_FLAGS } from '../node-flags.js';
 
 /** Environment handed to workers (they get the primary's argv, so the same config path). */
 export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
+/** The run's secret for the internal API socket (workers read it once and drop it). */
+export const ENV_API_SECRET = 'RESTREAMER_API_SECRET';
 
 /** A worker that dies sooner than this after its start is restarted only after a pause. */
 const RESTART_BACKOFF_MS = 1000;
@@ -41,6 +44,7 @@ export class Primary {
   private readonly streamNames: string[];
   private readonly dir = mkdtempSync(join(tmpdir(), 'restreamer-'));
   private readonly apiSocket = join(this.dir, 'api.sock');
+  private readonly apiSecret = randomBytes(32).toString('hex');
   private stopping = false;
   private listenedResolve!: (addr: { address: string; port: number; family: string }) => void;
   private listenedReject!: (e: Error) => void;
@@ -56,6 +60,7 @@ export class Primary {
       mirror: (i) => this.pipes.mirror(i),
       counters: this.counters,
       refresh: () => this.collect(),
+      apiSecret: this.apiSecret,
     });
   }
 
@@ -98,7 +103,7 @@ export class Primary {
   }
 
   private fork(): void {
-    const worker = cluster.fork({ [ENV_API_SOCKET]: this.apiSocket });
+    const worker = cluster.fork({ [ENV_API_SOCKET]: this.apiSocket, [ENV_API_SECRET]: this.apiSecret });
     const pipe = worker.process.stdio?.[DATA_FD] as Writable | undefined;
     if (!pipe) throw new Error('worker data pipe missing');
     pipe.on('error', () => { /* worker gone; exit handler cleans up */ });

@@ -8,7 +8,7 @@ import { parseListen } from '../config/listen.js';
 import { App } from '../app.js';
 import { DATA_FD, FrameReader, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { WorkerRpc } from './rpc.js';
-import { ENV_API_SOCKET } from './primary.js';
+import { ENV_API_SECRET, ENV_API_SOCKET } from './primary.js';
 
 /** How often a worker reports its counters without being asked, ms. */
 const REPORT_MS = 250;
@@ -37,7 +37,9 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
     })();
   };
   const rpc = new WorkerRpc(send, () => app?.workerCounters() ?? [], () => shutdown(0), () => logh.reopen());
-  app = new App(cfg, log, { role: 'worker', rpc, apiSocket: process.env[ENV_API_SOCKET] ?? '' });
+  const apiSecret = process.env[ENV_API_SECRET] ?? '';
+  delete process.env[ENV_API_SECRET];
+  app = new App(cfg, log, { role: 'worker', rpc, apiSocket: process.env[ENV_API_SOCKET] ?? '', apiSecret });
 
   const reader = new FrameReader((type, arg, stream, payload) => app?.remoteStreams[stream]?.onFrame(type, arg, payload));
   const data = new net.Socket({ fd: DATA_FD, readable: true, writable: false });
@@ -49,6 +51,10 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   process.on('disconnect', () => shutdown(0));
   // Ctrl-C reaches the whole process group: the primary coordinates the shutdown.
   process.on('SIGINT', () => {});
+  // A hangup reaches the whole process group too; a log-rotation signal sent to a worker
+  // reopens its own log.
+  process.on('SIGHUP', () => logh.reopen());
+  process.on('SIGUSR1', () => logh.reopen());
   process.on('SIGTERM', () => shutdown(0));
   const timer = setInterval(() => rpc.report(), REPORT_MS);
   timer.unref();

@@ -39,7 +39,7 @@ interface Fetched {
 }
 
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 const ERROR_LOG_INTERVAL_MS = 10_000;

@@ -1,0 +1,64 @@
+import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Handler } from '../http/server.js';
+import { SECRET_HEADER } from './primary-proxy.js';
+
+/**
+ * The primary's internal HTTP server for API and static resources (multi-process mode),
+ * on a Unix socket in a directory only this user can enter. It answers only requests
+ * that carry the run's secret, addressed by resource index (`/r/<index>`), with no body;
+ * anything else is refused and the connection closed. Workers authenticate and log each
+ * client request where it arrives; see primary-proxy.ts for what they forward.
+ */
+export class PrimaryApiServer {
+  private readonly server: http.Server;
+  private readonly secret: Buffer;
+  private readonly handlers = new Map<number, Handler>();
+
+  constructor(secret: string) {
+    this.secret = Buffer.from(secret);
+    this.server = http.createServer({ keepAlive: true, requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => this.dispatch(req, res));
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  route(resourceIndex: number, h: Handler): void {
+    this.handlers.set(resourceIndex, h);
+  }
+
+  listen(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ path }, () => { this.server.off('error', reject); resolve(); });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const m = /^\/r\/(\d{1,6})(?:\?|$)/.exec(req.url ?? '');
+    const h = m ? this.handlers.get(Number(m[1])) : undefined;
+    const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+    if (!this.authentic(req.headers[SECRET_HEADER]) || !h || !bodyless || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.shouldKeepAlive = false;
+      res.writeHead(403, { 'Content-Type': 'text/plain', Connection: 'close' }).end('403 forbidden');
+      return;
+    }
+    try {
+      h(req, res);
+    } catch {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end('500 internal server error');
+    }
+  }
+
+  private authentic(v: string | string[] | undefined): boolean {
+    if (typeof v !== 'string') return false;
+    const b = Buffer.from(v);
+    return b.length === this.secret.length && timingSafeEqual(b, this.secret);
+  }
+}

@@ -1,0 +1,52 @@
+// What a worker forwards to the primary is built from parsed values only: never a client
+// header, path, query or body.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { acceptsGzip, buildForward, controlAction, SECRET_HEADER } from '../../src/cluster/primary-proxy.js';
+
+const req = (method: string, url: string, headers: Record<string, string>): IncomingMessage =>
+  ({ method, url, headers } as unknown as IncomingMessage);
+
+const hostile = {
+  'content-length': '27',
+  'transfer-encoding': 'chunked',
+  connection: 'keep-alive, x-a',
+  'x-a': 'GET /control?offline HTTP/1.1',
+  authorization: 'Bearer t',
+  host: 'evil',
+};
+
+test('only the secret and the parsed values cross, whatever the client sent', () => {
+  for (const kind of ['api', 'control', 'prometheus', 'static'] as const) {
+    const f = buildForward(req('POST', '/health/../control?offline&x=%0d%0a', hostile), { secret: 's', resourceIndex: 3, kind });
+    assert.equal(f.method, 'GET');
+    assert.equal(f.path, kind === 'control' ? '/r/3?offline' : '/r/3');
+    assert.deepEqual(Object.keys(f.headers), [SECRET_HEADER]);
+  }
+  assert.equal(buildForward(req('HEAD', '/x', {}), { secret: 's', resourceIndex: 0, kind: 'static' }).method, 'HEAD');
+});
+
+test('control: offline wins over online; anything else is no action', () => {
+  assert.equal(controlAction('/c?online&offline'), 'offline');
+  assert.equal(controlAction('/c?online'), 'online');
+  assert.equal(controlAction('/c?foo'), undefined);
+  assert.equal(controlAction('/c'), undefined);
+});
+
+test('prometheus: gzip only when accepted, re-emitted in a fixed form', () => {
+  assert.equal(acceptsGzip('gzip, deflate'), true);
+  assert.equal(acceptsGzip('br;q=1, GZIP;q=0.5'), true);
+  assert.equal(acceptsGzip('gzip;q=0'), false);
+  assert.equal(acceptsGzip('identity'), false);
+  assert.equal(acceptsGzip(undefined), false);
+  const f = buildForward(req('GET', '/metrics', { 'accept-encoding': 'deflate, GZip;q=0.8, x-junk-\u0000' }), { secret: 's', resourceIndex: 1, kind: 'prometheus' });
+  assert.equal(f.headers['accept-encoding'], 'gzip');
+});
+
+test('static: only well-formed ETags of If-None-Match cross', () => {
+  const f = buildForward(req('GET', '/a', { 'if-none-match': 'W/"0123456789abcdef", "zz", "fedcba9876543210"\r\nX: y' }), { secret: 's', resourceIndex: 2, kind: 'static' });
+  assert.equal(f.headers['if-none-match'], '"0123456789abcdef", "fedcba9876543210"');
+  assert.equal(buildForward(req('GET', '/a', { 'if-none-match': '*' }), { secret: 's', resourceIndex: 2, kind: 'static' }).headers['if-none-match'], '*');
+  assert.equal(buildForward(req('GET', '/a', { 'if-none-match': 'junk' }), { secret: 's', resourceIndex: 2, kind: 'static' }).headers['if-none-match'], undefined);
+});
