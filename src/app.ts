@@ -67,6 +67,7 @@ export class App {
   /** Worker: connections to the primary's internal server. */
   private readonly internalAgent: Agent | undefined;
   private closed: Promise<void> | undefined;
+  private draining = false;
 
   constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }) {
     this.admission = new Admission(cfg.maxconnections);
@@ -110,6 +111,7 @@ export class App {
         maxConnections: cfg.maxconnections,
         fullConnections: cfg.fullconnections,
         streams: this.streams,
+        draining: () => this.draining,
       };
       if (cfg.resources.some((r) => r.type === 'api' && r.api === 'prometheus')) {
         this.metrics = new PrometheusMetrics({
@@ -178,6 +180,24 @@ export class App {
       clientMs: s.hub.clientMs(now),
       responses: [...(this.responses.get(s.name)?.entries() ?? [])],
     }));
+  }
+
+  /**
+   * SIGTERM with a drain time: health reports "full" (and `draining`) at once so load
+   * balancers stop sending; the viewers there keep streaming. Resolves when the last one
+   * has left or `ms` have passed, whichever is first; close() follows.
+   */
+  drain(ms: number): Promise<void> {
+    this.draining = true;
+    const connections = () => this.admission.connections;
+    this.log.info({ evt: EVT.shutdown, drainS: ms / 1000, connections: connections() }, 'draining: reported as full; waiting for viewers to leave');
+    if (connections() === 0 || ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      t.unref();
+      function done() { clearTimeout(t); resolve(); }
+      this.admission.onChange((n) => { if (n === 0) done(); });
+    });
   }
 
   /** Graceful shutdown: stop accepting, end clients, close upstreams. Idempotent. */

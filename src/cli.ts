@@ -117,7 +117,16 @@ async function main(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
+    let draining = false;
     const stop = (signal: string) => {
+      // SIGTERM with a drain time (rolling updates): keep the viewers, let the load
+      // balancer move new ones elsewhere; a second signal stops at once.
+      if (signal === 'SIGTERM' && cfg.drain > 0 && !draining && !stopping) {
+        draining = true;
+        log.info({ evt: EVT.shutdown, signal, drainS: cfg.drain }, 'draining before shutdown');
+        void runner.drain(cfg.drain * 1000).then(() => stop('drained'));
+        return;
+      }
       if (stopping) return;
       stopping = true;
       log.info({ evt: EVT.shutdown, signal }, 'shutting down');

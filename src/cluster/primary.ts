@@ -85,6 +85,9 @@ export class Primary {
     for (const w of this.workers.values()) this.send(w, { t: 'reopen' });
   }
 
+  /** SIGTERM with a drain time: see App.drain (the primary's admission counts every worker's viewers). */
+  drain(ms: number): Promise<void> { return this.app.drain(ms); }
+
   /** Stop workers (they end their clients), then upstreams. Resolves when all exited. */
   async close(): Promise<void> {
     if (this.stopping) return;

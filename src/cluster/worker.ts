@@ -55,7 +55,9 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   // reopens its own log.
   process.on('SIGHUP', () => logh.reopen());
   process.on('SIGUSR1', () => logh.reopen());
-  process.on('SIGTERM', () => shutdown(0));
+  // With a drain time the primary decides when clients end (systemd signals the whole
+  // group); without one, a SIGTERM stops this worker at once, as before.
+  process.on('SIGTERM', () => { if (cfg.drain <= 0) shutdown(0); });
   const timer = setInterval(() => rpc.report(), REPORT_MS);
   timer.unref();
 

@@ -83,6 +83,7 @@ export const ConfigSchema = z.strictObject({
   batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
   grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
   workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
+  drain: seconds().max(3600).default(0).describe('on SIGTERM, seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)'),
   slowtimeout: seconds().default(60).describe('disconnect a client that has not read anything for this many seconds (0 = never) (restreamer addition)'),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),

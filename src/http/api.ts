@@ -27,6 +27,8 @@ export interface ApiContext {
   maxConnections: number;
   fullConnections: number;
   streams: ReadonlyMap<string, ControlledStream>;
+  /** Shutting down with a drain time: reported as full so load balancers stop sending. */
+  draining?: () => boolean;
 }
 
 function json(res: ServerResponse, body: unknown): void {
@@ -54,12 +56,14 @@ function reached(limit: number, connections: number): boolean {
  * reached; bandwidth in kbit/s (1024 bits) sent, over the last few seconds. Connection
  * figures are live even with `nostats` (the original then answered zeros: a load
  * balancer would never see "full"); only bandwidth needs the statistics sampler.
- * Addition: `offline`, the streams switched offline by the control API.
+ * Additions: `offline`, the streams switched offline by the control API; `draining`
+ * (true, with status "full") while a SIGTERM drain runs.
  */
 export function healthHandler(ctx: ApiContext): Handler {
   return (_req, res) => {
     const viewer = ctx.connections();
-    const full = reached(ctx.maxConnections, viewer) || reached(ctx.fullConnections, viewer);
+    const draining = ctx.draining?.() ?? false;
+    const full = draining || reached(ctx.maxConnections, viewer) || reached(ctx.fullConnections, viewer);
     const offline: string[] = [];
     for (const s of ctx.streams.values()) if (s.offline) offline.push(s.name);
     json(res, {
@@ -69,6 +73,7 @@ export function healthHandler(ctx: ApiContext): Handler {
       max: ctx.maxConnections,
       bandwidth: Math.floor((ctx.stats.bytesPerSecondSent() * 8) / 1024),
       offline,
+      ...(draining ? { draining: true } : {}),
     });
   };
 }
