@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { App } from './app.js';
 import { Primary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
+import { fdLimitWarning, openFileLimit } from './fdlimit.js';
 
 /** Exit statuses: 0 ok, 1 runtime failure (e.g. port in use), 2 bad usage or bad config. */
 const EXIT_RUNTIME = 1;
@@ -95,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
   const workers = cfg.workers === 0 ? Math.max(1, availableParallelism() - 1) : cfg.workers;
   log.info({ evt: EVT.start, pid: process.pid, node: process.version, config: path, workers }, 'restreamer starting');
   log.info({ evt: EVT.config, listen: cfg.listen, resources: cfg.resources.map((r) => ({ type: r.type, serve: r.serve, api: r.api })) }, 'configuration loaded');
+  const fdWarning = fdLimitWarning(cfg.maxconnections, cfg.resources.reduce((n, r) => n + (r.type === 'stream' ? 1 : 0), 0));
+  if (fdWarning) log.warn({ evt: EVT.warning, limit: openFileLimit() }, fdWarning);
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
