@@ -1,0 +1,57 @@
+import type { Config, ResourceConfig } from './config/schema.js';
+
+// SIGHUP reload: what a new configuration changes, decided before anything is touched.
+// A stream is kept (same upstream connection, same clients) when everything that shapes
+// its data path is equal: its own keys except `authentication` (checked per request) and
+// the global keys its supervisor, aligner and hub read. Everything else (APIs, static
+// resources, users, limits, notifications) is rebuilt, which costs no viewer anything.
+
+/** Global keys a stream's data path reads: a change restarts every stream. */
+export const STREAM_GLOBALS = ['timeout', 'reconnect', 'readtimeout', 'inputbuffer', 'outputbuffer', 'batchms', 'batchmaxms', 'grace', 'slowtimeout'] as const;
+/** Keys that cannot change while running (the listening socket, the process layout). */
+export const FIXED_GLOBALS = ['listen', 'workers'] as const;
+
+export interface ReloadPlan {
+  /** Serve paths of streams whose definition is unchanged: upstream and clients kept. */
+  keep: string[];
+  /** Changed streams: the old one ends its clients, the new one starts. */
+  restart: string[];
+  remove: string[];
+  add: string[];
+  /** Keys in FIXED_GLOBALS that differ: the reload is refused. */
+  refused: { key: string; from: unknown; to: unknown }[];
+}
+
+const streamsOf = (cfg: Config): Map<string, ResourceConfig> =>
+  new Map(cfg.resources.filter((r) => r.type === 'stream').map((r) => [r.serve, r]));
+
+/** A stable text of what shapes a stream's data path (key order does not matter). */
+export function streamIdentity(r: ResourceConfig, cfg: Config): string {
+  const { authentication: _auth, ...own } = r;
+  const globals = Object.fromEntries(STREAM_GLOBALS.map((k) => [k, cfg[k]]));
+  return stableJson({ own, globals });
+}
+
+export function planReload(from: Config, to: Config): ReloadPlan {
+  const refused = FIXED_GLOBALS.filter((k) => stableJson(from[k]) !== stableJson(to[k])).map((key) => ({ key, from: from[key], to: to[key] }));
+  const before = streamsOf(from);
+  const after = streamsOf(to);
+  const plan: ReloadPlan = { keep: [], restart: [], remove: [], add: [], refused };
+  for (const [serve, r] of after) {
+    const old = before.get(serve);
+    if (!old) plan.add.push(serve);
+    else if (streamIdentity(old, from) === streamIdentity(r, to)) plan.keep.push(serve);
+    else plan.restart.push(serve);
+  }
+  for (const serve of before.keys()) if (!after.has(serve)) plan.remove.push(serve);
+  return plan;
+}
+
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) => {
+    if (val && typeof val === 'object' && !Array.isArray(val)) {
+      return Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return val;
+  }) ?? 'undefined';
+}
