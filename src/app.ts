@@ -71,7 +71,7 @@ export class App {
 
   constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }) {
     this.admission = new Admission(cfg.maxconnections);
-    this.front = new HttpFront(withAccessLog(defaultNotFound, { log }));
+    this.front = new HttpFront(withAccessLog(defaultNotFound, { log }), { log, wrap: (h) => withAccessLog(h, { log }) });
     const streamResources = cfg.resources.filter((r) => r.type === 'stream');
 
     if (role.role === 'worker') {

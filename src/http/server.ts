@@ -1,6 +1,9 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { EVT, type Logger } from '../log/logger.js';
+import { ServeMux } from './servemux.js';
 
 /** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -8,30 +11,95 @@ const LISTEN_BACKLOG = 4096;
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /**
- * The HTTP front: exact-path routing (query strings ignored, as the original), nothing
- * else. Keeps track of sockets so close() can end long-running stream responses.
+ * Limits of the HTTP front. The defaults suit a streaming server: requests are small GETs
+ * that arrive at once, responses may last hours (no limit applies to a response).
+ */
+export interface HttpFrontLimits {
+  /** A request's headers must be complete this long after its first byte (or after the connection opened). */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) must have arrived within this; never cuts a response. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /**
+   * At most this many connections without a request in progress (just opened and not yet
+   * sent a whole request, or idle between keep-alive requests). Beyond it the oldest of
+   * them is closed. Stream viewers and requests being answered do not count.
+   */
+  maxIdleSockets: number;
+}
+
+export const DEFAULT_LIMITS: HttpFrontLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxIdleSockets: 4096,
+};
+
+export interface HttpFrontOptions extends Partial<HttpFrontLimits> {
+  /** Where fd exhaustion, socket-cap episodes and server errors are logged. */
+  log?: Logger;
+  /** Wraps the responses the front makes itself (redirects, 400), e.g. with the access log. */
+  wrap?: (h: Handler) => Handler;
+}
+
+/** How often Node checks the header and request deadlines (its default, 30 s, would let them slip by that much). */
+const DEADLINE_CHECK_MS = 1_000;
+/** A fault episode ends after this long without the fault; then it is summarised. */
+const EPISODE_QUIET_MS = 10_000;
+
+/**
+ * The HTTP front: Go ServeMux routing (see servemux.ts), header/request/keep-alive
+ * timeouts, a cap on idle connections, and malformed requests answered without ever
+ * writing into a response in progress. Keeps track of sockets so close() can end
+ * long-running stream responses.
  */
 export class HttpFront {
   readonly server: http.Server;
-  private readonly routes = new Map<string, Handler>();
-  private readonly sockets = new Set<Socket>();
+  readonly limits: HttpFrontLimits;
+  private readonly mux = new ServeMux<Handler>();
+  /** Every open socket, with the number of responses dispatched on it and not yet closed. */
+  private readonly active = new Map<Socket, number>();
+  /** Sockets with no response in progress, oldest first (insertion order of a Set). */
+  private readonly idle = new Set<Socket>();
+  private readonly locations = new WeakMap<http.IncomingMessage, string>();
+  private readonly redirect: Handler;
+  private readonly badRequest: Handler;
+  private readonly notFound: Handler;
+  private readonly log: Logger | undefined;
+  private readonly fdEpisode: Episode;
+  private readonly capEpisode: Episode;
+  private listening = false;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly notFound: Handler = defaultNotFound) {
-    this.server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => this.dispatch(req, res));
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
-    });
-    // A client that sends garbage gets 400 and is closed; never an exception.
-    this.server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+  constructor(notFound: Handler = defaultNotFound, o: HttpFrontOptions = {}) {
+    const { log, wrap = (h: Handler) => h, ...limits } = o;
+    this.limits = { ...DEFAULT_LIMITS, ...definedOnly(limits) };
+    this.log = log;
+    this.notFound = notFound;
+    this.redirect = wrap((req, res) => writeRedirect(req, res, this.locations.get(req) ?? '/'));
+    this.badRequest = wrap(writeBadRequest);
+    this.fdEpisode = new Episode(EPISODE_QUIET_MS, (n, first) => this.logFdEpisode(n, first));
+    this.capEpisode = new Episode(EPISODE_QUIET_MS, (n, first) => this.logCapEpisode(n, first));
+    const l = this.limits;
+    this.server = http.createServer({
+      noDelay: true,
+      keepAlive: true,
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      connectionsCheckingInterval: DEADLINE_CHECK_MS,
+    }, (req, res) => this.dispatch(req, res));
+    this.server.on('connection', (s: Socket) => this.onConnection(s));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    // After listen, an 'error' is an accept failure (EMFILE/ENFILE when out of file
+    // descriptors): without a listener Node would throw it and end the process.
+    this.server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err));
   }
 
-  route(path: string, h: Handler): void {
-    this.routes.set(path, h);
+  /** Serve `pattern` (a Go ServeMux pattern: "/exact", "/subtree/", "host/path"). */
+  route(pattern: string, h: Handler): void {
+    this.mux.handle(pattern, h);
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
@@ -43,6 +111,11 @@ export class HttpFront {
     return this.listenOn({ path }).then(() => undefined);
   }
 
+  /** Connections open now, and how many of them have no request in progress. */
+  get socketCounts(): { open: number; idle: number } {
+    return { open: this.active.size, idle: this.idle.size };
+  }
+
   private listenOn(opts: { host?: string; port?: number; path?: string }): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
@@ -52,6 +125,7 @@ export class HttpFront {
       // The kernel caps this at net.core.somaxconn.
       this.server.listen({ ...opts, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', onErr);
+        this.listening = true;
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -60,19 +134,112 @@ export class HttpFront {
   /** Stop accepting; give responses `graceMs` to finish, then destroy what is left. Idempotent. */
   close(graceMs = 500): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
+      this.fdEpisode.close();
+      this.capEpisode.close();
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
-      const t = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, graceMs);
+      const t = setTimeout(() => { for (const s of this.active.keys()) s.destroy(); }, graceMs);
       t.unref();
     });
     return this.closing;
   }
 
+  private onConnection(s: Socket): void {
+    this.active.set(s, 0);
+    this.idle.add(s);
+    s.once('close', () => {
+      this.active.delete(s);
+      this.idle.delete(s);
+    });
+    this.enforceIdleCap(s);
+  }
+
+  /** Over the cap, close the oldest connections that have no request in progress. */
+  private enforceIdleCap(keep: Socket): void {
+    if (this.idle.size <= this.limits.maxIdleSockets) return;
+    for (const s of this.idle) {
+      if (this.idle.size <= this.limits.maxIdleSockets) break;
+      if (s === keep) continue;
+      this.idle.delete(s);
+      s.destroy();
+      this.capEpisode.note();
+    }
+  }
+
+  /**
+   * A request the parser refused (garbage, headers too large, header/request timeout).
+   * A response already in progress on this connection (a stream, say) must never get
+   * another response written into its body: then the connection is only closed.
+   */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const busy = (this.active.get(socket as Socket) ?? 0) > 0;
+    if (busy || !socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    // A peer that never closes its side does not keep the descriptor.
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  }
+
+  private onServerError(err: NodeJS.ErrnoException): void {
+    if (!this.listening) return; // a listen failure: listenOn() rejects with it
+    if (err.code === 'EMFILE' || err.code === 'ENFILE') {
+      this.fdEpisode.note(err.code);
+      return;
+    }
+    this.log?.error({ evt: EVT.httpError, code: err.code, err: err.message, syscall: err.syscall }, 'HTTP server error');
+  }
+
+  private logFdEpisode(n: number, first: string | undefined): void {
+    if (!this.log) return;
+    if (first !== undefined) {
+      this.log.error({
+        evt: EVT.fdExhausted, code: first, limit: openFileLimit(), open: this.active.size,
+      }, 'out of file descriptors: new connections are being refused. Raise the open-file limit: LimitNOFILE= in the systemd unit, or ulimit -n before starting');
+    } else {
+      this.log.warn({ evt: EVT.fdExhausted, refused: n, open: this.active.size }, `file descriptors available again; ${n} connection attempts failed meanwhile`);
+    }
+  }
+
+  private logCapEpisode(n: number, first: string | undefined): void {
+    if (!this.log) return;
+    if (first !== undefined) {
+      this.log.warn({ evt: EVT.httpSocketCap, limit: this.limits.maxIdleSockets, open: this.active.size },
+        'too many connections without a request: closing the oldest idle ones (slow or idle clients, or an attack)');
+    } else {
+      this.log.warn({ evt: EVT.httpSocketCap, closed: n, limit: this.limits.maxIdleSockets }, `idle-connection cap episode over; ${n} connections closed`);
+    }
+  }
+
   private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const h = this.routes.get(path) ?? this.notFound;
+    const socket = req.socket;
+    // A response is in progress on this socket from now until it closes (pipelined
+    // requests count each): clientError must not write into it.
+    this.active.set(socket, (this.active.get(socket) ?? 0) + 1);
+    this.idle.delete(socket);
+    res.once('close', () => {
+      const open = this.active.get(socket);
+      if (open === undefined) return; // the socket has closed
+      const n = open - 1;
+      this.active.set(socket, n);
+      if (n === 0 && !socket.destroyed) {
+        this.idle.add(socket);
+        this.enforceIdleCap(socket);
+      }
+    });
+
+    const r = this.mux.resolve(req.url ?? '/', req.headers.host);
+    let h: Handler;
+    switch (r.kind) {
+      case 'handler': h = r.handler; break;
+      case 'redirect': this.locations.set(req, r.location); h = this.redirect; break;
+      case 'notFound': h = this.notFound; break;
+      case 'badRequest': h = this.badRequest; break;
+    }
     try {
       h(req, res);
     } catch (err) {
@@ -86,4 +253,69 @@ export class HttpFront {
 export function defaultNotFound(_req: http.IncomingMessage, res: http.ServerResponse): void {
   // Go's ServeMux answer, for compatibility with monitoring that matched on it.
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' }).end('404 page not found\n');
+}
+
+/** Go's http.Redirect with 301: Location, and a short HTML body for GET. */
+function writeRedirect(req: http.IncomingMessage, res: http.ServerResponse, location: string): void {
+  const headers: http.OutgoingHttpHeaders = { Location: location };
+  if (req.method === 'GET' || req.method === 'HEAD') headers['Content-Type'] = 'text/html; charset=utf-8';
+  const body = req.method === 'GET' ? `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` : '';
+  headers['Content-Length'] = Buffer.byteLength(body);
+  res.writeHead(301, headers).end(body);
+}
+
+function writeBadRequest(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  const body = '400 Bad Request';
+  res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', 'Content-Length': body.length }).end(body);
+}
+
+function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The soft open-file limit (Linux), for the fd-exhaustion message; undefined elsewhere. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A repeated fault logged once per episode: `report(0, detail)` at the first occurrence,
+ * `report(count, undefined)` once it has not recurred for `quietMs`.
+ */
+class Episode {
+  private count = 0;
+  private seen = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly quietMs: number, private readonly report: (n: number, first: string | undefined) => void) {}
+
+  note(detail = ''): void {
+    this.count++;
+    this.seen++;
+    if (this.timer) return;
+    this.report(0, detail);
+    this.timer = setInterval(() => {
+      if (this.seen > 0) { this.seen = 0; return; }
+      clearInterval(this.timer);
+      this.timer = undefined;
+      const n = this.count;
+      this.count = 0;
+      this.report(n, undefined);
+    }, this.quietMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
 }

@@ -10,9 +10,11 @@ import { fnv1a64Hex } from './fnv.js';
 
 // A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
 // for `cacheS` seconds and served with an FNV-1a ETag, as the original's proxy does.
-// Fixed against the original: upstreams without Content-Length are read up to the limit
-// instead of refused, errors are never cached and carry `Cache-Control: no-cache`, and
-// concurrent requests on a cold cache share one upstream fetch.
+// As the original, a missing file answers 404 and an upstream's error status (500, 404, ...)
+// is passed on with its body. Fixed against the original: upstreams without Content-Length
+// are read up to the limit instead of refused, errors are never cached and carry
+// `Cache-Control: no-cache`, and concurrent requests on a cold cache share one upstream
+// fetch. 502 remains for an upstream that could not be read at all.
 
 export interface StaticOptions {
   /** file:// or http(s):// URL. */
@@ -27,6 +29,8 @@ export interface StaticOptions {
 }
 
 interface Entry {
+  /** 200, or the error status passed on (never cached). */
+  status: number;
   body: Buffer;
   etag: string;
   contentType: string | undefined;
@@ -34,6 +38,7 @@ interface Entry {
 }
 
 interface Fetched {
+  status: number;
   body: Buffer;
   contentType: string | undefined;
 }
@@ -198,7 +203,13 @@ export class StaticResource {
     if (this.inflight) return this.inflight;
     const p = this.fetch().then(
       (entry) => {
-        if (this.cacheMs > 0 && !this.closed) this.cached = entry;
+        if (entry.status === 200) {
+          if (this.cacheMs > 0 && !this.closed) this.cached = entry;
+        } else {
+          // Passed on, never cached (the original kept errors for `cache` seconds).
+          this.cached = undefined;
+          this.noteFailure(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${entry.status}`, { status: entry.status }));
+        }
         return entry;
       },
       (err: unknown) => {
@@ -228,9 +239,9 @@ export class StaticResource {
       const got = this.url.protocol === 'file:'
         ? await this.fetchFile(ac.signal)
         : await this.fetchHttp(this.url, MAX_REDIRECTS, ac.signal, phase);
-      const etag = `"${fnv1a64Hex(got.body)}"`;
-      this.log.debug({ evt: EVT.staticFetch, remote: this.display, bytes: got.body.length, etag, ms: Date.now() - started }, 'static resource fetched');
-      return { body: got.body, etag, contentType: got.contentType, expires: Date.now() + this.cacheMs };
+      const etag = got.status === 200 ? `"${fnv1a64Hex(got.body)}"` : '';
+      this.log.debug({ evt: EVT.staticFetch, remote: this.display, status: got.status, bytes: got.body.length, etag, ms: Date.now() - started }, 'static resource fetched');
+      return { status: got.status, body: got.body, etag, contentType: got.contentType, expires: Date.now() + this.cacheMs };
     } finally {
       clearTimeout(timer);
       if (this.abort === ac) this.abort = undefined;
@@ -244,11 +255,14 @@ export class StaticResource {
       const st = await fsp.stat(path);
       size = st.isFile() ? st.size : 0;
     } catch (e) {
+      // A file that is not there is a 404 with an empty body, as in the original.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 404, body: Buffer.alloc(0), contentType: undefined };
       throw fromSystemError(e, 'static file');
     }
     if (size > this.maxBytes) throw tooLarge(this.maxBytes);
     const body = await collect(createReadStream(path), this.maxBytes, signal);
-    return { body, contentType: mimeFor(path) };
+    return { status: 200, body, contentType: mimeFor(path) };
   }
 
   private fetchHttp(url: URL, redirectsLeft: number, signal: AbortSignal, phase: { headers: boolean }): Promise<Fetched> {
@@ -278,11 +292,7 @@ export class StaticResource {
           }
           return;
         }
-        if (status !== 200) {
-          res.resume();
-          reject(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${status}`, { status: 502 }));
-          return;
-        }
+        // Any other status is passed on with its body (bounded like any body).
         const length = res.headers['content-length'];
         if (length !== undefined && Number(length) > this.maxBytes) {
           // Refused from the header alone: no point reading 10 MiB to throw it away.
@@ -290,7 +300,7 @@ export class StaticResource {
           reject(tooLarge(this.maxBytes));
           return;
         }
-        collect(res, this.maxBytes, signal).then((body) => resolve({ body, contentType: res.headers['content-type'] }), reject);
+        collect(res, this.maxBytes, signal).then((body) => resolve({ status, body, contentType: res.headers['content-type'] }), reject);
       });
       req.on('error', (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')));
     });
@@ -298,6 +308,14 @@ export class StaticResource {
 
   private respond(req: http.IncomingMessage, res: http.ServerResponse, e: Entry): void {
     if (res.headersSent || res.destroyed) return;
+    if (e.status !== 200) {
+      const h: http.OutgoingHttpHeaders = { 'Cache-Control': 'no-cache', 'Content-Length': e.body.length };
+      if (e.contentType) h['Content-Type'] = e.contentType;
+      res.writeHead(e.status, h);
+      if (req.method === 'HEAD') res.end();
+      else res.end(e.body);
+      return;
+    }
     const inm = req.headers['if-none-match'];
     if (inm !== undefined && etagMatches(inm, e.etag)) {
       res.writeHead(304, { ETag: e.etag, 'Cache-Control': this.cacheControl });

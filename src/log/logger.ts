@@ -34,6 +34,9 @@ export const EVT = {
   staticError: 'static_error',
   warning: 'warning',
   logReopen: 'log_reopen',
+  fdExhausted: 'fd_exhausted',
+  httpSocketCap: 'http_socket_cap',
+  httpError: 'http_error',
 } as const;
 
 export interface LogHandle {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzip } from 'node:zlib';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { EVT, type Logger } from '../log/logger.js';
@@ -155,15 +156,29 @@ export class PrometheusMetrics {
     else registerProcessMetrics(this.registry);
   }
 
-  /** Serve the text exposition. */
-  handle(_req: IncomingMessage, res: ServerResponse): void {
+  /** Serve the text exposition, gzipped when the scraper accepts it (as the original). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     if (this.closed) {
       res.writeHead(503, { 'Content-Type': 'text/plain' }).end('503 service unavailable');
       return;
     }
     this.registry.metrics().then(
       (text) => {
-        if (!res.destroyed) res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(text);
+        if (res.destroyed) return;
+        if (!acceptsGzip(req.headers['accept-encoding'])) {
+          res.writeHead(200, { 'Content-Type': this.registry.contentType, Vary: 'Accept-Encoding' }).end(text);
+          return;
+        }
+        gzip(text, (err, body) => {
+          if (res.destroyed) return;
+          if (err) {
+            res.writeHead(200, { 'Content-Type': this.registry.contentType, Vary: 'Accept-Encoding' }).end(text);
+            return;
+          }
+          res.writeHead(200, {
+            'Content-Type': this.registry.contentType, 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding', 'Content-Length': body.length,
+          }).end(body);
+        });
       },
       (err: unknown) => {
         this.o.log.error({ evt: EVT.warning, err: (err as Error)?.message }, 'prometheus scrape failed');
@@ -263,4 +278,18 @@ export class PrometheusMetrics {
     c.inc(labels, d);
     return d;
   }
+}
+
+/** True when an Accept-Encoding header allows gzip (listed, or "*", with a q-value above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  let star = false;
+  for (const part of header.split(',')) {
+    const [name = '', ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (name.trim() === 'gzip' || name.trim() === 'x-gzip') return ok;
+    if (name.trim() === '*') star = ok;
+  }
+  return star;
 }

@@ -253,18 +253,25 @@ test('upstream down: 502 no-cache, logged, not cached; recovers when the upstrea
   f.resource.close();
 });
 
-test('upstream error status is 502 and not cached', async () => {
-  const up = await upstream((_req, res) => { res.writeHead(500).end('boom'); });
+test('an upstream error status is passed on with its body (as the original), never cached', async () => {
+  const up = await upstream((_req, res) => { res.writeHead(500, { 'Content-Type': 'text/plain' }).end('boom'); });
   const f = await front({ remote: `http://127.0.0.1:${up.port}/`, cacheS: 60 });
   const r = await get(f.port);
-  assert.equal(r.status, 502);
+  assert.equal(r.status, 500);
   assert.equal(r.headers['cache-control'], 'no-cache');
-  assert.doesNotMatch(r.body.toString(), /boom/);
+  assert.equal(r.headers['content-type'], 'text/plain');
+  assert.equal(r.headers.etag, undefined);
+  assert.equal(r.body.toString(), 'boom');
+  up.handler = (_req, res) => { res.writeHead(404).end('gone'); };
+  const nf = await get(f.port);
+  assert.equal(nf.status, 404, 'the 500 was not cached for cacheS');
+  assert.equal(nf.body.toString(), 'gone');
+  assert.equal((await get(f.port, {}, 'HEAD')).body.length, 0);
   up.handler = serveBody(BODY);
   assert.equal((await get(f.port)).status, 200);
   up.handler = (_req, res) => { res.writeHead(404).end(); };
   assert.equal((await get(f.port)).status, 200, 'a good body is kept for cacheS');
-  assert.equal(up.count, 2);
+  assert.equal(up.count, 4);
   f.resource.close();
 });
 
@@ -332,8 +339,12 @@ test('file:// resources: content type from the extension, limit, missing file', 
     const c = await front({ remote: url('big.txt'), cacheS: 0, maxBytes: 1000 });
     assert.equal((await get(c.port)).status, 502);
 
-    const d = await front({ remote: url('missing.html'), cacheS: 0 });
-    assert.equal((await get(d.port)).status, 502);
+    // A missing file is 404 with an empty body (the original's answer), and not cached.
+    const d = await front({ remote: url('missing.html'), cacheS: 60 });
+    const missing = await get(d.port);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.length, 0);
+    assert.equal(missing.headers['cache-control'], 'no-cache');
     await writeFile(join(dir, 'missing.html'), '<p>now here</p>');
     const later = await get(d.port);
     assert.equal(later.status, 200);
