@@ -20,6 +20,7 @@ import { Notifier } from './events/notifier.js';
 import { LimitWatcher } from './events/limits.js';
 import { redactUrl } from './sources/http.js';
 import { Stream } from './streams.js';
+import { planReload, type ReloadPlan } from './reload.js';
 import type { WorkerCounters } from './cluster/counters.js';
 import type { WorkerRpc } from './cluster/rpc.js';
 import type { WorkerStreamCounters } from './cluster/protocol.js';
@@ -41,6 +42,27 @@ export type AppRole =
   | { role: 'worker'; rpc: WorkerRpc; apiSocket: string; apiSecret: string };
 
 interface ResponseCounter { add(status: number): void; entries(): IterableIterator<[number, number]> }
+
+/** What an App built by reload() takes over from the one it replaces (single process). */
+interface Carried {
+  front: HttpFront;
+  admission: Admission;
+  /** Streams kept as they are: upstream connection and clients. */
+  streams: ReadonlyMap<string, Stream>;
+  responses: ReadonlyMap<string, ResponseCounter>;
+  /** Streams the control API had switched offline. */
+  offline: ReadonlySet<string>;
+  /** The soft limit was reached (limit_hit sent, no limit_miss since). */
+  limitHit: boolean;
+}
+
+/** A reload that cannot be applied while running (listen address, worker count). */
+export class ReloadRefused extends Error {
+  constructor(readonly refused: ReloadPlan['refused']) {
+    super(refused.map((r) => `"${r.key}" cannot change while running (${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)}): restart to apply it`).join('; '));
+    this.name = 'ReloadRefused';
+  }
+}
 
 /**
  * Composition root: builds every component from a validated config and wires them.
@@ -68,10 +90,12 @@ export class App {
   private readonly internalAgent: Agent | undefined;
   private closed: Promise<void> | undefined;
   private draining = false;
+  private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }) {
-    this.admission = new Admission(cfg.maxconnections);
-    this.front = new HttpFront(withAccessLog(defaultNotFound, { log }), { log, wrap: (h) => withAccessLog(h, { log }) });
+  constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }, carried?: Carried) {
+    this.admission = carried?.admission ?? new Admission(cfg.maxconnections);
+    this.admission.setMax(cfg.maxconnections);
+    this.front = carried?.front ?? new HttpFront(withAccessLog(defaultNotFound, { log }), { log, wrap: (h) => withAccessLog(h, { log }) });
     const streamResources = cfg.resources.filter((r) => r.type === 'stream');
 
     if (role.role === 'worker') {
@@ -87,15 +111,20 @@ export class App {
     } else {
       this.gate = this.admission;
       this.notifier = new Notifier({ notifications: cfg.notifications, userlist: cfg.userlist, heartbeatIntervalS: cfg.heartbeatinterval, log });
-      this.limits = new LimitWatcher(cfg.fullconnections, () => this.limitEvent('limit_hit'), () => this.limitEvent('limit_miss'));
-      this.admission.onChange((n) => this.limits?.update(n));
+      this.limits = new LimitWatcher(cfg.fullconnections, () => this.limitEvent('limit_hit'), () => this.limitEvent('limit_miss'), carried?.limitHit);
+      this.limits.update(this.admission.connections);
+      this.unsubscribe.push(this.admission.onChange((n) => this.limits?.update(n)));
       // Streams first: the APIs and metrics refer to them.
       const views: StreamView[] = [];
       streamResources.forEach((r, i) => {
-        const s = new Stream(r, cfg, log, role.role === 'primary' ? role.mirror(i) : undefined);
+        let s = carried?.streams.get(r.serve);
+        if (!s) {
+          s = new Stream(r, cfg, log, role.role === 'primary' ? role.mirror(i) : undefined);
+          if (carried?.offline.has(r.serve)) s.setOffline(true);
+        }
         this.streams.set(r.serve, s);
         views.push(role.role === 'primary' ? aggregatedView(s, i, role.counters) : s);
-        this.responses.set(r.serve, role.role === 'primary' ? aggregatedResponses(i, role.counters) : new StatusCounts());
+        this.responses.set(r.serve, role.role === 'primary' ? aggregatedResponses(i, role.counters) : (carried?.streams.has(r.serve) && carried.responses.get(r.serve)) || new StatusCounts());
       });
       this.stats = new StatsCollector({
         streams: views,
@@ -131,6 +160,7 @@ export class App {
 
     if (role.role === 'primary') this.internal = new PrimaryApiServer(role.apiSecret);
     if (role.role === 'worker') this.internalAgent = internalAgent();
+    const routes: [string, Handler][] = [];
     cfg.resources.forEach((r, index) => {
       const rlog = log.child({ resource: r.serve });
       if (role.role === 'primary') {
@@ -145,8 +175,9 @@ export class App {
       const handler = this.handlerFor(r, rlog, index);
       const authorized = requireAuth(handler, createAuthorizer(r.authentication, cfg.userlist));
       const counts = this.responses.get(r.serve);
-      this.front.route(r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) }));
+      routes.push([r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) })]);
     });
+    this.front.setRoutes(routes);
   }
 
   /** Single process: start upstreams, statistics and heartbeat, and listen. */
@@ -196,8 +227,40 @@ export class App {
       const t = setTimeout(done, ms);
       t.unref();
       function done() { clearTimeout(t); resolve(); }
-      this.admission.onChange((n) => { if (n === 0) done(); });
+      this.unsubscribe.push(this.admission.onChange((n) => { if (n === 0) done(); }));
     });
+  }
+
+  /**
+   * SIGHUP (single process): apply a new configuration. Streams whose definition did not
+   * change keep their upstream and every client; changed ones restart (their clients are
+   * ended), removed ones end their clients, added ones start; routes, APIs, static
+   * resources, users, limits and notifications are rebuilt. The listening socket and the
+   * connection count carry over; a stream switched offline stays offline. Returns the new
+   * App, which replaces this one; throws ReloadRefused (nothing changed) for a new listen
+   * address or worker count.
+   */
+  reload(next: Config): { app: App; plan: ReloadPlan } {
+    if (this.role.role !== 'single') throw new Error('reload is for the single-process role');
+    const plan = planReload(this.cfg, next);
+    if (plan.refused.length) throw new ReloadRefused(plan.refused);
+    const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]));
+    const offline = new Set([...this.streams.values()].filter((s) => s.offline).map((s) => s.name));
+    const app = new App(next, this.log, this.role, { front: this.front, admission: this.admission, streams: kept, responses: this.responses, offline, limitHit: this.limits?.isHit ?? false });
+    this.retire(new Set(kept.values()));
+    app.startUpstreams();
+    if (this.draining) app.draining = true;
+    return { app, plan };
+  }
+
+  /** After a reload: close what the new App does not take over. */
+  private retire(kept: ReadonlySet<Stream>): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const s of this.streams.values()) if (!kept.has(s)) s.close();
+    for (const s of this.statics) s.close();
+    this.notifier?.close();
+    this.stats?.close();
+    this.metrics?.close();
   }
 
   /** Graceful shutdown: stop accepting, end clients, close upstreams. Idempotent. */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
-import { createLogger, EVT } from './log/logger.js';
+import { createLogger, EVT, type Logger } from './log/logger.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { App } from './app.js';
@@ -101,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
-  const runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
+  let runner: App | Primary = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
   let addr;
   try {
     addr = await runner.start();
@@ -124,10 +124,11 @@ async function main(argv: string[]): Promise<number> {
     const stop = (signal: string) => {
       // SIGTERM with a drain time (rolling updates): keep the viewers, let the load
       // balancer move new ones elsewhere; a second signal stops at once.
-      if (signal === 'SIGTERM' && cfg.drain > 0 && !draining && !stopping) {
+      const drainS = runner.cfg.drain;
+      if (signal === 'SIGTERM' && drainS > 0 && !draining && !stopping) {
         draining = true;
-        log.info({ evt: EVT.shutdown, signal, drainS: cfg.drain }, 'draining before shutdown');
-        void runner.drain(cfg.drain * 1000).then(() => stop('drained'));
+        log.info({ evt: EVT.shutdown, signal, drainS }, 'draining before shutdown');
+        void runner.drain(drainS * 1000).then(() => stop('drained'));
         return;
       }
       if (stopping) return;
@@ -145,9 +146,49 @@ async function main(argv: string[]): Promise<number> {
       if (runner instanceof Primary) runner.reopenLogs();
       log.info({ evt: EVT.logReopen, signal }, 'log file reopened');
     };
-    process.on('SIGHUP', () => reopen('SIGHUP'));
+    // SIGHUP also re-reads the configuration; one reload at a time, in order.
+    let reloads = Promise.resolve();
+    process.on('SIGHUP', () => {
+      reopen('SIGHUP');
+      reloads = reloads.then(async () => {
+        if (stopping || draining) return;
+        runner = await reloadConfig(runner, path, log);
+      });
+    });
     process.on('SIGUSR1', () => reopen('SIGUSR1'));
   });
+}
+
+/**
+ * SIGHUP: read the configuration again and apply it (App.reload). An invalid file, or a
+ * change that cannot be applied while running, is refused with the reasons in the log and
+ * the running configuration kept.
+ */
+async function reloadConfig(runner: App | Primary, path: string, log: Logger): Promise<App | Primary> {
+  if (runner instanceof Primary) {
+    log.warn({ evt: EVT.reload, ok: false }, 'configuration reload is not supported with workers >= 2 yet: restart to apply a new configuration (log files were reopened)');
+    return runner;
+  }
+  const warnings: { path: string; message: string }[] = [];
+  let next;
+  try {
+    next = await loadConfig(path, { onWarning: (w) => warnings.push(w) });
+  } catch (err) {
+    const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
+    log.error({ evt: EVT.reload, ok: false, config: path, issues }, `reload refused: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the running configuration stays`);
+    return runner;
+  }
+  for (const w of warnings) log.warn({ evt: EVT.warning, path: w.path }, w.message);
+  if (next.log !== runner.cfg.log) log.warn({ evt: EVT.reload, log: next.log }, '"log" cannot change while running: restart to write the log elsewhere');
+  try {
+    const { app, plan } = runner.reload(next);
+    const { refused: _none, ...changes } = plan;
+    log.info({ evt: EVT.reload, ok: true, config: path, ...changes }, `configuration reloaded: ${plan.keep.length} stream(s) kept, ${plan.restart.length} restarted, ${plan.remove.length} removed, ${plan.add.length} added`);
+    return app;
+  } catch (err) {
+    log.error({ evt: EVT.reload, ok: false, config: path }, `reload refused: ${(err as Error).message}; the running configuration stays`);
+    return runner;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,5 @@
 import type { Config, ResourceConfig } from './config/schema.js';
+import { parseListen } from './config/listen.js';
 
 // SIGHUP reload: what a new configuration changes, decided before anything is touched.
 // A stream is kept (same upstream connection, same clients) when everything that shapes
@@ -33,7 +34,8 @@ export function streamIdentity(r: ResourceConfig, cfg: Config): string {
 }
 
 export function planReload(from: Config, to: Config): ReloadPlan {
-  const refused = FIXED_GLOBALS.filter((k) => stableJson(from[k]) !== stableJson(to[k])).map((key) => ({ key, from: from[key], to: to[key] }));
+  const same = (k: (typeof FIXED_GLOBALS)[number]) => k === 'listen' ? stableJson(parseListen(from.listen)) === stableJson(parseListen(to.listen)) : from[k] === to[k];
+  const refused = FIXED_GLOBALS.filter((k) => !same(k)).map((key) => ({ key, from: from[key], to: to[key] }));
   const before = streamsOf(from);
   const after = streamsOf(to);
   const plan: ReloadPlan = { keep: [], restart: [], remove: [], add: [], refused };

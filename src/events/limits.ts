@@ -4,14 +4,20 @@
 // flood the notification receivers with repeats.
 
 export class LimitWatcher {
-  private hit = false;
+  private hit: boolean;
 
-  /** `full` = 0 disables the watcher (no soft limit configured). */
+  /**
+   * `full` = 0 disables the watcher (no soft limit configured). `initiallyHit`: the state
+   * a reloaded configuration takes over, so a hit is not announced twice.
+   */
   constructor(
     private readonly full: number,
     private readonly onHit: () => void,
     private readonly onMiss: () => void,
-  ) {}
+    initiallyHit = false,
+  ) {
+    this.hit = full > 0 && initiallyHit;
+  }
 
   /** True while the count is at or above the limit (health API "full"). */
   get isHit(): boolean {

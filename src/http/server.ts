@@ -57,7 +57,7 @@ const EPISODE_QUIET_MS = 10_000;
 export class HttpFront {
   readonly server: http.Server;
   readonly limits: HttpFrontLimits;
-  private readonly mux = new ServeMux<Handler>();
+  private mux = new ServeMux<Handler>();
   /** Every open socket, with the number of responses dispatched on it and not yet closed. */
   private readonly active = new Map<Socket, number>();
   /** Sockets with no response in progress, oldest first (insertion order of a Set). */
@@ -100,6 +100,16 @@ export class HttpFront {
   /** Serve `pattern` (a Go ServeMux pattern: "/exact", "/subtree/", "host/path"). */
   route(pattern: string, h: Handler): void {
     this.mux.handle(pattern, h);
+  }
+
+  /**
+   * Replace every route at once (configuration reload): each request is dispatched by
+   * either the old table or the new one, never a mix.
+   */
+  setRoutes(routes: Iterable<readonly [string, Handler]>): void {
+    const mux = new ServeMux<Handler>();
+    for (const [pattern, h] of routes) mux.handle(pattern, h);
+    this.mux = mux;
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {

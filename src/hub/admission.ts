@@ -6,7 +6,12 @@ export class Admission {
   private count = 0;
   private readonly listeners: ((n: number) => void)[] = [];
 
-  constructor(readonly max: number) {}
+  constructor(private maxConnections: number) {}
+
+  get max(): number { return this.maxConnections; }
+
+  /** A reloaded configuration's hard limit; clients over it stay, new ones wait below it. */
+  setMax(max: number): void { this.maxConnections = max; }
 
   get connections(): number { return this.count; }
 
@@ -27,8 +32,11 @@ export class Admission {
     this.notify();
   }
 
-  /** Called with the new count after every change (soft-limit watcher, metrics). */
-  onChange(fn: (n: number) => void): void { this.listeners.push(fn); }
+  /** Called with the new count after every change (soft-limit watcher, metrics). Returns the unsubscribe. */
+  onChange(fn: (n: number) => void): () => void {
+    this.listeners.push(fn);
+    return () => { const i = this.listeners.indexOf(fn); if (i >= 0) this.listeners.splice(i, 1); };
+  }
 
   private notify(): void {
     for (const fn of this.listeners) fn(this.count);

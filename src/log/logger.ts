@@ -34,6 +34,7 @@ export const EVT = {
   staticError: 'static_error',
   warning: 'warning',
   logReopen: 'log_reopen',
+  reload: 'reload',
   fdExhausted: 'fd_exhausted',
   httpSocketCap: 'http_socket_cap',
   httpError: 'http_error',
