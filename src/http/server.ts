@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { EVT, type Logger } from '../log/logger.js';
 import { ServeMux } from './servemux.js';
 
@@ -45,6 +45,11 @@ export interface HttpFrontOptions extends Partial<HttpFrontLimits> {
 
 /** How often Node checks the header and request deadlines (its default, 30 s, would let them slip by that much). */
 const DEADLINE_CHECK_MS = 1_000;
+/**
+ * Descriptors kept free of client connections for everything else (upstreams, fork
+ * pipes, static fetches, webhooks, log files): this many plus 5 % of the limit.
+ */
+const FD_RESERVE = 64;
 /** A fault episode ends after this long without the fault; then it is summarised. */
 const EPISODE_QUIET_MS = 10_000;
 
@@ -70,6 +75,7 @@ export class HttpFront {
   private readonly fdEpisode: Episode;
   private readonly capEpisode: Episode;
   private listening = false;
+  private fdLimit: number | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(notFound: Handler = defaultNotFound, o: HttpFrontOptions = {}) {
@@ -95,6 +101,10 @@ export class HttpFront {
     // After listen, an 'error' is an accept failure (EMFILE/ENFILE when out of file
     // descriptors): without a listener Node would throw it and end the process.
     this.server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err));
+    // libuv hides EMFILE on accept (it accepts and closes the connection itself), so the
+    // front stops short of the limit: connections beyond maxConnections are dropped by
+    // Node with this event, and the process keeps descriptors for its upstreams.
+    this.server.on('drop', () => this.fdEpisode.note('EMFILE'));
   }
 
   /** Serve `pattern` (a Go ServeMux pattern: "/exact", "/subtree/", "host/path"). */
@@ -136,6 +146,7 @@ export class HttpFront {
       this.server.listen({ ...opts, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', onErr);
         this.listening = true;
+        this.capConnectionsToFdLimit();
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -152,6 +163,23 @@ export class HttpFront {
       t.unref();
     });
     return this.closing;
+  }
+
+  /**
+   * Linux: cap client connections below the open-file limit (RLIMIT_NOFILE), counting
+   * the descriptors already open, so running out is seen, logged and survived.
+   */
+  private capConnectionsToFdLimit(): void {
+    const limit = openFileLimit();
+    if (limit === undefined || this.server.maxConnections) return;
+    let inUse: number;
+    try {
+      inUse = readdirSync('/proc/self/fd').length;
+    } catch {
+      return;
+    }
+    this.fdLimit = limit;
+    this.server.maxConnections = Math.max(1, limit - inUse - FD_RESERVE - Math.ceil(limit * 0.05));
   }
 
   private onConnection(s: Socket): void {
@@ -208,7 +236,7 @@ export class HttpFront {
     if (!this.log) return;
     if (first !== undefined) {
       this.log.error({
-        evt: EVT.fdExhausted, code: first, limit: openFileLimit(), open: this.active.size,
+        evt: EVT.fdExhausted, code: first, limit: this.fdLimit ?? openFileLimit(), maxConnections: this.server.maxConnections || undefined, open: this.active.size,
       }, 'out of file descriptors: new connections are being refused. Raise the open-file limit: LimitNOFILE= in the systemd unit, or ulimit -n before starting');
     } else {
       this.log.warn({ evt: EVT.fdExhausted, refused: n, open: this.active.size }, `file descriptors available again; ${n} connection attempts failed meanwhile`);

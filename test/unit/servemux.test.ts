@@ -144,6 +144,12 @@ test('host patterns match only their Host (port ignored) and take precedence ove
   assert.equal(route(m, 'http://localhost/tv', 'example.com'), '301 /tv/');
 });
 
+test('a pattern without any "/" is a bare host name and matches nothing, as in Go', () => {
+  const m = mux('health', '/');
+  assert.equal(route(m, '/health', 'health'), '/');
+  assert.equal(route(m, '/', 'health'), '/');
+});
+
 test('host subtree roots redirect too; a host pattern alone does not match other hosts', () => {
   const m = mux('cams.example/cams/');
   assert.equal(route(m, '/cams', 'cams.example:8000'), '301 /cams/');
