@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { openFileLimit } from '../fdlimit.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -170,8 +171,8 @@ export class HttpFront {
    * the descriptors already open, so running out is seen, logged and survived.
    */
   private capConnectionsToFdLimit(): void {
-    const limit = openFileLimit();
-    if (limit === undefined || this.server.maxConnections) return;
+    const limit = openFileLimit()?.soft;
+    if (limit === undefined || !Number.isFinite(limit) || this.server.maxConnections) return;
     let inUse: number;
     try {
       inUse = readdirSync('/proc/self/fd').length;
@@ -236,7 +237,7 @@ export class HttpFront {
     if (!this.log) return;
     if (first !== undefined) {
       this.log.error({
-        evt: EVT.fdExhausted, code: first, limit: this.fdLimit ?? openFileLimit(), maxConnections: this.server.maxConnections || undefined, open: this.active.size,
+        evt: EVT.fdExhausted, code: first, limit: this.fdLimit ?? openFileLimit()?.soft, maxConnections: this.server.maxConnections || undefined, open: this.active.size,
       }, 'out of file descriptors: new connections are being refused. Raise the open-file limit: LimitNOFILE= in the systemd unit, or ulimit -n before starting');
     } else {
       this.log.warn({ evt: EVT.fdExhausted, refused: n, open: this.active.size }, `file descriptors available again; ${n} connection attempts failed meanwhile`);
@@ -313,16 +314,6 @@ function htmlEscape(s: string): string {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** The soft open-file limit (Linux), for the fd-exhaustion message; undefined elsewhere. */
-function openFileLimit(): number | undefined {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
