@@ -36,7 +36,7 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
   const dropResources = new Set<number>();
   const dropNotifications = new Set<number>();
 
-  const checkUsers = (path: string, auth: AuthenticationConfig | undefined, effect: string) => {
+  const checkUsers = (path: string, auth: AuthenticationConfig | undefined, effect: string, nobody: string) => {
     if (!auth) return;
     const known = users.length ? `known users: ${list(users)}` : 'userlist is empty';
     const missing = (u: string) => `user ${JSON.stringify(u)} is not in userlist (${known})${didYouMean(u, users)}; ${effect}`;
@@ -47,7 +47,7 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
     if (!(AUTH_TYPES as readonly string[]).includes(auth.type)) {
       warn(`${path}.type`, `unknown authentication type ${JSON.stringify(auth.type)} denies every request${didYouMean(auth.type, AUTH_TYPES)}; known types: "basic", "bearer", "" (none)`);
     } else if (auth.type !== '' && authUsers(auth).filter((u) => Object.hasOwn(config.userlist, u)).length === 0) {
-      warn(`${path}.users`, `authentication type "${auth.type}" with no user from userlist lets nobody in`);
+      warn(`${path}.users`, `authentication type "${auth.type}" with no user from userlist ${nobody}`);
     }
   };
 
@@ -84,7 +84,7 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
   config.resources.forEach((r, i) => {
     if (dropResources.has(i)) return;
     const p = `resources[${i}]`;
-    checkUsers(`${p}.authentication`, r.authentication, 'that user cannot log in');
+    checkUsers(`${p}.authentication`, r.authentication, 'that user cannot log in', 'lets nobody in');
     checkServe(`${p}.serve`, r.serve, warn);
 
     if (r.type === 'static') {
@@ -131,7 +131,7 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
 
   config.notifications.forEach((n, i) => {
     const p = `notifications[${i}]`;
-    checkUsers(`${p}.authentication`, n.authentication, 'the request is sent without credentials');
+    checkUsers(`${p}.authentication`, n.authentication, 'the request is sent without credentials', 'sends no credentials');
     let scheme = '';
     try {
       scheme = new URL(n.url).protocol;

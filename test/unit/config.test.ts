@@ -246,6 +246,11 @@ describe('what the original ran loads, with warnings naming the path', () => {
     });
   }
 
+  it('the original\'s documented example warns only about its missing preamble', async () => {
+    const { warnings } = await withWarnings((onWarning) => loadConfig(join(fixtures, 'warn-original-documented.json'), { onWarning }));
+    assert.deepEqual(warnings.map((w) => w.path), ['resources[0].preamble']);
+  });
+
   it('warnings name the entry as written even after skipped ones', async () => {
     const { value, warnings } = await withWarnings((onWarning) => parseConfig(JSON.stringify({
       resources: [
