@@ -111,7 +111,7 @@ export function prepare(root: Record<string, unknown>): Prepared {
       const shape = d.shape;
       const keys = Object.keys(shape);
       for (const [k, v] of Object.entries(value)) {
-        if (k === '' || v === null) continue; // a comment; null = the default, as the original
+        if (k === '') continue; // a comment
         let key = k;
         if (!Object.hasOwn(shape, k)) {
           const match = keys.find((known) => known.toLowerCase() === k.toLowerCase());
@@ -123,6 +123,7 @@ export function prepare(root: Record<string, unknown>): Prepared {
           warn([...path, k], `read as ${JSON.stringify(match)} (keys are matched ignoring case, as the original did); write ${JSON.stringify(match)}`, into);
           key = match;
         }
+        if (v === null) continue; // the default, as in the original
         const field = shape[key]!;
         // "" means "unset" for every optional text key, as in the original (Go's zero value).
         if (v === '' && ['optional', 'default'].includes(defOf(field).type) && ['string', 'enum'].includes(defOf(unwrap(field)).type)) {
