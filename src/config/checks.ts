@@ -27,7 +27,7 @@ export interface CheckResult {
  * remotes, resources and notifications the original could never use (so the runtime
  * never sees them); the few refusals are what the original refused or panicked on.
  */
-export async function checkConfig(config: Config, baseDir: string): Promise<CheckResult> {
+export async function checkConfig(config: Config, baseDir: string, noPassword: ReadonlySet<string> = new Set()): Promise<CheckResult> {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const err = (path: string, message: string) => errors.push({ path, message });
@@ -39,7 +39,9 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
   const checkUsers = (path: string, auth: AuthenticationConfig | undefined, effect: string, nobody: string) => {
     if (!auth) return;
     const known = users.length ? `known users: ${list(users)}` : 'userlist is empty';
-    const missing = (u: string) => `user ${JSON.stringify(u)} is not in userlist (${known})${didYouMean(u, users)}; ${effect}`;
+    const missing = (u: string) => noPassword.has(u)
+      ? `user ${JSON.stringify(u)} has no password in userlist; ${effect}`
+      : `user ${JSON.stringify(u)} is not in userlist (${known})${didYouMean(u, users)}; ${effect}`;
     if (auth.user !== undefined && !Object.hasOwn(config.userlist, auth.user)) warn(`${path}.user`, missing(auth.user));
     auth.users.forEach((u, j) => {
       if (!Object.hasOwn(config.userlist, u)) warn(`${path}.users[${j}]`, missing(u));

@@ -98,7 +98,7 @@ async function parseInternal(text: string, baseDir: string, opts: LoadOptions, s
   const config = parsed.data!;
   config.userlist = users.list;
 
-  const checked = await checkConfig(config, baseDir);
+  const checked = await checkConfig(config, baseDir, users.noPassword);
   const errors = checked.errors.map(remap);
   warnings.push(...checked.warnings.map(remap));
   warnings.sort((a, b) => order(a.path) - order(b.path));
@@ -123,20 +123,22 @@ function order(path: string): number {
  * finds nothing. An entry without a password is dropped with a warning: that user
  * cannot log in (the original let it in with an empty password).
  */
-function validateUsers(entries: [string, unknown][], warnings: ConfigIssue[]): { list: Config['userlist']; errors: ConfigIssue[] } {
+function validateUsers(entries: [string, unknown][], warnings: ConfigIssue[]): { list: Config['userlist']; errors: ConfigIssue[]; noPassword: Set<string> } {
   const list = Object.create(null) as Config['userlist'];
   const errors: ConfigIssue[] = [];
+  const noPassword = new Set<string>();
   for (const [name, value] of entries) {
     const path = ['userlist', name];
     if (value === null || (isPlainObject(value) && !Object.hasOwn(value, 'password'))) {
       warnings.push({ path: formatPath(path), message: 'no "password": this user cannot log in' });
+      noPassword.add(name);
       continue;
     }
     const r = UserSchema.safeParse(value, { reportInput: true });
     if (r.success) setKey(list, name, r.data);
     else errors.push(...r.error.issues.flatMap((i) => formatIssue({ ...i, path: [...path, ...i.path] }, { userlist: { [name]: value } })));
   }
-  return { list, errors };
+  return { list, errors, noPassword };
 }
 
 // --- turning zod issues into messages a person can act on ---
