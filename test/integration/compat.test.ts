@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CLI, ProxyProcess, ROOT, StreamClient, TSX, runCli, sleep, startProxy, until, writeConfig } from '../helpers/proxy.js';
 import { Scope } from '../helpers/scope.js';
 
@@ -45,6 +45,7 @@ async function startText(text: string): Promise<ProxyProcess> {
 
 async function start(cfg: Record<string, unknown>): Promise<ProxyProcess> {
   const p = await startProxy({ workers: 1, ...cfg });
+  dirs.push(dirname(p.configPath));
   scope.defer(() => p.stop());
   return p;
 }
@@ -313,7 +314,7 @@ describe('the compatibility corpus: each starts and behaves as the original', ()
 });
 
 describe('--check and --strict', () => {
-  const lenient = () => writeConfig({ listen: '127.0.0.1:0', resources: [{ type: 'stream', serve: '/live.ts', remote: 'http://127.0.0.1:9/x', remtoe: 'x' }] });
+  const lenient = () => writeConfig({ listen: '127.0.0.1:0', resources: [{ type: 'stream', serve: '/live.ts', remote: 'http://127.0.0.1:9/x', remtoe: 'x' }] }, tempDir());
 
   it('--check accepts a lenient configuration and prints its warnings with their paths', async () => {
     const r = await runCli(['--check', lenient()]);
