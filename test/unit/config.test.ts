@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RestreamerError } from '../../src/errors.js';
 import { configJsonSchema, configJsonSchemaText } from '../../src/config/jsonschema.js';
-import { findJsonError } from '../../src/config/jsonpos.js';
+import { findJsonError, firstJsonValueEnd } from '../../src/config/jsonpos.js';
 import { parseListen } from '../../src/config/listen.js';
 import { ConfigError, formatPath, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.js';
 import { authUsers, resourceUpstreams, type Config } from '../../src/config/schema.js';
@@ -559,6 +559,15 @@ describe('helpers', () => {
     assert.match(findJsonError('{"a": 1} x')!.message, /after the end/);
     assert.match(findJsonError('')!.message, /unexpected end of input/);
     assert.match(findJsonError('{"a": 01}')!.message, /expected "," or "}"/);
+  });
+  it('findJsonError stops at 64 levels instead of recursing without end', () => {
+    assert.match(findJsonError('['.repeat(20000))!.message, /nested deeper than 64 levels/);
+    assert.equal(findJsonError(`${'['.repeat(64)}${']'.repeat(64)}`), undefined);
+  });
+  it('firstJsonValueEnd: where the value Go\'s decoder reads ends', () => {
+    assert.equal(firstJsonValueEnd('{"a": [1]} {"b": 2}'), 10);
+    assert.equal(firstJsonValueEnd('  {}\n'), 4);
+    assert.equal(firstJsonValueEnd('{"a": } x'), undefined);
   });
 });
 
