@@ -33,6 +33,8 @@ HTTP clients. CONFIG is a restreamer.json file (default: ./restreamer.json).
 
 Options:
   --check     validate CONFIG, print a summary and exit (0 valid, 2 invalid)
+  --strict    refuse CONFIG (exit 2) when it has any warning: unknown keys, skipped
+              entries, ... (what the Go restreamer ignored is otherwise accepted)
   --demo      serve the built-in demo stream on http://localhost:8000/
   --version   print the version and exit
   --help      print this help and exit
@@ -41,6 +43,7 @@ Docs: README.md and docs/configuration.md. Example configs: examples/.`;
 
 async function main(argv: string[]): Promise<number> {
   let check = false;
+  let strict = false;
   let demo = false;
   const positional: string[] = [];
   for (const a of argv) {
@@ -51,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (a === '--check') check = true;
+    else if (a === '--strict') strict = true;
     else if (a === '--demo') demo = true;
     else if (a.startsWith('-')) { process.stderr.write(`restreamer: unknown option ${a}\n\n${HELP}\n`); return EXIT_USAGE; }
     else positional.push(a);
@@ -72,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   let cfg;
   const warnings: { path: string; message: string }[] = [];
   try {
-    cfg = await loadConfig(path, { onWarning: (w) => warnings.push(w) });
+    cfg = await loadConfig(path, { strict, onWarning: (w) => warnings.push(w) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`restreamer: ${err.message}\n`);

@@ -22,66 +22,90 @@ export interface CheckResult {
 }
 
 /**
- * Cross-key and on-disk checks. Rewrites each non-empty `preamble` to its absolute path
- * (resolved against `baseDir`) in place.
+ * Cross-key and on-disk checks. Rewrites each `preamble` to its absolute path (resolved
+ * against `baseDir`), or to "" when it cannot be read; drops, with a warning, the
+ * remotes, resources and notifications the original could never use (so the runtime
+ * never sees them); the few refusals are what the original refused or panicked on.
  */
-export async function checkConfig(config: Config, baseDir: string): Promise<CheckResult> {
+export async function checkConfig(config: Config, baseDir: string, noPassword: ReadonlySet<string> = new Set()): Promise<CheckResult> {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const err = (path: string, message: string) => errors.push({ path, message });
   const warn = (path: string, message: string) => warnings.push({ path, message });
   const users = Object.keys(config.userlist);
+  const dropResources = new Set<number>();
+  const dropNotifications = new Set<number>();
 
-  const checkUsers = (path: string, auth: AuthenticationConfig | undefined) => {
+  const checkUsers = (path: string, auth: AuthenticationConfig | undefined, effect: string, nobody: string) => {
     if (!auth) return;
     const known = users.length ? `known users: ${list(users)}` : 'userlist is empty';
-    const missing = (u: string) => `user ${JSON.stringify(u)} is not in userlist (${known})${didYouMean(u, users)}`;
-    if (auth.user !== undefined && !Object.hasOwn(config.userlist, auth.user)) err(`${path}.user`, missing(auth.user));
+    const missing = (u: string) => noPassword.has(u)
+      ? `user ${JSON.stringify(u)} has no password in userlist; ${effect}`
+      : `user ${JSON.stringify(u)} is not in userlist (${known})${didYouMean(u, users)}; ${effect}`;
+    if (auth.user !== undefined && !Object.hasOwn(config.userlist, auth.user)) warn(`${path}.user`, missing(auth.user));
     auth.users.forEach((u, j) => {
-      if (!Object.hasOwn(config.userlist, u)) err(`${path}.users[${j}]`, missing(u));
+      if (!Object.hasOwn(config.userlist, u)) warn(`${path}.users[${j}]`, missing(u));
     });
     if (!(AUTH_TYPES as readonly string[]).includes(auth.type)) {
       warn(`${path}.type`, `unknown authentication type ${JSON.stringify(auth.type)} denies every request${didYouMean(auth.type, AUTH_TYPES)}; known types: "basic", "bearer", "" (none)`);
-    } else if (auth.type !== '' && authUsers(auth).length === 0) {
-      warn(`${path}.users`, `authentication type "${auth.type}" with no users lets nobody in`);
+    } else if (auth.type !== '' && authUsers(auth).filter((u) => Object.hasOwn(config.userlist, u)).length === 0) {
+      warn(`${path}.users`, `authentication type "${auth.type}" with no user from userlist ${nobody}`);
     }
   };
 
-  const streamPaths = [...new Set(config.resources.filter((r) => r.type === 'stream').map((r) => r.serve))];
   const staticSchemes = 'a file://, http:// or https:// URL';
-  const served = new Map<string, number>();
   const preambles: Promise<void>[] = [];
 
+  // Streams first: which ones exist decides what check/control APIs refer to.
   config.resources.forEach((r, i) => {
+    if (r.type !== 'stream') return;
     const p = `resources[${i}]`;
-    const first = served.get(r.serve);
-    if (first !== undefined) err(`${p}.serve`, `${JSON.stringify(r.serve)} is already served by resources[${first}]; each serve path must be unique`);
-    else served.set(r.serve, i);
-    checkUsers(`${p}.authentication`, r.authentication);
+    if (resourceUpstreams(r).length === 0) {
+      // The original: "no URL" for this stream, which it skipped (and served 404 on its path).
+      warn(`${p}.remote`, 'stream skipped: no upstream in "remote" or "remotes" (as the original skipped it); set "remote" to a URL such as "http://host/stream.ts"');
+      dropResources.add(i);
+      return;
+    }
+    if (r.remote !== undefined) {
+      const url = checkUpstream(`${p}.remote`, resolveRelativeFile(r.remote, baseDir), warn);
+      if (url === undefined) delete r.remote;
+      else r.remote = url;
+    }
+    const remotes: string[] = [];
+    r.remotes.forEach((u, j) => {
+      const url = checkUpstream(`${p}.remotes[${j}]`, resolveRelativeFile(u, baseDir), warn);
+      if (url !== undefined) remotes.push(url);
+    });
+    r.remotes = remotes;
+    if (resourceUpstreams(r).length === 0) {
+      warn(`${p}.remote`, 'no usable upstream: the stream stays offline and answers 404 (as the original, whose attempts all failed)');
+    }
+  });
+  const streamPaths = [...new Set(config.resources.filter((r, i) => r.type === 'stream' && !dropResources.has(i)).map((r) => r.serve))];
 
-    if (r.type === 'stream') {
-      if (r.remote !== undefined) r.remote = resolveRelativeFile(r.remote, baseDir);
-      r.remotes = r.remotes.map((u) => resolveRelativeFile(u, baseDir));
-      if (resourceUpstreams(r).length === 0) {
-        err(`${p}.remote`, 'a stream needs an upstream: set "remote" (or "remotes") to a URL such as "http://host/stream.ts"');
-      }
-      if (r.remote !== undefined) checkUpstream(`${p}.remote`, r.remote, err);
-      r.remotes.forEach((u, j) => checkUpstream(`${p}.remotes[${j}]`, u, err));
-    } else if (r.type === 'static') {
-      if (r.remote === undefined || r.remote === '') {
-        err(`${p}.remote`, `missing: a static resource needs "remote", ${staticSchemes}`);
-      } else {
-        checkStatic(`${p}.remote`, r.remote, staticSchemes, err);
+  config.resources.forEach((r, i) => {
+    if (dropResources.has(i)) return;
+    const p = `resources[${i}]`;
+    checkUsers(`${p}.authentication`, r.authentication, 'that user cannot log in', 'lets nobody in');
+    checkServe(`${p}.serve`, r.serve, warn);
+
+    if (r.type === 'static') {
+      const why = r.remote === undefined ? 'no "remote"' : staticProblem(r.remote);
+      if (why) {
+        // The original answered 502 on every request; there is nothing to serve either way.
+        warn(`${p}.remote`, `static resource skipped (its path answers 404): ${why}; expected ${staticSchemes}`);
+        dropResources.add(i);
+        return;
       }
       if (r.remotes.length) warn(`${p}.remotes`, 'ignored: a static resource fetches only "remote"');
-    } else if (r.api === undefined) {
-      err(`${p}.api`, 'missing: a resource of type "api" needs "api": one of "health", "statistics", "check", "control", "prometheus"');
-    } else if (r.api === 'check' || r.api === 'control') {
+    } else if (r.type === 'api' && (r.api === 'check' || r.api === 'control')) {
       const streams = streamPaths.length ? `stream paths: ${list(streamPaths)}` : 'there are no stream resources';
-      if (r.remote === undefined || r.remote === '') {
-        err(`${p}.remote`, `missing: a ${r.api} API names the serve path of a stream resource in "remote" (${streams})`);
-      } else if (!streamPaths.includes(r.remote)) {
-        err(`${p}.remote`, `${JSON.stringify(r.remote)} is not the serve path of a stream resource (${streams})${didYouMean(r.remote, streamPaths)}`);
+      if (r.remote === undefined || !streamPaths.includes(r.remote)) {
+        const what = r.remote === undefined ? 'no "remote"' : `${JSON.stringify(r.remote)} is not the serve path of a stream resource`;
+        // The original logged stream_notfound and did not register the path: it answers 404.
+        warn(`${p}.remote`, `${r.api} API skipped (its path answers 404): ${what} (${streams})${r.remote === undefined ? '' : didYouMean(r.remote, streamPaths)}`);
+        dropResources.add(i);
+        return;
       }
     }
 
@@ -89,22 +113,41 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
       const file = resolve(baseDir, r.preamble);
       r.preamble = file;
       preambles.push(checkReadableFile(file).then((why) => {
-        if (why) err(`${p}.preamble`, `cannot use preamble file ${JSON.stringify(file)}: ${why}; expected a readable regular file`);
+        if (!why) return;
+        // The original logged preamble_read and served the stream without one.
+        warn(`${p}.preamble`, `cannot use preamble file ${JSON.stringify(file)}: ${why}; the stream is served without a preamble`);
+        r.preamble = '';
       }));
     }
   });
 
+  // Duplicate or empty paths made the original's http.ServeMux panic at start.
+  const served = new Map<string, number>();
+  config.resources.forEach((r, i) => {
+    if (dropResources.has(i)) return;
+    const p = `resources[${i}]`;
+    const first = served.get(r.serve);
+    if (first !== undefined) err(`${p}.serve`, `${JSON.stringify(r.serve)} is already served by resources[${first}]; each serve path must be unique`);
+    else served.set(r.serve, i);
+  });
+
   config.notifications.forEach((n, i) => {
     const p = `notifications[${i}]`;
-    checkUsers(`${p}.authentication`, n.authentication);
+    checkUsers(`${p}.authentication`, n.authentication, 'the request is sent without credentials', 'sends no credentials');
     let scheme = '';
     try {
       scheme = new URL(n.url).protocol;
     } catch { /* reported below */ }
     if (scheme !== 'http:' && scheme !== 'https:') {
-      err(`${p}.url`, `${JSON.stringify(n.url)} is not an http:// or https:// URL`);
+      warn(`${p}.url`, `notification skipped: ${JSON.stringify(n.url)} is not an http:// or https:// URL (the original failed each time it sent it)`);
+      dropNotifications.add(i);
     }
   });
+
+  const heartbeat = config.notifications.findIndex((n, i) => n.event === 'heartbeat' && !dropNotifications.has(i));
+  if (config.heartbeatinterval === 0 && heartbeat >= 0) {
+    err('heartbeatinterval', `0 with a heartbeat notification (notifications[${heartbeat}]): the original panics on it; set the interval in seconds (default 60)`);
+  }
 
   if (config.fullconnections > 0 && config.maxconnections > 0 && config.fullconnections > config.maxconnections) {
     // Allowed (the original accepted it), but the soft limit can never be reached.
@@ -112,8 +155,15 @@ export async function checkConfig(config: Config, baseDir: string): Promise<Chec
   }
 
   await Promise.all(preambles);
+  if (!config.resources.some((r, i) => r.type === 'stream' && !dropResources.has(i))) {
+    // The original exits ("No streams available"); serving only APIs and static files is useful, so this is a warning.
+    warn('resources', 'no stream resource: only the other resources are served (the original refused to start without a stream)');
+  }
+  config.resources = config.resources.filter((_, i) => !dropResources.has(i));
+  config.notifications = config.notifications.filter((_, i) => !dropNotifications.has(i));
   // Preamble checks finish in any order: report in document order.
   errors.sort((a, b) => order(a.path) - order(b.path));
+  warnings.sort((a, b) => order(a.path) - order(b.path));
   return { errors, warnings };
 }
 
@@ -128,15 +178,6 @@ function list(names: readonly string[]): string {
   return names.length > 10 ? `${shown}, ... (${names.length} in all)` : shown;
 }
 
-function parseUrl(path: string, url: string, err: (p: string, m: string) => void, example: string): URL | undefined {
-  try {
-    return new URL(url);
-  } catch {
-    err(path, `${JSON.stringify(url)} is not a valid URL; expected something like ${JSON.stringify(example)}`);
-    return undefined;
-  }
-}
-
 /**
  * `file:demo.ts?loop` (no slash after the colon) names a file relative to the config
  * file's folder (a restreamer addition, so shipped configs can point at files beside
@@ -145,19 +186,36 @@ function parseUrl(path: string, url: string, err: (p: string, m: string) => void
 export function resolveRelativeFile(url: string, baseDir: string): string {
   const m = /^file:(?!\/)([^?#]*)(.*)$/i.exec(url);
   if (!m || m[1] === '') return url;
-  return pathToFileURL(resolve(baseDir, decodeURIComponent(m[1]!))).href + m[2];
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]!);
+  } catch {
+    return url; // a malformed %-escape: left as written, reported as an invalid URL
+  }
+  return pathToFileURL(resolve(baseDir, name)).href + m[2];
 }
 
-/** An upstream URL must parse, use a registered scheme and pass that kind's own check. */
-function checkUpstream(path: string, url: string, err: (p: string, m: string) => void): void {
-  const u = parseUrl(path, url, err, 'http://host:port/stream.ts');
-  if (!u) return;
+/**
+ * An upstream URL must parse, use a registered scheme and pass that kind's own check.
+ * Returns the URL, or undefined (with a warning) when it can never work: the original
+ * kept such a remote and failed each time it tried it, so it is dropped here instead.
+ */
+function checkUpstream(path: string, url: string, warn: (p: string, m: string) => void): string | undefined {
+  const drop = (why: string) => {
+    warn(path, `${why}; this remote is ignored (the original failed each time it tried it)`);
+    return undefined;
+  };
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return drop(`${JSON.stringify(url)} is not a valid URL; expected something like "http://host:port/stream.ts"`);
+  }
   const scheme = u.protocol.replace(/:$/, '');
   const kind = findSourceKind(scheme);
   if (!kind) {
     const known = knownSchemes();
-    err(path, `unknown upstream scheme "${scheme}" in ${JSON.stringify(url)}${didYouMean(scheme, known)}; known schemes: ${known.length ? known.join(', ') : '(none registered)'}`);
-    return;
+    return drop(`unknown upstream scheme "${scheme}" in ${JSON.stringify(url)}${didYouMean(scheme, known)}; known schemes: ${known.length ? known.join(', ') : '(none registered)'}`);
   }
   let why: string | undefined;
   try {
@@ -165,16 +223,29 @@ function checkUpstream(path: string, url: string, err: (p: string, m: string) =>
   } catch (e) {
     why = e instanceof Error ? e.message : String(e);
   }
-  if (why) err(path, `invalid ${scheme} upstream ${JSON.stringify(url)}: ${why}`);
+  return why ? drop(`invalid ${scheme} upstream ${JSON.stringify(url)}: ${why}`) : url;
 }
 
-function checkStatic(path: string, url: string, expected: string, err: (p: string, m: string) => void): void {
-  const u = parseUrl(path, url, err, 'https://host/file.html');
-  if (!u) return;
-  const scheme = u.protocol.replace(/:$/, '');
-  if (!(STATIC_SCHEMES as readonly string[]).includes(scheme)) {
-    err(path, `a static resource cannot fetch from "${scheme}" URLs; expected ${expected}`);
+/** Why a static resource cannot fetch `url`, or undefined. */
+function staticProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `${JSON.stringify(url)} is not a valid URL`;
   }
+  const scheme = u.protocol.replace(/:$/, '');
+  return (STATIC_SCHEMES as readonly string[]).includes(scheme) ? undefined : `it cannot fetch from "${scheme}" URLs`;
+}
+
+/**
+ * Go's http.ServeMux (as the original runs it, Go 1.21 rules): a pattern starting with
+ * "/" is a path, one with a "/" later begins with a host name ("localhost/health"), and
+ * one without any "/" is registered but can never match a request.
+ */
+function checkServe(path: string, serve: string, warn: (p: string, m: string) => void): void {
+  if (serve.includes('/')) return;
+  warn(path, `${JSON.stringify(serve)} never matches a request: a path starts with "/" (did you mean ${JSON.stringify(`/${serve}`)}?); the original registered it and answered 404`);
 }
 
 /** Why `file` cannot be used as a preamble, or undefined when it is a readable regular file. */

@@ -15,9 +15,26 @@ class Stop {
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
+/** Deepest nesting the scanner follows (it recurses); deeper input is reported, not followed. */
+export const MAX_SCAN_DEPTH = 64;
+
 /** The first syntax error in `text`, or undefined when it is valid JSON. */
 export function findJsonError(text: string): JsonSyntaxError | undefined {
+  return scan(text, true).error;
+}
+
+/**
+ * Where the first JSON value of `text` ends (what Go's json.Decoder reads: the original
+ * ignores anything after it), or undefined when that first value itself is not valid.
+ */
+export function firstJsonValueEnd(text: string): number | undefined {
+  const r = scan(text, false);
+  return r.error ? undefined : r.end;
+}
+
+function scan(text: string, whole: boolean): { error?: JsonSyntaxError; end: number } {
   let i = 0;
+  let depth = 0;
   const fail = (message: string, at = i): never => {
     throw new Stop(at, message);
   };
@@ -72,10 +89,14 @@ export function findJsonError(text: string): JsonSyntaxError | undefined {
     if (c === '}' || c === ']') fail(`unexpected ${describe()}: expected a value (trailing comma?)`);
     fail(`unexpected ${describe()}: expected a value (strings need double quotes; comments are written as "" keys)`);
   };
+  const enter = () => {
+    if (++depth > MAX_SCAN_DEPTH) fail(`nested deeper than ${MAX_SCAN_DEPTH} levels`);
+  };
   const object = () => {
+    enter();
     i++;
     ws();
-    if (text[i] === '}') { i++; return; }
+    if (text[i] === '}') { i++; depth--; return; }
     for (;;) {
       ws();
       if (text[i] !== '"') fail(`expected a double-quoted key, found ${describe()}${text[i] === '}' ? ' (trailing comma?)' : ''}`);
@@ -86,30 +107,32 @@ export function findJsonError(text: string): JsonSyntaxError | undefined {
       value();
       ws();
       if (text[i] === ',') { i++; continue; }
-      if (text[i] === '}') { i++; return; }
+      if (text[i] === '}') { i++; depth--; return; }
       fail(`expected "," or "}" after a value, found ${describe()}`);
     }
   };
   const array = () => {
+    enter();
     i++;
     ws();
-    if (text[i] === ']') { i++; return; }
+    if (text[i] === ']') { i++; depth--; return; }
     for (;;) {
       value();
       ws();
       if (text[i] === ',') { i++; continue; }
-      if (text[i] === ']') { i++; return; }
+      if (text[i] === ']') { i++; depth--; return; }
       fail(`expected "," or "]" after a value, found ${describe()}`);
     }
   };
   try {
     value();
+    const end = i;
     ws();
-    if (i < text.length) fail(`unexpected ${describe()} after the end of the JSON value`);
-    return undefined;
+    if (whole && i < text.length) fail(`unexpected ${describe()} after the end of the JSON value`);
+    return { end };
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
-    return { offset: e.offset, ...lineColumn(text, e.offset), message: e.message };
+    return { error: { offset: e.offset, ...lineColumn(text, e.offset), message: e.message }, end: e.offset };
   }
 }
 

@@ -3,21 +3,25 @@ import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { RestreamerError } from '../errors.js';
 import { checkConfig, type ConfigIssue } from './checks.js';
-import { findJsonError } from './jsonpos.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { findJsonError, firstJsonValueEnd, lineColumn } from './jsonpos.js';
+import { MAX_DEPTH, defOf, formatPath, isPlainObject, prepare, setKey, shapeOf, tooDeep, unwrap } from './prepare.js';
+import { ConfigSchema, UserSchema, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
 
-// Reads restreamer.json: JSON -> strip "" comment keys -> schema (defaults, types,
-// unknown keys) -> cross-key checks. Every problem is collected with the JSON path of
-// the key to fix, so one run shows them all (schema problems first, then the rest).
+// Reads restreamer.json: JSON (first value) -> prepare (comments, unknown keys and
+// skipped entries dropped with warnings) -> schema (defaults, types, ranges) ->
+// cross-key checks (more warnings, and the few refusals). Every problem carries the JSON
+// path of the key to fix, so one run shows them all. Anything that is not a ConfigError
+// escaping from here is a bug: the fuzz test in test/unit/config-fuzz.test.ts holds that.
 
 export type { ConfigIssue } from './checks.js';
+export { formatPath } from './prepare.js';
 
 export class ConfigError extends RestreamerError {
   readonly issues: ConfigIssue[];
-  constructor(code: 'CONFIG_INVALID' | 'CONFIG_UNREADABLE', issues: ConfigIssue[], source?: string) {
+  constructor(code: 'CONFIG_INVALID' | 'CONFIG_UNREADABLE', issues: ConfigIssue[], source?: string, note = '') {
     const where = source ? ` ${source}` : '';
-    const head = code === 'CONFIG_UNREADABLE' ? `cannot read configuration${where}` : `invalid configuration${where}`;
+    const head = code === 'CONFIG_UNREADABLE' ? `cannot read configuration${where}` : `invalid configuration${where}${note}`;
     super(code, `${head}:\n${issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}`);
     this.name = 'ConfigError';
     this.issues = issues;
@@ -27,6 +31,8 @@ export class ConfigError extends RestreamerError {
 export interface LoadOptions {
   /** Called for things that are allowed but probably not meant (the original accepted them). */
   onWarning?: (warning: ConfigIssue) => void;
+  /** Refuse the configuration when there is any warning (--strict). */
+  strict?: boolean;
 }
 
 /** Read, validate and complete (defaults, absolute preamble paths) a restreamer.json. */
@@ -48,65 +54,100 @@ export async function parseConfig(text: string, baseDir: string, opts: LoadOptio
   return parseInternal(text, resolve(baseDir), opts, undefined);
 }
 
-async function parseInternal(text: string, baseDir: string, opts: LoadOptions, source: string | undefined): Promise<Config> {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let raw: unknown;
+function parseJson(text: string, warnings: ConfigIssue[], source: string | undefined): unknown {
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
+    // Go's json.Decoder reads the first value and never looks further: so do we, with a warning.
+    const end = firstJsonValueEnd(text);
+    if (end !== undefined && end < text.length) {
+      const at = lineColumn(text, end + (/^\s*/.exec(text.slice(end))?.[0].length ?? 0));
+      warnings.push({ path: '', message: `data after the end of the JSON value (line ${at.line}, column ${at.column}) ignored, as the original did` });
+      return JSON.parse(text.slice(0, end));
+    }
     const at = findJsonError(text);
     const message = at ? `invalid JSON at line ${at.line}, column ${at.column}: ${at.message}` : `invalid JSON: ${(e as Error).message}`;
     throw new ConfigError('CONFIG_INVALID', [{ path: '', message }], source);
   }
+}
+
+async function parseInternal(text: string, baseDir: string, opts: LoadOptions, source: string | undefined): Promise<Config> {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const warnings: ConfigIssue[] = [];
-  const prepared = prepare(raw, ConfigSchema, [], warnings);
-  if (prepared === undefined || prepared === null || typeof prepared !== 'object' || Array.isArray(prepared)) {
-    throw new ConfigError('CONFIG_INVALID', [{ path: '', message: `expected a JSON object at the top level, got ${describeValue(prepared)}` }], source);
+  const raw = parseJson(text, warnings, source);
+  const fail = (issues: ConfigIssue[]): never => {
+    throw new ConfigError('CONFIG_INVALID', issues, source);
+  };
+  if (!isPlainObject(raw)) fail([{ path: '', message: `expected a JSON object at the top level, got ${describeValue(raw)}` }]);
+  const deep = tooDeep(raw);
+  if (deep !== undefined) fail([{ path: deep, message: `nested deeper than ${MAX_DEPTH} levels; restreamer.json needs 5 at most` }]);
+
+  const prepared = prepare(raw as Record<string, unknown>);
+  warnings.push(...prepared.warnings);
+  // Paths from the schema and the checks count the kept entries; the person editing the file counts all.
+  const remap = (i: ConfigIssue): ConfigIssue => ({
+    ...i,
+    path: i.path.replace(/^(resources|notifications)\[(\d+)\]/, (_, key: string, n: string) =>
+      `${key}[${(key === 'resources' ? prepared.resourceIndex : prepared.notificationIndex)[Number(n)] ?? n}]`),
+  });
+
+  const users = validateUsers(prepared.users, warnings);
+  const parsed = ConfigSchema.safeParse(prepared.value, { reportInput: true });
+  const schemaErrors = [...users.errors, ...(parsed.success ? [] : parsed.error.issues.flatMap((i) => formatIssue(i, prepared.value)).map(remap))];
+  if (schemaErrors.length || !parsed.success) fail(schemaErrors);
+  const config = parsed.data!;
+  config.userlist = users.list;
+
+  const checked = await checkConfig(config, baseDir, users.noPassword);
+  const errors = checked.errors.map(remap);
+  warnings.push(...checked.warnings.map(remap));
+  warnings.sort((a, b) => order(a.path) - order(b.path));
+  if (errors.length) fail(errors);
+  if (opts.strict && warnings.length) {
+    throw new ConfigError('CONFIG_INVALID', warnings, source, ' (strict: every warning is an error)');
   }
-  const parsed = ConfigSchema.safeParse(prepared, { reportInput: true });
-  if (!parsed.success) {
-    throw new ConfigError('CONFIG_INVALID', parsed.error.issues.flatMap((i) => formatIssue(i, prepared)), source);
-  }
-  const config = parsed.data;
-  const checked = await checkConfig(config, baseDir);
-  if (checked.errors.length) throw new ConfigError('CONFIG_INVALID', checked.errors, source);
-  for (const w of [...warnings, ...checked.warnings]) opts.onWarning?.(w);
+  for (const w of warnings) opts.onWarning?.(w);
   return config;
 }
 
+/** Document order for warnings found in different passes: top-level keys, then resources, then notifications. */
+function order(path: string): number {
+  const m = /^(resources|notifications)\[(\d+)\]/.exec(path);
+  if (!m) return -1;
+  return (m[1] === 'resources' ? 0 : 1e9) + Number(m[2]);
+}
+
+/**
+ * The userlist, validated entry by entry into an object without a prototype, so a user
+ * may be called "constructor" or "__proto__" and a lookup of a name nobody configured
+ * finds nothing. An entry without a password is dropped with a warning: that user
+ * cannot log in (the original let it in with an empty password).
+ */
+function validateUsers(entries: [string, unknown][], warnings: ConfigIssue[]): { list: Config['userlist']; errors: ConfigIssue[]; noPassword: Set<string> } {
+  const list = Object.create(null) as Config['userlist'];
+  const errors: ConfigIssue[] = [];
+  const noPassword = new Set<string>();
+  for (const [name, value] of entries) {
+    const path = ['userlist', name];
+    if (value === null || (isPlainObject(value) && !Object.hasOwn(value, 'password'))) {
+      warnings.push({ path: formatPath(path), message: 'no "password": this user cannot log in' });
+      noPassword.add(name);
+      continue;
+    }
+    const r = UserSchema.safeParse(value, { reportInput: true });
+    if (r.success) setKey(list, name, r.data);
+    else errors.push(...r.error.issues.flatMap((i) => formatIssue({ ...i, path: [...path, ...i.path] }, { userlist: { [name]: value } })));
+  }
+  return { list, errors, noPassword };
+}
+
+// --- turning zod issues into messages a person can act on ---
+
 type Segment = string | number | symbol;
 
-/** `resources[0].authentication.user`; keys that are not identifiers are quoted: `userlist["bob smith"]`. */
-export function formatPath(path: readonly Segment[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (typeof seg === 'string' && /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(seg)) out += out ? `.${seg}` : seg;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
-// --- comment stripping and key normalisation, guided by the schema's shape ---
-
-type AnySchema = z.core.$ZodType;
-type Def = { type: string; innerType?: AnySchema; in?: AnySchema; shape?: Record<string, AnySchema>; element?: AnySchema; valueType?: AnySchema };
-
-const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
-
-/** The schema with optional/default/... wrappers removed. */
-function unwrap(s: AnySchema): AnySchema {
-  for (;;) {
-    const d = defOf(s);
-    if (d.innerType && ['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(d.type)) s = d.innerType;
-    else if (d.type === 'pipe' && d.in) s = d.in;
-    else return s;
-  }
-}
-
-/** The schema that validates the value at `path`, when the path follows the schema. */
-function schemaAt(root: AnySchema, path: readonly Segment[]): AnySchema | undefined {
-  let s: AnySchema | undefined = root;
+/** The keys of the object schema at `path`, when the path follows the schema. */
+function shapeAt(path: readonly Segment[]): Record<string, z.core.$ZodType> | undefined {
+  let s: z.core.$ZodType | undefined = ConfigSchema;
   for (const seg of path) {
     if (!s) return undefined;
     const d = defOf(unwrap(s));
@@ -115,60 +156,14 @@ function schemaAt(root: AnySchema, path: readonly Segment[]): AnySchema | undefi
     else if (d.type === 'record') s = d.valueType;
     else return undefined;
   }
-  return s && unwrap(s);
+  return shapeOf(s);
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Drop "" comment keys at every depth. Where the schema expects an object, also treat a
- * null value as absent and match keys regardless of case, as Go's JSON decoder did (the
- * last of several spellings wins, like a duplicate key); the latter is reported as a warning.
- */
-function prepare(value: unknown, schema: AnySchema | undefined, path: Segment[], warnings: ConfigIssue[]): unknown {
-  const d = schema ? defOf(unwrap(schema)) : undefined;
-  if (Array.isArray(value)) {
-    const element = d?.type === 'array' ? d.element : undefined;
-    return value.map((v, i) => prepare(v, element, [...path, i], warnings));
-  }
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  if (d?.type === 'object' && d.shape) {
-    const shape = d.shape;
-    const keys = Object.keys(shape);
-    for (const [k, v] of Object.entries(value)) {
-      if (k === '' || v === null) continue;
-      let key = k;
-      if (!Object.hasOwn(shape, k)) {
-        const match = keys.find((known) => known.toLowerCase() === k.toLowerCase());
-        if (match) {
-          warnings.push({ path: formatPath([...path, k]), message: `read as ${JSON.stringify(match)} (keys are matched ignoring case, as the original did); write ${JSON.stringify(match)}` });
-          key = match;
-        }
-      }
-      setKey(out, key, prepare(v, shape[key], [...path, key], warnings));
-    }
-    return out;
-  }
-  const valueSchema = d?.type === 'record' ? d.valueType : undefined;
-  for (const [k, v] of Object.entries(value)) {
-    if (k !== '') setKey(out, k, prepare(v, valueSchema, [...path, k], warnings));
-  }
-  return out;
-}
-
-// A plain assignment of "__proto__" would change the prototype instead of adding a key.
-function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-// --- turning zod issues into messages a person can act on ---
 
 function valueAt(root: unknown, path: readonly Segment[]): unknown {
   let v = root;
   for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[seg as string | number];
+    if (v === null || typeof v !== 'object' || typeof seg === 'symbol' || !Object.hasOwn(v, seg)) return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
   }
   return v;
 }
@@ -181,6 +176,19 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)})`;
   if (typeof v === 'number') return `a number (${v})`;
   return String(v);
+}
+
+const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
+
+// Why a bound is where it is, for the keys where that is not obvious.
+function rangeNote(path: readonly Segment[]): string {
+  const key = path[path.length - 1];
+  if (key === 'inputbuffer' || key === 'outputbuffer') return ' packets (a ring of that many 188-byte packets per stream)';
+  if (key === 'cache') return ' seconds (one year)';
+  const s = shapeAt(path.slice(0, -1));
+  const d = s && typeof key === 'string' && Object.hasOwn(s, key) ? s[key] : undefined;
+  if (d && (d as unknown as { description?: string }).description?.includes('seconds, 0 or')) return ' seconds (one day: longer timers would overflow Node\'s 24.8-day limit and fire at once)';
+  return '';
 }
 
 const EXPECTED: Record<string, string> = {
@@ -203,8 +211,7 @@ function formatIssue(issue: z.core.$ZodIssue, data: unknown): ConfigIssue[] {
   const missing = input === undefined && issue.path.length > 0;
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const s = schemaAt(ConfigSchema, issue.path);
-      const known = s && defOf(s).shape ? Object.keys(defOf(s).shape!) : [];
+      const known = Object.keys(shapeAt(issue.path) ?? {});
       return issue.keys.map((k) => {
         const hint = didYouMean(k, known) || (known.length ? ` (known keys: ${known.join(', ')})` : '');
         return { path: formatPath([...issue.path, k]), message: `unknown key${hint}` };
@@ -212,6 +219,7 @@ function formatIssue(issue: z.core.$ZodIssue, data: unknown): ConfigIssue[] {
     }
     case 'invalid_type': {
       const expected = EXPECTED[issue.expected] ?? issue.expected;
+      if (typeof input === 'number' && !Number.isFinite(input)) return [{ path: here, message: 'number too large (beyond what JSON numbers can hold here)' }];
       return [{ path: here, message: missing ? `missing; expected ${expected}` : `expected ${expected}, got ${describeValue(input)}` }];
     }
     case 'invalid_value': {
@@ -222,13 +230,18 @@ function formatIssue(issue: z.core.$ZodIssue, data: unknown): ConfigIssue[] {
       return [{ path: here, message: `unknown ${enumLabel(issue.path)} ${JSON.stringify(input)}${hint}; ${options}` }];
     }
     case 'too_small': {
+      if (issue.origin === 'string' && issue.path[issue.path.length - 1] === 'serve') {
+        return [{ path: here, message: 'empty; expected a path such as "/live.ts" (the original\'s http.ServeMux panicked on an empty one)' }];
+      }
       const bound = issue.inclusive ? `at least ${issue.minimum}` : `greater than ${issue.minimum}`;
-      return [{ path: here, message: `${JSON.stringify(input)} is too small; expected ${bound}` }];
+      return [{ path: here, message: `${shown(input)} is too small; expected ${bound}${rangeNote(issue.path)}` }];
     }
     case 'too_big': {
       const bound = issue.inclusive ? `at most ${issue.maximum}` : `less than ${issue.maximum}`;
-      return [{ path: here, message: `${JSON.stringify(input)} is too large; expected ${bound}` }];
+      return [{ path: here, message: `${shown(input)} is too large; expected ${bound}${rangeNote(issue.path)}` }];
     }
+    case 'custom':
+      return [{ path: here, message: issue.message.startsWith('must ') ? `${shown(input)} ${issue.message}` : issue.message }];
     case 'invalid_format':
       if (issue.format === 'starts_with') {
         const eg = typeof input === 'string' ? ` (e.g. ${JSON.stringify(`/${input.replace(/^\/*/, '')}`)})` : '';

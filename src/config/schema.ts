@@ -2,22 +2,55 @@ import { z } from 'zod';
 import { parseListen } from './listen.js';
 
 // The one schema of restreamer.json: the Go restreamer's keys with its defaults, plus
-// our additions (documented in docs/configuration.md). Objects are strict: any key
-// other than the comment key "" (stripped by the loader before validation) is an error.
+// our additions (documented in docs/configuration.md). Objects are strict here, but the
+// loader (prepare.ts) has already dropped, with a warning, every key the schema does not
+// know, as the original ignored them; what reaches the schema is only what it knows.
 // Checks that need more than one key (users exist, check/control targets, upstream
-// URLs, preamble files, duplicate paths) live in load.ts. restreamer.schema.json is
+// URLs, preamble files, duplicate paths) live in checks.ts. restreamer.schema.json is
 // generated from this file (npm run schema).
 
 export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
 export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus'] as const;
 export const AUTH_TYPES = ['', 'basic', 'bearer'] as const;
 export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat'] as const;
+export const NOTIFICATION_TYPES = ['url'] as const;
 /** Upstream schemes a static resource can fetch from. */
 export const STATIC_SCHEMES = ['file', 'http', 'https'] as const;
 
-// The original uses unsigned integers; we also accept fractions of a second.
-const count = () => z.number().int().nonnegative();
-const seconds = () => z.number().nonnegative();
+// Every number has a range, so no value can become a gigabyte buffer or a runaway timer.
+/**
+ * Longest duration, seconds (one day). Node fires any timer longer than 2^31-1 ms
+ * (24.8 days) after 1 ms, so an unbounded duration would become a tight loop; one day is
+ * far below that even as 3 x reconnect (the default grace) and above any sane setting.
+ */
+export const MAX_SECONDS = 86_400;
+/** Shortest non-zero timer, seconds: below this a reconnect or heartbeat would hammer its peer. */
+export const MIN_TIMER_SECONDS = 0.1;
+/** Longest static cache time, seconds (one year, the longest max-age caches honour). It is not a timer. */
+export const MAX_CACHE_SECONDS = 31_536_000;
+/**
+ * Largest inputbuffer / outputbuffer, packets. A stream's ring holds
+ * max(inputbuffer, outputbuffer) packets of 188 bytes, shared by all its clients, so this
+ * bounds it at 188 MB per stream (e.g. 75 s of a 20 Mbit/s stream); the UDP receive
+ * buffer asked for is inputbuffer x 188 bytes (the kernel caps it at net.core.rmem_max).
+ */
+export const MAX_BUFFER_PACKETS = 1_000_000;
+/** Largest connection limit: far more sockets than one host can hold open. */
+export const MAX_CONNECTIONS = 10_000_000;
+
+export const DEFAULT_INPUTBUFFER = 1000;
+export const DEFAULT_OUTPUTBUFFER = 400;
+export const DEFAULT_MRU = 1500;
+
+const range = (min: number, max: number) => `${min}-${max.toLocaleString('en-US')}`;
+const count = () => z.number().int().min(0).max(MAX_CONNECTIONS);
+const packets = () => z.number().int().min(1).max(MAX_BUFFER_PACKETS);
+// The original takes whole seconds; fractions are accepted here, but no timer shorter
+// than MIN_TIMER_SECONDS.
+const seconds = () => z.number().min(0).max(MAX_SECONDS).refine((v) => v === 0 || v >= MIN_TIMER_SECONDS, {
+  message: `must be 0 or at least ${MIN_TIMER_SECONDS} seconds (a shorter timer would hammer its peer)`,
+});
+const SECONDS = `seconds, 0 or ${MIN_TIMER_SECONDS}-${MAX_SECONDS.toLocaleString('en-US')}`;
 
 const listenAddress = z.string().superRefine((value, ctx) => {
   try {
@@ -40,23 +73,23 @@ export const AuthenticationSchema = z.strictObject({
 export const ResourceSchema = z.strictObject({
   type: z.enum(RESOURCE_TYPES).describe('"stream" (live MPEG-TS proxy), "static" (cached file or HTTP resource) or "api"'),
   api: z.enum(API_TYPES).optional().describe('which API a resource of type "api" serves'),
-  serve: z.string().startsWith('/').describe('local path this resource is served on, e.g. "/stream.ts"'),
+  serve: z.string().min(1).describe('local path this resource is served on, e.g. "/stream.ts"; as in Go\'s http.ServeMux, a path ending in "/" serves its whole subtree and one not starting with "/" begins with a host name ("localhost/health")'),
   remote: z.string().optional().describe('upstream URL (stream, static); for check/control APIs the serve path of the stream they refer to'),
   remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin'),
-  cache: seconds().default(0).describe('static: seconds a fetched resource is kept (0 = fetch on every request)'),
-  mru: z.number().int().positive().max(65535).default(1500).describe('largest datagram accepted from datagram upstreams (udp, rtp, unixgram, unixpacket), bytes'),
+  cache: z.number().min(0).max(MAX_CACHE_SECONDS).default(0).describe(`static: seconds a fetched resource is kept (0 = fetch on every request); ${range(0, MAX_CACHE_SECONDS)}`),
+  mru: z.number().int().min(1).max(65535).default(DEFAULT_MRU).describe('largest datagram accepted from datagram upstreams (udp, rtp, unixgram, unixpacket), bytes; 1-65,535 (0 = the default, with a warning)'),
   clientinterface: z.string().default('').describe('network interface used to join a multicast group ("" = chosen by the system)'),
-  rtpreorder: z.number().int().min(1).max(1024).default(8).describe('rtp:// upstreams: reorder window in datagrams; a missing datagram is waited for until one this many ahead arrives (1 = no reordering) (restreamer addition)'),
+  rtpreorder: z.number().int().min(1).max(1024).default(8).describe('rtp:// upstreams: reorder window in datagrams; a missing datagram is waited for until one this many ahead arrives (1 = no reordering); 1-1,024 (restreamer addition)'),
   preamble: z.string().default('').describe('file whose bytes are sent to each new client before live data; relative to the config file ("" = none)'),
   start: z.enum(['keyframe', 'live']).default('keyframe').describe('stream: where a new client starts: "keyframe" (PAT, PMT, then the latest keyframe, at once) or "live" (the live edge, as the original) (restreamer addition)'),
   ondemand: z.boolean().default(false).describe('stream: connect the upstream only while clients watch (restreamer addition)'),
-  linger: seconds().default(10).describe('stream with ondemand: seconds the upstream is kept after the last client leaves (restreamer addition)'),
+  linger: seconds().default(10).describe(`stream with ondemand: seconds the upstream is kept after the last client leaves; ${SECONDS} (restreamer addition)`),
   authentication: AuthenticationSchema.optional(),
 }).describe('one HTTP endpoint');
 
 export const NotificationSchema = z.strictObject({
   event: z.enum(EVENTS).describe('"limit_hit" (soft limit reached), "limit_miss" (back below it) or "heartbeat" (every heartbeatinterval seconds)'),
-  type: z.enum(['url']).default('url').describe('how to notify: "url" sends a GET request'),
+  type: z.enum(NOTIFICATION_TYPES).default('url').describe('how to notify: "url" sends a GET request'),
   url: z.string().describe('http(s) URL requested when the event happens'),
   authentication: AuthenticationSchema.optional(),
 }).describe('an event callback');
@@ -68,23 +101,23 @@ export const UserSchema = z.strictObject({
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema reference for editors; ignored by restreamer (restreamer addition)'),
   listen: listenAddress.default('localhost:http').describe('listen address: "host:port", ":port", "[::1]:port", service names like ":http"; no host = all interfaces'),
-  timeout: seconds().default(0).describe('upstream connect / TLS handshake / response header timeout, seconds (0 = none)'),
-  reconnect: seconds().default(10).describe('seconds between reconnect attempts; a connection that lasted longer reconnects at once (0 = stay offline after a failure)'),
-  readtimeout: seconds().default(0).describe('close an upstream that sends nothing for this many seconds (0 = never)'),
-  inputbuffer: z.number().int().positive().default(1000).describe('input buffer per stream, in 188-byte TS packets; also sizes the UDP receive buffer'),
-  outputbuffer: z.number().int().positive().default(400).describe('how far a client may lag behind, in TS packets, before it loses data'),
-  maxconnections: count().default(0).describe('hard limit on client connections, all streams together; new clients beyond it get 404 (0 = none)'),
-  fullconnections: count().default(0).describe('soft limit: the health API reports "full" from here on and limit_hit / limit_miss fire (0 = none)'),
+  timeout: seconds().default(0).describe(`upstream connect / TLS handshake / response header timeout; ${SECONDS} (0 = none)`),
+  reconnect: seconds().default(10).describe(`seconds between reconnect attempts; a connection that lasted longer reconnects at once; ${SECONDS} (0 = stay offline after a failure)`),
+  readtimeout: seconds().default(0).describe(`close an upstream that sends nothing for this many seconds; ${SECONDS} (0 = never)`),
+  inputbuffer: packets().default(DEFAULT_INPUTBUFFER).describe(`input buffer per stream, in 188-byte TS packets; also sizes the UDP receive buffer; ${range(1, MAX_BUFFER_PACKETS)} (0 = the default, with a warning)`),
+  outputbuffer: packets().default(DEFAULT_OUTPUTBUFFER).describe(`how far a client may lag behind, in TS packets, before it loses data; ${range(1, MAX_BUFFER_PACKETS)} (0 = the default, with a warning)`),
+  maxconnections: count().default(0).describe(`hard limit on client connections, all streams together; new clients beyond it get 404; ${range(0, MAX_CONNECTIONS)} (0 = none)`),
+  fullconnections: count().default(0).describe(`soft limit: the health API reports "full" from here on and limit_hit / limit_miss fire; ${range(0, MAX_CONNECTIONS)} (0 = none)`),
   nostats: z.boolean().default(false).describe('disable the statistics collector'),
   profile: z.boolean().default(false).describe('enable runtime profiling metrics (the original started the Go profiler)'),
-  heartbeatinterval: seconds().default(60).describe('seconds between heartbeat notifications'),
+  heartbeatinterval: seconds().default(60).describe(`seconds between heartbeat notifications; ${SECONDS} (0 only without heartbeat notifications)`),
   log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)'),
-  batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms (restreamer addition)'),
-  batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
-  grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
-  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
-  drain: seconds().max(3600).default(0).describe('on SIGTERM, seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)'),
-  slowtimeout: seconds().default(60).describe('disconnect a client that has not read anything for this many seconds (0 = never) (restreamer addition)'),
+  batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms; 0-1,000 (restreamer addition)'),
+  batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; 0-1,000; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
+  grace: seconds().nullable().default(null).describe(`seconds clients stay connected (fed null packets) while a lost upstream is replaced; ${SECONDS}; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)`),
+  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes, 0-256; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
+  drain: seconds().max(3600).default(0).describe('on SIGTERM, 0-3,600: seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)'),
+  slowtimeout: seconds().default(60).describe(`disconnect a client that has not read anything for this many seconds; ${SECONDS} (0 = never) (restreamer addition)`),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
   notifications: z.array(NotificationSchema).default([]).describe('event callbacks'),
