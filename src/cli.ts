@@ -156,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
       reopen('SIGHUP');
       reloads = reloads.then(async () => {
         if (stopping || draining) return;
-        runner = await reloadConfig(runner, path, log);
+        runner = await reloadConfig(runner, path, log, strict);
       });
     });
     process.on('SIGUSR1', () => reopen('SIGUSR1'));
@@ -168,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
  * change that cannot be applied while running, is refused with the reasons in the log and
  * the running configuration kept.
  */
-async function reloadConfig(runner: App | Primary, path: string, log: Logger): Promise<App | Primary> {
+async function reloadConfig(runner: App | Primary, path: string, log: Logger, strict: boolean): Promise<App | Primary> {
   if (runner instanceof Primary) {
     log.warn({ evt: EVT.reload, ok: false }, 'configuration reload is not supported with workers >= 2 yet: restart to apply a new configuration (log files were reopened)');
     return runner;
@@ -176,7 +176,7 @@ async function reloadConfig(runner: App | Primary, path: string, log: Logger): P
   const warnings: { path: string; message: string }[] = [];
   let next;
   try {
-    next = await loadConfig(path, { onWarning: (w) => warnings.push(w) });
+    next = await loadConfig(path, { strict, onWarning: (w) => warnings.push(w) });
   } catch (err) {
     const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
     log.error({ evt: EVT.reload, ok: false, config: path, issues }, `reload refused: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the running configuration stays`);
