@@ -54,6 +54,8 @@ interface Carried {
   offline: ReadonlySet<string>;
   /** The soft limit was reached (limit_hit sent, no limit_miss since). */
   limitHit: boolean;
+  /** The generation of the configuration being replaced. */
+  generation: number;
 }
 
 /** A reload that cannot be applied while running (listen address, worker count). */
@@ -90,9 +92,12 @@ export class App {
   private readonly internalAgent: Agent | undefined;
   private closed: Promise<void> | undefined;
   private draining = false;
+  /** Configuration generation: 0 at start, one more per reload (multi-process: names the config a forwarded request was authorised under). */
+  readonly generation: number;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }, carried?: Carried) {
+    this.generation = carried ? carried.generation + 1 : 0;
     this.admission = carried?.admission ?? new Admission(cfg.maxconnections);
     this.admission.setMax(cfg.maxconnections);
     this.front = carried?.front ?? new HttpFront(withAccessLog(defaultNotFound, { log }), { log, wrap: (h) => withAccessLog(h, { log }) });
@@ -161,6 +166,7 @@ export class App {
     if (role.role === 'primary') this.internal = new PrimaryApiServer(role.apiSecret);
     if (role.role === 'worker') this.internalAgent = internalAgent();
     const routes: [string, Handler][] = [];
+    const internalRoutes = new Map<number, Handler>();
     cfg.resources.forEach((r, index) => {
       const rlog = log.child({ resource: r.serve });
       if (role.role === 'primary') {
@@ -169,7 +175,7 @@ export class App {
         // resources keep one cache here.
         if (r.type === 'stream') return;
         const h = this.handlerFor(r, rlog, index);
-        this.internal!.route(index, r.type === 'api' ? (req, res) => { void role.refresh().then(() => h(req, res)); } : h);
+        internalRoutes.set(index, r.type === 'api' ? (req, res) => { void role.refresh().then(() => h(req, res)); } : h);
         return;
       }
       const handler = this.handlerFor(r, rlog, index);
@@ -178,6 +184,7 @@ export class App {
       routes.push([r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) })]);
     });
     this.front.setRoutes(routes);
+    this.internal?.setRoutes(this.generation, internalRoutes);
   }
 
   /** Single process: start upstreams, statistics and heartbeat, and listen. */
@@ -246,7 +253,7 @@ export class App {
     if (plan.refused.length) throw new ReloadRefused(plan.refused);
     const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]));
     const offline = new Set([...this.streams.values()].filter((s) => s.offline).map((s) => s.name));
-    const app = new App(next, this.log, this.role, { front: this.front, admission: this.admission, streams: kept, responses: this.responses, offline, limitHit: this.limits?.isHit ?? false });
+    const app = new App(next, this.log, this.role, { front: this.front, admission: this.admission, streams: kept, responses: this.responses, offline, limitHit: this.limits?.isHit ?? false, generation: this.generation });
     this.retire(new Set(kept.values()));
     app.startUpstreams();
     if (this.draining) app.draining = true;
@@ -303,7 +310,7 @@ export class App {
   /** Worker: a resource the primary answers (see cluster/primary-proxy.ts). */
   private forward(resourceIndex: number, kind: ForwardKind, timeoutMs?: number): Handler {
     if (this.role.role !== 'worker') throw new Error('forwarding is for workers');
-    return primaryProxy({ socketPath: this.role.apiSocket, secret: this.role.apiSecret, resourceIndex, kind, timeoutMs, agent: this.internalAgent! });
+    return primaryProxy({ socketPath: this.role.apiSocket, secret: this.role.apiSecret, generation: this.generation, resourceIndex, kind, timeoutMs, agent: this.internalAgent! });
   }
 
   private apiHandler(r: ResourceConfig, rlog: Logger): Handler {

@@ -6,14 +6,15 @@ import { SECRET_HEADER } from './primary-proxy.js';
 /**
  * The primary's internal HTTP server for API and static resources (multi-process mode),
  * on a Unix socket in a directory only this user can enter. It answers only requests
- * that carry the run's secret, addressed by resource index (`/r/<index>`), with no body;
+ * that carry the run's secret, addressed by configuration generation and resource index (`/r/<gen>/<index>`), with no body;
  * anything else is refused and the connection closed. Workers authenticate and log each
  * client request where it arrives; see primary-proxy.ts for what they forward.
  */
 export class PrimaryApiServer {
   private readonly server: http.Server;
   private readonly secret: Buffer;
-  private readonly handlers = new Map<number, Handler>();
+  private handlers = new Map<number, Handler>();
+  private generation = 0;
 
   constructor(secret: string) {
     this.secret = Buffer.from(secret);
@@ -21,8 +22,10 @@ export class PrimaryApiServer {
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
 
-  route(resourceIndex: number, h: Handler): void {
-    this.handlers.set(resourceIndex, h);
+  /** The resources of configuration `generation`, by index; requests for another generation get 503. */
+  setRoutes(generation: number, handlers: Map<number, Handler>): void {
+    this.generation = generation;
+    this.handlers = handlers;
   }
 
   listen(path: string): Promise<void> {
@@ -40,12 +43,17 @@ export class PrimaryApiServer {
   }
 
   private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const m = /^\/r\/(\d{1,6})(?:\?|$)/.exec(req.url ?? '');
-    const h = m ? this.handlers.get(Number(m[1])) : undefined;
+    const m = /^\/r\/(\d{1,9})\/(\d{1,6})(?:\?|$)/.exec(req.url ?? '');
+    const h = m ? this.handlers.get(Number(m[2])) : undefined;
     const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
     if (!this.authentic(req.headers[SECRET_HEADER]) || !h || !bodyless || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.shouldKeepAlive = false;
       res.writeHead(403, { 'Content-Type': 'text/plain', Connection: 'close' }).end('403 forbidden');
+      return;
+    }
+    // A worker still on the configuration before a reload: it retries once it has the new one.
+    if (Number(m![1]) !== this.generation) {
+      res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '1' }).end('503 configuration reloading');
       return;
     }
     try {

@@ -15,8 +15,12 @@ import type { Handler } from '../http/server.js';
 
 /** Header carrying the per-run secret that the primary's internal server checks. */
 export const SECRET_HEADER = 'x-restreamer-secret';
-/** How a worker names a resource to the primary: its index in `resources`. */
-export const internalPath = (resourceIndex: number): string => `/r/${resourceIndex}`;
+/**
+ * How a worker names a resource to the primary: the configuration's generation (0 at
+ * start, one more per reload) and the resource's index in its `resources`. A request
+ * authorised under one configuration is never answered by a resource of another.
+ */
+export const internalPath = (generation: number, resourceIndex: number): string => `/r/${generation}/${resourceIndex}`;
 
 /** What the primary needs to answer, per kind of resource. */
 export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static';
@@ -32,6 +36,7 @@ const API_TIMEOUT_MS = 5000;
 export interface ForwardOptions {
   socketPath: string;
   secret: string;
+  generation: number;
   resourceIndex: number;
   kind: ForwardKind;
   /** Longest wait for the primary's answer, ms (static: its upstream timeout and more). */
@@ -66,9 +71,9 @@ export function acceptsGzip(header: string | undefined): boolean {
 }
 
 /** The internal request's path and headers, made only from values parsed out of `req`. */
-export function buildForward(req: http.IncomingMessage, o: Pick<ForwardOptions, 'secret' | 'resourceIndex' | 'kind'>): { method: 'GET' | 'HEAD'; path: string; headers: Record<string, string> } {
+export function buildForward(req: http.IncomingMessage, o: Pick<ForwardOptions, 'secret' | 'generation' | 'resourceIndex' | 'kind'>): { method: 'GET' | 'HEAD'; path: string; headers: Record<string, string> } {
   const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
-  let path = internalPath(o.resourceIndex);
+  let path = internalPath(o.generation, o.resourceIndex);
   const headers: Record<string, string> = { [SECRET_HEADER]: o.secret };
   switch (o.kind) {
     case 'control': {

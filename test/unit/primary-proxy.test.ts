@@ -19,12 +19,12 @@ const hostile = {
 
 test('only the secret and the parsed values cross, whatever the client sent', () => {
   for (const kind of ['api', 'control', 'prometheus', 'static'] as const) {
-    const f = buildForward(req('POST', '/health/../control?offline&x=%0d%0a', hostile), { secret: 's', resourceIndex: 3, kind });
+    const f = buildForward(req('POST', '/health/../control?offline&x=%0d%0a', hostile), { secret: 's', generation: 2, resourceIndex: 3, kind });
     assert.equal(f.method, 'GET');
-    assert.equal(f.path, kind === 'control' ? '/r/3?offline' : '/r/3');
+    assert.equal(f.path, kind === 'control' ? '/r/2/3?offline' : '/r/2/3');
     assert.deepEqual(Object.keys(f.headers), [SECRET_HEADER]);
   }
-  assert.equal(buildForward(req('HEAD', '/x', {}), { secret: 's', resourceIndex: 0, kind: 'static' }).method, 'HEAD');
+  assert.equal(buildForward(req('HEAD', '/x', {}), { secret: 's', generation: 0, resourceIndex: 0, kind: 'static' }).method, 'HEAD');
 });
 
 test('control: offline wins over online; anything else is no action', () => {
@@ -40,13 +40,13 @@ test('prometheus: gzip only when accepted, re-emitted in a fixed form', () => {
   assert.equal(acceptsGzip('gzip;q=0'), false);
   assert.equal(acceptsGzip('identity'), false);
   assert.equal(acceptsGzip(undefined), false);
-  const f = buildForward(req('GET', '/metrics', { 'accept-encoding': 'deflate, GZip;q=0.8, x-junk-\u0000' }), { secret: 's', resourceIndex: 1, kind: 'prometheus' });
+  const f = buildForward(req('GET', '/metrics', { 'accept-encoding': 'deflate, GZip;q=0.8, x-junk-\u0000' }), { secret: 's', generation: 0, resourceIndex: 1, kind: 'prometheus' });
   assert.equal(f.headers['accept-encoding'], 'gzip');
 });
 
 test('static: only well-formed ETags of If-None-Match cross', () => {
-  const f = buildForward(req('GET', '/a', { 'if-none-match': 'W/"0123456789abcdef", "zz", "fedcba9876543210"\r\nX: y' }), { secret: 's', resourceIndex: 2, kind: 'static' });
+  const f = buildForward(req('GET', '/a', { 'if-none-match': 'W/"0123456789abcdef", "zz", "fedcba9876543210"\r\nX: y' }), { secret: 's', generation: 0, resourceIndex: 2, kind: 'static' });
   assert.equal(f.headers['if-none-match'], '"0123456789abcdef", "fedcba9876543210"');
-  assert.equal(buildForward(req('GET', '/a', { 'if-none-match': '*' }), { secret: 's', resourceIndex: 2, kind: 'static' }).headers['if-none-match'], '*');
-  assert.equal(buildForward(req('GET', '/a', { 'if-none-match': 'junk' }), { secret: 's', resourceIndex: 2, kind: 'static' }).headers['if-none-match'], undefined);
+  assert.equal(buildForward(req('GET', '/a', { 'if-none-match': '*' }), { secret: 's', generation: 0, resourceIndex: 2, kind: 'static' }).headers['if-none-match'], '*');
+  assert.equal(buildForward(req('GET', '/a', { 'if-none-match': 'junk' }), { secret: 's', generation: 0, resourceIndex: 2, kind: 'static' }).headers['if-none-match'], undefined);
 });
