@@ -55,6 +55,10 @@ for (const i of runtime.filter((x) => x.op === 'ENV')) {
   for (const m of i.args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S+)/g)) env[m[1]!] = m[2]!;
 }
 const BASE = /^ARG NODE_IMAGE=(\S+)$/m.exec(DOCKERFILE)?.[1] ?? '';
+const words = (v: string | undefined) => (v ?? '').split(/\s+/).filter(Boolean);
+const BUILD_BASE = process.env.RESTREAMER_CONTAINER_BASE || BASE;
+const ENGINE_ARGS = words(process.env.RESTREAMER_CONTAINER_ENGINE_ARGS);
+const RUN_ARGS = words(process.env.RESTREAMER_CONTAINER_RUN_ARGS);
 
 describe('Dockerfile: what it declares', () => {
   it('is multi-stage on the official Node 20 slim image, runs unprivileged, exposes 8000', () => {
@@ -209,7 +213,20 @@ describe('Dockerfile: its entrypoint and health check, run outside a container',
  * Why the image itself is not built here, or null when it can be. Building needs an
  * engine that runs containers, the base image already in its local storage (tests send
  * nothing beyond loopback, so they never pull), and RESTREAMER_CONTAINER_BUILD=1, since
- * the build stage's `npm install` downloads from the npm registry.
+ * the build stage's `npm install` downloads from the npm registry. Optional:
+ * RESTREAMER_CONTAINER_BASE, another base image (the NODE_IMAGE build argument);
+ * RESTREAMER_CONTAINER_ENGINE_ARGS, arguments before the engine's subcommand (e.g.
+ * `--runtime runc`); RESTREAMER_CONTAINER_RUN_ARGS, extra arguments to build and run
+ * (e.g. `--ulimit nofile=1024:1024` where the runtime may not raise limits).
+ *
+ * On a machine that reaches no container registry, a stand-in for node:20-bookworm-slim
+ * can be imported from local files (how this was run on the development machine, podman
+ * 4.3.1): a root file system with the host's Node 20 at /usr/local/bin/node and its shared
+ * libraries, npm under /usr/local/lib/node_modules, busybox for /bin/sh, /etc/passwd with
+ * node:1000, and /root/.npm filled by `npm install --cache DIR` of this package; then
+ * `podman import --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'ENV
+ * npm_config_offline=true' rootfs.tar localhost/node-standin:20` and
+ * RESTREAMER_CONTAINER_BASE=localhost/node-standin:20.
  */
 function whyNoBuild(): { engine?: string; reason: string | null } {
   const tried: string[] = [];
@@ -217,12 +234,12 @@ function whyNoBuild(): { engine?: string; reason: string | null } {
     const info = spawnSync(engine, ['info'], { encoding: 'utf8', timeout: 30000 });
     if (info.error) { tried.push(`${engine}: ${(info.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : info.error.message}`); continue; }
     if (info.status !== 0) { tried.push(`${engine} info failed: ${(info.stderr || info.stdout).trim().split('\n').at(-1)}`); continue; }
-    const img = engine === 'podman' ? spawnSync(engine, ['image', 'exists', BASE]) : spawnSync(engine, ['image', 'inspect', BASE], { stdio: 'ignore' });
+    const img = spawnSync(engine, [...ENGINE_ARGS, 'image', 'inspect', BUILD_BASE], { stdio: 'ignore' });
     if (img.status !== 0) {
-      return { engine, reason: `${engine} is available, but the base image ${BASE} is not in its local storage and tests never pull from a registry (only loopback traffic); run "${engine} pull ${BASE}" and set RESTREAMER_CONTAINER_BUILD=1 to build and run the image` };
+      return { engine, reason: `${engine} is available, but the base image ${BUILD_BASE} is not in its local storage and tests never pull from a registry (only loopback traffic); run "${engine} pull ${BUILD_BASE}" and set RESTREAMER_CONTAINER_BUILD=1 to build and run the image` };
     }
     if (process.env.RESTREAMER_CONTAINER_BUILD !== '1') {
-      return { engine, reason: `${engine} and ${BASE} are available; set RESTREAMER_CONTAINER_BUILD=1 to build the image (its build stage downloads the npm dependencies)` };
+      return { engine, reason: `${engine} and ${BUILD_BASE} are available; set RESTREAMER_CONTAINER_BUILD=1 to build the image (its build stage downloads the npm dependencies)` };
     }
     return { engine, reason: null };
   }
@@ -236,7 +253,7 @@ describe('Dockerfile: built and run by a container engine', { skip: build.reason
   const tag = `localhost/restreamer-test:${process.pid}`;
   const name = `restreamer-test-${process.pid}`;
   let dir: string;
-  const sh = (args: string[], timeout = 60000) => spawnSync(engine, args, { encoding: 'utf8', timeout });
+  const sh = (args: string[], timeout = 60000) => spawnSync(engine, [...ENGINE_ARGS, ...args], { encoding: 'utf8', timeout });
 
   before(() => { dir = mkdtempSync(join(tmpdir(), 'rs-container-')); });
   after(() => {
@@ -246,14 +263,16 @@ describe('Dockerfile: built and run by a container engine', { skip: build.reason
   });
 
   it('builds, becomes healthy with a mounted config, and stops cleanly on SIGTERM', async () => {
-    const b = sh(['build', '--pull=never', '-t', tag, ROOT], 540000);
+    // podman keeps HEALTHCHECK only in the docker image format.
+    const format = engine === 'podman' ? ['--format', 'docker'] : [];
+    const b = sh(['build', ...format, ...RUN_ARGS, '--pull=never', '--build-arg', `NODE_IMAGE=${BUILD_BASE}`, '-t', tag, ROOT], 540000);
     assert.equal(b.status, 0, b.stderr);
     const port = await freePort();
     writeFileSync(join(dir, 'restreamer.json'), JSON.stringify({
       listen: ':8000',
       resources: [{ type: 'stream', serve: '/live.ts', remote: 'udp://0.0.0.0:5000' }, { type: 'api', api: 'health', serve: '/health' }],
     }));
-    const r = sh(['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:8000`, '--health-interval', '1s',
+    const r = sh(['run', '-d', ...RUN_ARGS, '--name', name, '-p', `127.0.0.1:${port}:8000`, '--health-interval', '1s',
       '-v', `${join(dir, 'restreamer.json')}:/etc/restreamer/restreamer.json:ro`, tag]);
     assert.equal(r.status, 0, r.stderr);
     await until(() => {
@@ -262,8 +281,12 @@ describe('Dockerfile: built and run by a container engine', { skip: build.reason
     }, 60000, 'the container to be healthy');
     const h = await fetch(`http://127.0.0.1:${port}/health`);
     assert.equal(h.status, 200);
+    assert.equal(sh(['exec', name, 'node', '-p', 'process.getuid()']).stdout.trim(), '1000', 'runs as the node user');
+    const pid1 = sh(['exec', name, 'node', '-p', "require('fs').readFileSync('/proc/1/cmdline', 'utf8').split('\\0').join(' ')"]).stdout;
+    assert.match(pid1, /^node --max-semi-space-size=4 \S+cli\.js \/etc\/restreamer\/restreamer\.json/, 'node is PID 1');
     const s = sh(['stop', '-t', '10', name], 30000);
     assert.equal(s.status, 0, s.stderr);
     assert.equal(sh(['inspect', '--format', '{{.State.ExitCode}}', name]).stdout.trim(), '0', 'exit status after SIGTERM');
+    assert.match(sh(['logs', name]).stdout, /"evt":"shutdown","signal":"SIGTERM"/, 'SIGTERM reached the process');
   });
 });
