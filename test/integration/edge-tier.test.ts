@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
 import { Scope } from '../helpers/scope.js';
-import { freePort } from '../helpers/upstream.js';
+import { freePort, PacedServer } from '../helpers/upstream.js';
 import { ccErrors } from '../helpers/ts.js';
 
 const EXAMPLES = join(ROOT, 'examples', 'haproxy');
@@ -121,7 +121,12 @@ describe('edge tier: origin, two edges, HAProxy (examples/haproxy)', { skip, tim
   const viewersOf = async (p: ProxyProcess) => (await getJson(p.url('/health'))).viewer as number;
 
   before(async () => {
-    const encoder = await scope.paced();
+    // The encoder: the shipped demo clip (6 s of H.264 + AAC) served in a loop at its own
+    // rate, with seamless continuity counters (no ffmpeg needed).
+    const clip = readFileSync(join(ROOT, 'examples', 'demo', 'demo.ts'));
+    const encoder = new PacedServer(clip, Math.round(clip.length / 6));
+    await encoder.start();
+    scope.defer(() => encoder.stop());
     origin = await scope.proxy(example('origin.json', 'http://encoder:8080/live.ts', encoder.url()));
     const fromOrigin = origin.url('/stream');
     // edge1 is full at 2 viewers, so the test can fill it; edge2 keeps the example's limits.
