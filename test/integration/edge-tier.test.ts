@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
+import { parseConfig } from '../../src/config/load.js';
 import { Scope } from '../helpers/scope.js';
 import { freePort, PacedServer } from '../helpers/upstream.js';
 import { ccErrors } from '../helpers/ts.js';
@@ -99,39 +100,28 @@ class Haproxy {
   }
 }
 
-describe('edge tier: origin, two edges, HAProxy (examples/haproxy)', { skip, timeout: 120000 }, () => {
-  const scope = new Scope();
-  const viewers: StreamClient[] = [];
-  let origin: ProxyProcess;
-  let edge1: ProxyProcess;
-  let edge2: ProxyProcess;
-  let hp: Haproxy;
-  let dir: string;
+/** The whole topology, started: encoder, origin, two edges (with `edge1`/`edge2` config additions), HAProxy. */
+class Tier {
+  readonly scope = new Scope();
+  readonly viewers: StreamClient[] = [];
+  origin!: ProxyProcess;
+  edge1!: ProxyProcess;
+  edge2!: ProxyProcess;
+  hp!: Haproxy;
+  private dir = '';
 
-  /** A viewer through HAProxy, once it has data; returns it with the edge that serves it. */
-  async function viewer(): Promise<{ c: StreamClient; edge: string }> {
-    const c = new StreamClient(`http://127.0.0.1:${hp.port}/stream`);
-    viewers.push(c);
-    await c.responded;
-    assert.equal(c.status, 200, `viewer answered ${c.status}; haproxy: ${hp.output.slice(-1500)}`);
-    await until(() => c.bytes > 0, 10000, 'first bytes through haproxy');
-    return { c, edge: String(c.headers['x-edge']) };
-  }
-
-  const viewersOf = async (p: ProxyProcess) => (await getJson(p.url('/health'))).viewer as number;
-
-  before(async () => {
+  async start(edge1: Record<string, unknown>, edge2: Record<string, unknown>): Promise<void> {
+    const scope = this.scope;
     // The encoder: the shipped demo clip (6 s of H.264 + AAC) served in a loop at its own
     // rate, with seamless continuity counters (no ffmpeg needed).
     const clip = readFileSync(join(ROOT, 'examples', 'demo', 'demo.ts'));
     const encoder = new PacedServer(clip, Math.round(clip.length / 6));
     await encoder.start();
     scope.defer(() => encoder.stop());
-    origin = await scope.proxy(example('origin.json', 'http://encoder:8080/live.ts', encoder.url()));
-    const fromOrigin = origin.url('/stream');
-    // edge1 is full at 2 viewers, so the test can fill it; edge2 keeps the example's limits.
-    edge1 = await scope.proxy(example('edge1.json', 'http://origin:8000/stream', fromOrigin, { fullconnections: 2 }));
-    edge2 = await scope.proxy(example('edge2.json', 'http://origin:8000/stream', fromOrigin));
+    this.origin = await scope.proxy(example('origin.json', 'http://encoder:8080/live.ts', encoder.url()));
+    const fromOrigin = this.origin.url('/stream');
+    this.edge1 = await scope.proxy(example('edge1.json', 'http://origin:8000/stream', fromOrigin, edge1));
+    this.edge2 = await scope.proxy(example('edge2.json', 'http://origin:8000/stream', fromOrigin, edge2));
 
     const [port, statsPort] = [await freePort(), await freePort()];
     let cfg = readFileSync(join(EXAMPLES, 'haproxy.cfg'), 'utf8');
@@ -139,26 +129,64 @@ describe('edge tier: origin, two edges, HAProxy (examples/haproxy)', { skip, tim
     // The example's maxconn needs 2 x 20000 descriptors, more than a test machine may allow.
     cfg = replace(cfg, /^ {4}maxconn 20000$/m, '    maxconn 1000');
     cfg = replace(cfg, 'bind 127.0.0.1:8404', `bind 127.0.0.1:${statsPort}`);
-    cfg = replace(cfg, 'server edge1 edge1:8000 check', `server edge1 127.0.0.1:${edge1.port} check`);
-    cfg = replace(cfg, 'server edge2 edge2:8000 check', `server edge2 127.0.0.1:${edge2.port} check`);
+    cfg = replace(cfg, 'server edge1 edge1:8000 check', `server edge1 127.0.0.1:${this.edge1.port} check`);
+    cfg = replace(cfg, 'server edge2 edge2:8000 check', `server edge2 127.0.0.1:${this.edge2.port} check`);
     // Short check intervals so the test takes seconds; the check itself is the shipped one.
     cfg = replace(cfg, 'default-server inter 1s fall 1 rise 2', 'default-server inter 200ms fall 1 rise 1');
-    dir = mkdtempSync(join(tmpdir(), 'rs-haproxy-'));
-    const cfgPath = join(dir, 'haproxy.cfg');
+    this.dir = mkdtempSync(join(tmpdir(), 'rs-haproxy-'));
+    const cfgPath = join(this.dir, 'haproxy.cfg');
     writeFileSync(cfgPath, cfg);
     const check = spawnSync('haproxy', ['-c', '-f', cfgPath], { encoding: 'utf8' });
     assert.equal(check.status, 0, `haproxy -c: ${check.stdout}${check.stderr}`);
-    hp = new Haproxy(cfgPath, statsPort, port);
-    scope.defer(() => hp.stop());
-    await hp.waitState('edge1', 'UP');
-    await hp.waitState('edge2', 'UP');
-  });
+    this.hp = new Haproxy(cfgPath, statsPort, port);
+    scope.defer(() => this.hp.stop());
+    await this.hp.waitState('edge1', 'UP');
+    await this.hp.waitState('edge2', 'UP');
+  }
 
-  after(async () => {
-    for (const v of viewers) v.close();
-    await scope.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  /** A viewer through HAProxy, once it has data; returns it with the edge that serves it. */
+  async viewer(): Promise<{ c: StreamClient; edge: string }> {
+    const c = new StreamClient(`http://127.0.0.1:${this.hp.port}/stream`);
+    this.viewers.push(c);
+    await c.responded;
+    assert.equal(c.status, 200, `viewer answered ${c.status}; haproxy: ${this.hp.output.slice(-1500)}`);
+    await until(() => c.bytes > 0, 10000, 'first bytes through haproxy');
+    return { c, edge: String(c.headers['x-edge']) };
+  }
+
+  async close(): Promise<void> {
+    for (const v of this.viewers) v.close();
+    // SIGINT stops at once, also an edge that is draining.
+    for (const p of [this.edge1, this.edge2]) if (p && p.exitCode === null && p.exitSignal === null) p.proc.kill('SIGINT');
+    await this.scope.close();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const viewersOf = async (p: ProxyProcess) => (await getJson(p.url('/health'))).viewer as number;
+
+/** Every packet boundary has a sync byte and no PID's continuity counter jumps. */
+function assertClean(c: StreamClient, who: string): void {
+  const all = c.body();
+  const body = all.subarray(0, all.length - (all.length % 188));
+  for (let o = 0; o < body.length; o += 188) assert.equal(body[o], 0x47, `${who}: sync byte at ${o}`);
+  assert.equal(ccErrors(body), 0, `${who}: continuity errors`);
+}
+
+describe('edge tier: origin, two edges, HAProxy (examples/haproxy)', { skip, timeout: 120000 }, () => {
+  const tier = new Tier();
+  let origin: ProxyProcess;
+  let edge1: ProxyProcess;
+  let edge2: ProxyProcess;
+  let hp: Haproxy;
+  const viewer = () => tier.viewer();
+
+  before(async () => {
+    // edge1 is full at 2 viewers, so the test can fill it; edge2 keeps the example's limits.
+    await tier.start({ fullconnections: 2 }, {});
+    ({ origin, edge1, edge2, hp } = tier);
   });
+  after(() => tier.close());
 
   let onEdge2: StreamClient[] = [];
   let onEdge1: StreamClient[] = [];
@@ -227,12 +255,63 @@ describe('edge tier: origin, two edges, HAProxy (examples/haproxy)', { skip, tim
     await until(() => onEdge2.every((c, i) => c.bytes > bytesAtStop[i]! + 100 * 188), 10000, 'edge2 viewers to get data after the stop');
     for (const c of onEdge2) {
       assert.equal(c.ended, false, 'an edge2 viewer was cut');
-      const all = c.body();
-      const body = all.subarray(0, all.length - (all.length % 188));
-      for (let o = 0; o < body.length; o += 188) assert.equal(body[o], 0x47, `sync byte at ${o}`);
-      assert.equal(ccErrors(body), 0, 'continuity errors at an edge2 viewer');
+      assertClean(c, 'edge2 viewer');
     }
     const s = await getJson(edge2.url('/statistics'));
     assert.equal(s.total_packets_dropped, 0);
+  });
+});
+
+/** Why the drain scenario cannot run with this build's loader, or false when it can. */
+async function drainUnknown(): Promise<string | false> {
+  const why = 'this build does not know the "drain" key (the SIGTERM drain)';
+  const warnings: { path: string }[] = [];
+  try {
+    await parseConfig(JSON.stringify({ drain: 1, resources: [{ type: 'stream', serve: '/s', remote: 'http://127.0.0.1:1/s' }] }), ROOT, { onWarning: (w) => warnings.push(w) });
+  } catch {
+    return why;
+  }
+  return warnings.some((w) => w.path === 'drain') ? why : false;
+}
+const noDrain = skip || (await drainUnknown());
+
+describe('edge tier: an edge that drains (SIGTERM with "drain")', { skip: noDrain, timeout: 120000 }, () => {
+  const tier = new Tier();
+  after(() => tier.close());
+
+  it('gets no new viewers while its own keep streaming, then exits when they have left', async () => {
+    await tier.start({ drain: 30 }, { drain: 30 });
+    const { edge1, hp } = tier;
+    const a = await tier.viewer();
+    const b = await tier.viewer();
+    assert.notEqual(a.edge, b.edge, 'one viewer on each edge');
+    const [mine, other] = a.edge === 'edge1' ? [a.c, b.c] : [b.c, a.c];
+
+    edge1.proc.kill('SIGTERM');
+    const end = Date.now() + 5000;
+    for (;;) {
+      const h = await getJson(edge1.url('/health'));
+      if (h.draining === true) { assert.equal(h.status, 'full'); break; }
+      assert.ok(Date.now() < end, `edge1 health while draining: ${JSON.stringify(h)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await hp.waitState('edge1', 'DOWN');
+    for (let i = 0; i < 2; i++) assert.equal((await tier.viewer()).edge, 'edge2', 'a new viewer went to the draining edge');
+
+    // The draining edge's viewer keeps streaming, and the edge keeps running for it.
+    const at = mine.bytes;
+    await until(() => mine.bytes > at + 100 * 188, 10000, 'the draining edge\'s viewer to keep getting data');
+    assert.equal(edge1.exitCode, null, 'edge1 exited while a viewer was still watching');
+    assert.equal(await viewersOf(edge1), 1);
+
+    // Its last viewer leaves: the drain ends early and the edge exits cleanly.
+    mine.close();
+    await mine.done;
+    const exited = await Promise.race([edge1.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10000))]);
+    assert.ok(exited, 'edge1 did not exit after its last viewer left');
+    assert.equal(edge1.exitCode, 0);
+    assertClean(mine, 'the drained viewer');
+    assertClean(other, 'the other edge\'s viewer');
+    assert.equal(other.ended, false);
   });
 });
