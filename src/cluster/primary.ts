@@ -226,13 +226,14 @@ export class Primary {
         if (w.slots > 0) { w.slots--; this.app.admission.release(); }
         break;
       case 'viewer': {
+        if (!this.isStream(m.stream)) break;
         const s = this.app.streams.get(this.streamNames[m.stream]!);
         w.viewers[m.stream] = Math.max(0, (w.viewers[m.stream] ?? 0) + m.delta);
         if (m.delta > 0) s?.viewerJoined(); else s?.viewerLeft();
         break;
       }
       case 'demand': {
-        const s = this.app.streams.get(this.streamNames[m.stream]!);
+        const s = this.isStream(m.stream) ? this.app.streams.get(this.streamNames[m.stream]!) : undefined;
         void (s ? s.demand() : Promise.resolve(false)).then((ok) => this.send(w, { t: 'demanded', id: m.id, ok }));
         break;
       }
@@ -244,6 +245,11 @@ export class Primary {
         }
         break;
     }
+  }
+
+  /** A stream index as a worker may send it: one of ours. */
+  private isStream(i: unknown): i is number {
+    return Number.isInteger(i) && (i as number) >= 0 && (i as number) < this.streamNames.length;
   }
 
   /** Fresh counters from every worker (before an API answer); bounded wait. */

@@ -82,7 +82,7 @@ export const ConfigSchema = z.strictObject({
   batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms (restreamer addition)'),
   batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
   grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
-  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
+  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 (auto) and 1 = a single process, the cheapest on every host measured; 2 or more = a primary plus that many workers, see docs/configuration.md (restreamer addition)'),
   slowtimeout: seconds().default(60).describe('disconnect a client that has not read anything for this many seconds (0 = never) (restreamer addition)'),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
