@@ -47,11 +47,16 @@ export class Handoff {
   private closed = false;
   /** Connections closed because no worker took them (summarised by the caller). */
   dropped = 0;
+  /** Failed accepts (summarised by the caller). */
+  acceptErrors = 0;
 
   constructor(private readonly targets: () => HandoffTarget[]) {
     // The worker's HTTP server never sees these sockets accepted, so the socket options its
     // own accept would set (http.Server's defaults: no Nagle, TCP keep-alive) are set here.
-    this.server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (s) => this.dispatch(s, Date.now(), 0));
+    this.server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (s) => {
+      s.on('error', noop);
+      this.dispatch(s, Date.now(), 0);
+    });
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
@@ -60,6 +65,8 @@ export class Handoff {
       this.server.once('error', onErr);
       this.server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', onErr);
+        // A failed accept (out of file descriptors, ...) is counted, never fatal.
+        this.server.on('error', () => { this.acceptErrors++; });
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -118,7 +125,6 @@ export class Handoff {
 
   private dispatch(socket: net.Socket, since: number, attempts: number): void {
     if (socket.destroyed) return;
-    socket.on('error', noop);
     if (this.closed || attempts >= MAX_ATTEMPTS) { this.drop(socket); return; }
     const target = this.pick(Date.now());
     if (!target) {

@@ -27,6 +27,8 @@ const PING_MS = 500;
 const UNRESPONSIVE_MS = 3000;
 /** A worker silent for this long gets new connections only when no other one can, ms. */
 const FRESH_MS = 1200;
+/** Connection faults (closed without a worker, failed accepts) are logged at most this often, ms. */
+const SUMMARY_MS = 10000;
 /** A worker that is not ready this long after its fork is killed and replaced, ms. */
 const STARTUP_MS = 30000;
 
@@ -66,6 +68,8 @@ export class Primary {
   private lastTick = 0;
   private pingSeq = 0;
   private dropsLogged = 0;
+  private acceptErrorsLogged = 0;
+  private summaryAt = 0;
   private collectSeq = 0;
   private readonly collects = new Map<number, { left: Set<number>; done: () => void }>();
 
@@ -185,9 +189,15 @@ export class Primary {
       if (w.ready) this.send(w, { t: 'ping', seq: ++this.pingSeq });
     }
     this.handoff.sweep(now, (t) => (t as WorkerState).doomed);
-    if (this.handoff.dropped > this.dropsLogged) {
-      this.log.warn({ evt: EVT.warning, connections: this.handoff.dropped - this.dropsLogged, total: this.handoff.dropped }, 'connections closed: no worker took them');
+    // Repeated faults: one line per kind at most every SUMMARY_MS, with the count since the last.
+    if (now - this.summaryAt >= SUMMARY_MS) {
+      const dropped = this.handoff.dropped - this.dropsLogged;
+      const acceptErrors = this.handoff.acceptErrors - this.acceptErrorsLogged;
+      if (dropped > 0) this.log.warn({ evt: EVT.warning, connections: dropped, total: this.handoff.dropped }, 'connections closed: no worker took them');
+      if (acceptErrors > 0) this.log.error({ evt: EVT.warning, errors: acceptErrors, total: this.handoff.acceptErrors }, 'accepting connections failed (out of file descriptors?)');
+      if (dropped > 0 || acceptErrors > 0) this.summaryAt = now;
       this.dropsLogged = this.handoff.dropped;
+      this.acceptErrorsLogged = this.handoff.acceptErrors;
     }
   }
 
