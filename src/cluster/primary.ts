@@ -43,6 +43,8 @@ interface WorkerState extends WorkerPipe, HandoffTarget {
   doomed: boolean;
   /** A send failed: its channel is closed, it is about to exit. */
   broken: boolean;
+  /** Exited (its channel may still hold messages). */
+  gone: boolean;
 }
 
 /**
@@ -146,7 +148,7 @@ export class Primary {
     const now = Date.now();
     const st: WorkerState = {
       id: worker.id, worker, pipe, viewers: this.streamNames.map(() => 0), startedAt: now, slots: 0,
-      ready: false, lastSeen: now, doomed: false, broken: false, pending: 0,
+      ready: false, lastSeen: now, doomed: false, broken: false, gone: false, pending: 0,
       onStuck: () => {
         this.log.error({ evt: EVT.warning, worker: worker.id }, 'worker not reading its data pipe: restarting it');
         worker.process.kill('SIGKILL');
@@ -188,7 +190,7 @@ export class Primary {
       }
       if (w.ready) this.send(w, { t: 'ping', seq: ++this.pingSeq });
     }
-    this.handoff.sweep(now, (t) => (t as WorkerState).doomed);
+    this.handoff.sweep(now, (t) => (t as WorkerState).doomed || (t as WorkerState).gone);
     // Repeated faults: one line per kind at most every SUMMARY_MS, with the count since the last.
     if (now - this.summaryAt >= SUMMARY_MS) {
       const dropped = this.handoff.dropped - this.dropsLogged;
@@ -212,6 +214,9 @@ export class Primary {
   }
 
   private onMessage(w: WorkerState, m: WorkerMessage): void {
+    // Read after its exit: its slots and viewers were given back; only a connection's
+    // acknowledgement still matters (that connection is served, or was, by nobody else).
+    if (w.gone && m.t !== 'conn-ack') return;
     w.lastSeen = Date.now();
     switch (m.t) {
       case 'ready':
@@ -278,9 +283,12 @@ export class Primary {
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
     const w = this.workers.get(worker.id);
     if (!w) return;
+    w.gone = true;
     this.workers.delete(worker.id);
-    // Connections it had not acknowledged go to another worker (its copies died with it).
-    this.handoff.targetGone(w);
+    // Connections it had not acknowledged go to another worker (its copies died with it),
+    // once its channel is read to the end: an acknowledgement may still be in it.
+    if (worker.isConnected()) worker.once('disconnect', () => this.handoff.targetGone(w));
+    else this.handoff.targetGone(w);
     this.pipes.remove(w);
     this.counters.retire(worker.id);
     // Its clients are gone: give back their slots and viewers.
