@@ -11,7 +11,7 @@ import { ENV_API_SOCKET } from './primary.js';
 /** How often a worker reports its counters without being asked, ms. */
 const REPORT_MS = 250;
 /** On shutdown, how long the clients' connections may take to close, ms (the front gives 500). */
-const DRAIN_MS = 1000;
+const CLOSE_WAIT_MS = 1000;
 
 /**
  * Multi-process mode, worker side: serves the HTTP clients the primary hands over, from
@@ -32,7 +32,7 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
       clearInterval(timer);
       rpc.close();
       await app?.close();
-      await drained(sockets, DRAIN_MS);
+      await closed(sockets, CLOSE_WAIT_MS);
       data.destroy();
       await logh.close();
       resolveExit(code);
@@ -49,16 +49,17 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   cluster.worker?.on('error', () => shutdown(0));
   const rpc = new WorkerRpc(send, () => app?.workerCounters() ?? [], () => shutdown(0), () => logh.reopen());
   app = new App(cfg, log, { role: 'worker', rpc, apiSocket: process.env[ENV_API_SOCKET] ?? '' });
-  const server = app.front.server;
-  // The front's HTTP server never listens here. Its connection bookkeeping (header and
-  // request timeouts, closing idle keep-alive connections) starts on 'listening'.
-  server.emit('listening');
 
   const reader = new FrameReader((type, arg, stream, payload) => app?.remoteStreams[stream]?.onFrame(type, arg, payload));
   const data = new net.Socket({ fd: DATA_FD, readable: true, writable: false });
   data.on('data', (chunk: Buffer) => reader.push(chunk));
   data.on('error', () => shutdown(1));
   data.on('end', () => shutdown(0));
+
+  const server = app.front.server;
+  // The front's HTTP server never listens here. Its connection bookkeeping (header and
+  // request timeouts, closing idle keep-alive connections) starts on 'listening'.
+  server.emit('listening');
 
   const onConn = (id: number, socket: net.Socket | undefined) => {
     // Taken or refused at once: the primary keeps its copy until it hears which.
@@ -90,7 +91,7 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
 }
 
 /** Resolves when every socket in `set` has closed, or after `ms`. */
-function drained(set: Set<net.Socket>, ms: number): Promise<void> {
+function closed(set: Set<net.Socket>, ms: number): Promise<void> {
   if (set.size === 0) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
