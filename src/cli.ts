@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
 import { createLogger, EVT, type Logger } from './log/logger.js';
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import { App } from './app.js';
 import { Primary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
@@ -94,10 +93,8 @@ async function main(argv: string[]): Promise<number> {
   const logh = createLogger({ file: cfg.log || undefined });
   if (cluster.isWorker) return runWorker(cfg, logh);
   const log = logh.logger;
-  // Auto: one worker per CPU but one, which the primary (upstreams) and the kernel's
-  // network work need; on 2 CPUs that is a single process, which measured cheaper per
-  // delivered Gbit than two workers (docs/benchmarks.md).
-  const workers = cfg.workers === 0 ? Math.max(1, availableParallelism() - 1) : cfg.workers;
+  // Auto: a single process until multi-process mode beats one in a benchmark on the host (docs/configuration.md).
+  const workers = cfg.workers === 0 ? 1 : cfg.workers;
   log.info({ evt: EVT.start, pid: process.pid, node: process.version, config: path, workers }, 'restreamer starting');
   log.info({ evt: EVT.config, listen: cfg.listen, resources: cfg.resources.map((r) => ({ type: r.type, serve: r.serve, api: r.api })) }, 'configuration loaded');
   const fdWarning = fdLimitWarning(cfg.maxconnections, cfg.resources.reduce((n, r) => n + (r.type === 'stream' ? 1 : 0), 0));

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -12,6 +13,8 @@ import { WorkerPipes, type WorkerPipe } from './fanout.js';
 import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerCounters } from './counters.js';
 import { NODE_FLAGS } from '../node-flags.js';
+import { parseListen } from '../config/listen.js';
+import { Handoff, type HandoffTarget } from './handoff.js';
 
 /** Environment handed to workers (they get the primary's argv, so the same config path). */
 export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
@@ -21,12 +24,30 @@ export const ENV_API_SECRET = 'RESTREAMER_API_SECRET';
 /** A worker that dies sooner than this after its start is restarted only after a pause. */
 const RESTART_BACKOFF_MS = 1000;
 const COLLECT_TIMEOUT_MS = 500;
+/** Heartbeat: the primary pings every worker this often, ms. */
+const PING_MS = 500;
+/** A ready worker not heard from (pong, report, anything) for this long is killed and replaced, ms. */
+const UNRESPONSIVE_MS = 3000;
+/** A worker silent for this long gets new connections only when no other one can, ms. */
+const FRESH_MS = 1200;
+/** Connection faults (closed without a worker, failed accepts) are logged at most this often, ms. */
+const SUMMARY_MS = 10000;
+/** A worker that is not ready this long after its fork is killed and replaced, ms. */
+const STARTUP_MS = 30000;
 
-interface WorkerState extends WorkerPipe {
+interface WorkerState extends WorkerPipe, HandoffTarget {
   worker: Worker;
   startedAt: number;
   slots: number;
-  listening: boolean;
+  ready: boolean;
+  /** Last message from it (heartbeat), ms. */
+  lastSeen: number;
+  /** Killed for not answering; its exit is awaited. */
+  doomed: boolean;
+  /** A send failed: its channel is closed, it is about to exit. */
+  broken: boolean;
+  /** Exited (its channel may still hold messages). */
+  gone: boolean;
 }
 
 /**
@@ -46,8 +67,15 @@ export class Primary {
   private readonly apiSocket = join(this.dir, 'api.sock');
   private readonly apiSecret = randomBytes(32).toString('hex');
   private stopping = false;
-  private listenedResolve!: (addr: { address: string; port: number; family: string }) => void;
-  private listenedReject!: (e: Error) => void;
+  private readonly handoff = new Handoff(() => [...this.workers.values()]);
+  private readyResolve: (() => void) | undefined;
+  private readyReject: ((e: Error) => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastTick = 0;
+  private pingSeq = 0;
+  private dropsLogged = 0;
+  private acceptErrorsLogged = 0;
+  private summaryAt = 0;
   private collectSeq = 0;
   private readonly collects = new Map<number, { left: Set<number>; done: () => void }>();
 
@@ -64,18 +92,26 @@ export class Primary {
     });
   }
 
-  /** Start upstreams and workers; resolves once every worker listens. */
-  async start(): Promise<{ address: string; port: number; family: string }> {
+  /**
+   * Listen (the primary accepts every connection and hands it to a worker), start the
+   * workers and, once every one is ready, the upstreams.
+   */
+  async start(): Promise<AddressInfo> {
     await this.app.startInternal(this.apiSocket);
-    const listened = new Promise<{ address: string; port: number; family: string }>((res, rej) => {
-      this.listenedResolve = res;
-      this.listenedReject = rej;
+    const { host, port } = parseListen(this.cfg.listen);
+    const addr = await this.handoff.listen(host, port);
+    const ready = new Promise<void>((res, rej) => {
+      this.readyResolve = res;
+      this.readyReject = rej;
     });
     const flags = NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
     cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'], execArgv: [...process.execArgv, ...flags] });
     cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
+    this.lastTick = Date.now();
+    this.heartbeat = setInterval(() => this.tick(), PING_MS);
+    this.heartbeat.unref();
     for (let i = 0; i < this.workerCount; i++) this.fork();
-    const addr = await listened;
+    await ready;
     this.app.startUpstreams();
     return addr;
   }
@@ -92,6 +128,8 @@ export class Primary {
   async close(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.heartbeat);
+    this.handoff.close();
     const exits = [...this.workers.values()].map((w) => new Promise<void>((res) => {
       if (w.worker.isDead()) return res();
       w.worker.once('exit', () => res());
@@ -110,12 +148,22 @@ export class Primary {
     const pipe = worker.process.stdio?.[DATA_FD] as Writable | undefined;
     if (!pipe) throw new Error('worker data pipe missing');
     pipe.on('error', () => { /* worker gone; exit handler cleans up */ });
+    // A message to a worker that has just died fails (EPIPE): never fatal, the exit
+    // handler cleans up. Errors of sends with a callback go to the callback instead.
+    worker.on('error', () => { st.broken = true; });
+    worker.process.on('error', () => { st.broken = true; });
+    worker.on('disconnect', () => { st.broken = true; });
+    const now = Date.now();
     const st: WorkerState = {
-      id: worker.id, worker, pipe, viewers: this.streamNames.map(() => 0), startedAt: Date.now(), slots: 0, listening: false,
+      id: worker.id, worker, pipe, viewers: this.streamNames.map(() => 0), startedAt: now, slots: 0,
+      ready: false, lastSeen: now, doomed: false, broken: false, gone: false, pending: 0,
       onStuck: () => {
         this.log.error({ evt: EVT.warning, worker: worker.id }, 'worker not reading its data pipe: restarting it');
         worker.process.kill('SIGKILL');
       },
+      routable: () => st.ready && !st.doomed && !st.broken && worker.isConnected(),
+      fresh: (t) => t - st.lastSeen < FRESH_MS,
+      send: (id, socket, done) => this.sendConn(st, id, socket, done),
     };
     this.workers.set(worker.id, st);
     this.pipes.add(st);
@@ -127,16 +175,69 @@ export class Primary {
     worker.on('message', (m: WorkerMessage) => this.onMessage(st, m));
   }
 
+  /**
+   * Heartbeat: ping every worker; kill one that has not been heard from for
+   * UNRESPONSIVE_MS (stopped, or its event loop blocked): its clients are frozen and it
+   * would take no new connection. The exit handler replaces it.
+   */
+  private tick(): void {
+    const now = Date.now();
+    // We did not run for a while ourselves (stopped, blocked, suspended): the workers'
+    // answers may be waiting unread; judge them again from now.
+    const late = now - this.lastTick > PING_MS * 3;
+    this.lastTick = now;
+    for (const w of this.workers.values()) {
+      if (late) w.lastSeen = Math.max(w.lastSeen, now - PING_MS);
+      if (w.doomed) continue;
+      const silent = now - w.lastSeen;
+      if (w.ready ? silent > UNRESPONSIVE_MS : now - w.startedAt > STARTUP_MS) {
+        w.doomed = true;
+        this.log.error({ evt: EVT.warning, worker: w.id, pid: w.worker.process.pid, silentMs: silent, ready: w.ready }, 'worker unresponsive: killing it and starting a new one');
+        w.worker.process.kill('SIGKILL');
+        continue;
+      }
+      if (w.ready) this.send(w, { t: 'ping', seq: ++this.pingSeq });
+    }
+    this.handoff.sweep(now, (t) => (t as WorkerState).doomed || (t as WorkerState).gone);
+    // Repeated faults: one line per kind at most every SUMMARY_MS, with the count since the last.
+    if (now - this.summaryAt >= SUMMARY_MS) {
+      const dropped = this.handoff.dropped - this.dropsLogged;
+      const acceptErrors = this.handoff.acceptErrors - this.acceptErrorsLogged;
+      if (dropped > 0) this.log.warn({ evt: EVT.warning, connections: dropped, total: this.handoff.dropped }, 'connections closed: no worker took them');
+      if (acceptErrors > 0) this.log.error({ evt: EVT.warning, errors: acceptErrors, total: this.handoff.acceptErrors }, 'accepting connections failed (out of file descriptors?)');
+      if (dropped > 0 || acceptErrors > 0) this.summaryAt = now;
+      this.dropsLogged = this.handoff.dropped;
+      this.acceptErrorsLogged = this.handoff.acceptErrors;
+    }
+  }
+
+  private sendConn(w: WorkerState, id: number, socket: Socket, done: (err: Error | null) => void): void {
+    try {
+      // keepOpen: our copy stays until the worker acknowledges it (or dies).
+      w.worker.send({ t: 'conn', id } satisfies PrimaryMessage, socket, { keepOpen: true }, (err) => { if (err) { w.broken = true; done(err); } });
+    } catch (err) {
+      w.broken = true;
+      done(err as Error);
+    }
+  }
+
   private onMessage(w: WorkerState, m: WorkerMessage): void {
+    // Read after its exit: its slots and viewers were given back; only a connection's
+    // acknowledgement still matters (that connection is served, or was, by nobody else).
+    if (w.gone && m.t !== 'conn-ack') return;
+    w.lastSeen = Date.now();
     switch (m.t) {
-      case 'listening':
-        if (!w.listening) {
-          w.listening = true;
-          if ([...this.workers.values()].every((x) => x.listening)) this.listenedResolve({ address: m.address, port: m.port, family: m.family });
+      case 'ready':
+        if (!w.ready) {
+          w.ready = true;
+          this.handoff.flush();
+          if ([...this.workers.values()].every((x) => x.ready)) { this.readyResolve?.(); this.readyResolve = undefined; }
         }
         break;
-      case 'listen-error':
-        this.listenedReject(new Error(m.message));
+      case 'pong':
+        break;
+      case 'conn-ack':
+        this.handoff.acked(m.id, m.ok);
         break;
       case 'acquire': {
         const ok = !this.stopping && this.app.admission.tryAcquire();
@@ -148,13 +249,14 @@ export class Primary {
         if (w.slots > 0) { w.slots--; this.app.admission.release(); }
         break;
       case 'viewer': {
+        if (!this.isStream(m.stream)) break;
         const s = this.app.streams.get(this.streamNames[m.stream]!);
         w.viewers[m.stream] = Math.max(0, (w.viewers[m.stream] ?? 0) + m.delta);
         if (m.delta > 0) s?.viewerJoined(); else s?.viewerLeft();
         break;
       }
       case 'demand': {
-        const s = this.app.streams.get(this.streamNames[m.stream]!);
+        const s = this.isStream(m.stream) ? this.app.streams.get(this.streamNames[m.stream]!) : undefined;
         void (s ? s.demand() : Promise.resolve(false)).then((ok) => this.send(w, { t: 'demanded', id: m.id, ok }));
         break;
       }
@@ -166,6 +268,11 @@ export class Primary {
         }
         break;
     }
+  }
+
+  /** A stream index as a worker may send it: one of ours. */
+  private isStream(i: unknown): i is number {
+    return Number.isInteger(i) && (i as number) >= 0 && (i as number) < this.streamNames.length;
   }
 
   /** Fresh counters from every worker (before an API answer); bounded wait. */
@@ -184,7 +291,12 @@ export class Primary {
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
     const w = this.workers.get(worker.id);
     if (!w) return;
+    w.gone = true;
     this.workers.delete(worker.id);
+    // Connections it had not acknowledged go to another worker (its copies died with it),
+    // once its channel is read to the end: an acknowledgement may still be in it.
+    if (worker.isConnected()) worker.once('disconnect', () => this.handoff.targetGone(w));
+    else this.handoff.targetGone(w);
     this.pipes.remove(w);
     this.counters.retire(worker.id);
     // Its clients are gone: give back their slots and viewers.
@@ -192,13 +304,23 @@ export class Primary {
     w.viewers.forEach((n, i) => { const s = this.app.streams.get(this.streamNames[i]!); for (let k = 0; k < n; k++) s?.viewerLeft(); });
     for (const c of this.collects.values()) { c.left.delete(worker.id); if (c.left.size === 0) c.done(); }
     if (this.stopping) return;
+    if (!w.ready && this.readyResolve) {
+      // Not one start-up problem retried forever: the instance does not start.
+      this.readyReject?.(new Error(`worker ${worker.id} exited during start-up (code ${code}, signal ${signal})`));
+      this.readyResolve = undefined;
+      return;
+    }
     this.log.error({ evt: EVT.warning, worker: worker.id, code, signal }, 'worker died: starting a new one');
     const early = Date.now() - w.startedAt < RESTART_BACKOFF_MS;
     setTimeout(() => { if (!this.stopping) this.fork(); }, early ? RESTART_BACKOFF_MS : 0);
   }
 
+  /** A message to a worker; one that has just died cannot get it (its exit handler cleans up). */
   private send(w: WorkerState, m: PrimaryMessage): void {
-    try { if (w.worker.isConnected()) w.worker.send(m); } catch { /* worker exiting */ }
+    if (w.broken || !w.worker.isConnected()) return;
+    try {
+      w.worker.send(m, undefined, undefined, (err) => { if (err) w.broken = true; });
+    } catch { w.broken = true; }
   }
 }
 

@@ -4,7 +4,9 @@
 // Data and stream events travel on one pipe per worker (fd 4), as frames, so an event
 // such as "upstream resumed" can never overtake the packets before it:
 //   [u8 type][u8 arg][u16 stream index][u32 payload length][payload]
-// Requests and replies (admission, viewers, counters) use Node's IPC channel.
+// Requests and replies (admission, viewers, counters), the heartbeat (ping/pong) and the
+// client connections the primary accepts and hands over (`conn`, with the socket as the
+// message's handle, acknowledged by `conn-ack`) use Node's IPC channel.
 
 import type { EndReason } from '../hub/hub.js';
 
@@ -67,8 +69,11 @@ export interface WorkerStreamCounters {
 }
 
 export type WorkerMessage =
-  | { t: 'listening'; address: string; port: number; family: string }
-  | { t: 'listen-error'; message: string }
+  /** Set up: ready for connections. */
+  | { t: 'ready' }
+  | { t: 'pong'; seq: number }
+  /** Connection `id` taken (ok: the worker serves it) or refused (the primary hands it on). */
+  | { t: 'conn-ack'; id: number; ok: boolean }
   | { t: 'acquire'; id: number }
   | { t: 'release' }
   | { t: 'viewer'; stream: number; delta: 1 | -1 }
@@ -79,5 +84,8 @@ export type PrimaryMessage =
   | { t: 'acquired'; id: number; ok: boolean }
   | { t: 'demanded'; id: number; ok: boolean }
   | { t: 'collect'; id: number }
+  | { t: 'ping'; seq: number }
+  /** A client connection; the socket is the message's handle. */
+  | { t: 'conn'; id: number }
   | { t: 'reopen' }
   | { t: 'shutdown' };

@@ -34,6 +34,7 @@ export class WorkerRpc {
         break;
       }
       case 'collect': this.send({ t: 'counters', id: m.id, streams: this.counters() }); break;
+      case 'ping': this.send({ t: 'pong', seq: m.seq }); break;
       case 'shutdown': this.onShutdown(); break;
       case 'reopen': this.onReopen(); break;
     }

@@ -1,10 +1,8 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
 import type { Logger } from '../log/logger.js';
-import { EVT } from '../log/logger.js';
 import type { LogHandle } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
-import { parseListen } from '../config/listen.js';
 import { App } from '../app.js';
 import { DATA_FD, FrameReader, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { WorkerRpc } from './rpc.js';
@@ -12,30 +10,43 @@ import { ENV_API_SECRET, ENV_API_SOCKET } from './primary.js';
 
 /** How often a worker reports its counters without being asked, ms. */
 const REPORT_MS = 250;
+/** On shutdown, how long the clients' connections may take to close, ms (the front gives 500). */
+const CLOSE_WAIT_MS = 1000;
 
 /**
- * Multi-process mode, worker side: serves HTTP clients from hubs fed by the primary's
- * data pipe; asks the primary for admission; forwards API requests to it. Exits when
- * the primary says so or disappears.
+ * Multi-process mode, worker side: serves the HTTP clients the primary hands over, from
+ * hubs fed by the primary's data pipe; asks the primary for admission; forwards API
+ * requests to it; answers its heartbeat. Exits, ending its clients, when the primary says
+ * so or is gone.
  */
 export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   const log: Logger = logh.logger.child({ worker: cluster.worker?.id });
-  const send = (m: WorkerMessage) => { if (process.connected) process.send!(m); };
   let app: App | undefined;
   let exiting: Promise<number> | undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => { resolveExit = r; });
+  // Connections handed over by the primary: the front never accepted them itself.
+  const sockets = new Set<net.Socket>();
   const shutdown = (code = 0) => {
     exiting ??= (async () => {
       clearInterval(timer);
       rpc.close();
       await app?.close();
+      await closed(sockets, CLOSE_WAIT_MS);
       data.destroy();
       await logh.close();
       resolveExit(code);
       return code;
     })();
   };
+  // A send fails when the primary is gone (EPIPE, channel closed): that is the end of
+  // this worker, never an unhandled error.
+  const send = (m: WorkerMessage) => {
+    if (!process.connected) return;
+    try { process.send!(m, undefined, undefined, (err: Error | null) => { if (err) shutdown(0); }); } catch { shutdown(0); }
+  };
+  process.on('error', () => shutdown(0));
+  cluster.worker?.on('error', () => shutdown(0));
   const rpc = new WorkerRpc(send, () => app?.workerCounters() ?? [], () => shutdown(0), () => logh.reopen());
   const apiSecret = process.env[ENV_API_SECRET] ?? '';
   delete process.env[ENV_API_SECRET];
@@ -47,7 +58,30 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   data.on('error', () => shutdown(1));
   data.on('end', () => shutdown(0));
 
-  process.on('message', (m: PrimaryMessage) => rpc.onMessage(m));
+  const server = app.front.server;
+  // The front's HTTP server never listens here. Its connection bookkeeping (header and
+  // request timeouts, closing idle keep-alive connections) starts on 'listening'.
+  server.emit('listening');
+
+  const onConn = (id: number, socket: net.Socket | undefined) => {
+    // Taken or refused at once: the primary keeps its copy until it hears which.
+    if (!socket || exiting) {
+      send({ t: 'conn-ack', id, ok: false });
+      socket?.destroy(); // our descriptor only; the primary hands the connection on
+      return;
+    }
+    send({ t: 'conn-ack', id, ok: true });
+    // As the HTTP server's own accept would have made it (http.Server allows half-open).
+    socket.allowHalfOpen = true;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    server.emit('connection', socket);
+    socket.resume();
+  };
+  process.on('message', (m: PrimaryMessage, handle: unknown) => {
+    if (m.t === 'conn') onConn(m.id, handle instanceof net.Socket ? handle : undefined);
+    else rpc.onMessage(m);
+  });
   process.on('disconnect', () => shutdown(0));
   // Ctrl-C reaches the whole process group: the primary coordinates the shutdown.
   process.on('SIGINT', () => {});
@@ -60,15 +94,17 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   process.on('SIGTERM', () => { if (cfg.drain <= 0) shutdown(0); });
   const timer = setInterval(() => rpc.report(), REPORT_MS);
   timer.unref();
-
-  try {
-    const { host, port } = parseListen(cfg.listen);
-    const addr = await app.front.listen(host, port);
-    send({ t: 'listening', address: addr.address, port: addr.port, family: addr.family });
-  } catch (err) {
-    send({ t: 'listen-error', message: (err as Error).message });
-    log.error({ evt: EVT.warning, err: (err as Error).message }, 'worker cannot listen');
-    shutdown(1);
-  }
+  send({ t: 'ready' });
   return exited;
+}
+
+/** Resolves when every socket in `set` has closed, or after `ms`. */
+function closed(set: Set<net.Socket>, ms: number): Promise<void> {
+  if (set.size === 0) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    let left = set.size;
+    for (const s of set) s.once('close', () => { if (--left === 0) { clearTimeout(t); resolve(); } });
+  });
 }

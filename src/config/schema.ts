@@ -115,7 +115,7 @@ export const ConfigSchema = z.strictObject({
   batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms; 0-1,000 (restreamer addition)'),
   batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; 0-1,000; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
   grace: seconds().nullable().default(null).describe(`seconds clients stay connected (fed null packets) while a lost upstream is replaced; ${SECONDS}; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)`),
-  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes, 0-256; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
+  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes, 0-256; 0 (auto) and 1 = a single process, the cheapest on every host measured; 2 or more = a primary plus that many workers, see docs/configuration.md (restreamer addition)'),
   drain: seconds().max(3600).default(0).describe('on SIGTERM, 0-3,600: seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)'),
   slowtimeout: seconds().default(60).describe(`disconnect a client that has not read anything for this many seconds; ${SECONDS} (0 = never) (restreamer addition)`),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
