@@ -38,8 +38,13 @@ import { PrimaryApiServer } from './cluster/primary-api.js';
  */
 export type AppRole =
   | { role: 'single' }
-  | { role: 'primary'; mirror: (streamIndex: number) => StreamMirror; counters: WorkerCounters; refresh: () => Promise<void>; apiSecret: string }
-  | { role: 'worker'; rpc: WorkerRpc; apiSocket: string; apiSecret: string };
+  | { role: 'primary'; mirror: (slot: number) => StreamMirror; counters: WorkerCounters; refresh: () => Promise<void>; apiSecret: string; slots: readonly number[] }
+  | { role: 'worker'; rpc: WorkerRpc; apiSocket: string; apiSecret: string; slots: readonly number[]; generation: number };
+
+// Multi-process mode: each stream has a slot, its number on the data pipe and in the
+// workers' reports. Slots never change for a stream that runs on; a reload gives
+// restarted and added streams new ones (`slots[i]` is the slot of the i-th stream
+// resource), so no frame of an old stream can reach a new one.
 
 interface ResponseCounter { add(status: number): void; entries(): IterableIterator<[number, number]> }
 
@@ -56,6 +61,12 @@ interface Carried {
   limitHit: boolean;
   /** The generation of the configuration being replaced. */
   generation: number;
+  /** Primary: the internal API server (listening). */
+  internal?: PrimaryApiServer;
+  /** Worker: its client-side streams, by slot; those whose slot stays are kept. */
+  remoteStreams?: ReadonlyMap<number, RemoteStream>;
+  /** Worker: the connections to the primary's internal server. */
+  internalAgent?: Agent;
 }
 
 /** A reload that cannot be applied while running (listen address, worker count). */
@@ -73,8 +84,8 @@ export class ReloadRefused extends Error {
 export class App {
   /** Upstream-side streams (single and primary roles). */
   readonly streams = new Map<string, Stream>();
-  /** Client-side streams of a worker, by stream index. */
-  readonly remoteStreams: RemoteStream[] = [];
+  /** Client-side streams of a worker, by slot. */
+  readonly remoteStreams = new Map<number, RemoteStream>();
   readonly admission: Admission;
   readonly front: HttpFront;
   readonly stats: StatsCollector | undefined;
@@ -97,7 +108,8 @@ export class App {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }, carried?: Carried) {
-    this.generation = carried ? carried.generation + 1 : 0;
+    // A worker runs the generation the primary gives it (it may start after reloads).
+    this.generation = role.role === 'worker' ? role.generation : carried ? carried.generation + 1 : 0;
     this.admission = carried?.admission ?? new Admission(cfg.maxconnections);
     this.admission.setMax(cfg.maxconnections);
     this.front = carried?.front ?? new HttpFront(withAccessLog(defaultNotFound, { log }), { log, wrap: (h) => withAccessLog(h, { log }) });
@@ -106,11 +118,18 @@ export class App {
     if (role.role === 'worker') {
       this.gate = new RemoteAdmission(role.rpc);
       streamResources.forEach((r, i) => {
+        const slot = role.slots[i] ?? i;
+        const kept = carried?.remoteStreams?.get(slot);
+        if (kept) {
+          this.remoteStreams.set(slot, kept);
+          this.responses.set(r.serve, carried!.responses.get(r.serve) ?? new StatusCounts());
+          return;
+        }
         const hub = new StreamHub({
           outputBufferPackets: cfg.outputbuffer, ringPackets: cfg.inputbuffer, batchMs: cfg.batchms,
           maxBatchMs: cfg.batchmaxms ?? undefined, deferBursts: true, start: r.start, slowTimeoutMs: cfg.slowtimeout * 1000,
         });
-        this.remoteStreams.push(new RemoteStream(i, r.serve, hub, r.ondemand, role.rpc));
+        this.remoteStreams.set(slot, new RemoteStream(slot, r.serve, hub, r.ondemand, role.rpc));
         this.responses.set(r.serve, new StatusCounts());
       });
     } else {
@@ -122,14 +141,15 @@ export class App {
       // Streams first: the APIs and metrics refer to them.
       const views: StreamView[] = [];
       streamResources.forEach((r, i) => {
+        const slot = role.role === 'primary' ? role.slots[i] ?? i : i;
         let s = carried?.streams.get(r.serve);
         if (!s) {
-          s = new Stream(r, cfg, log, role.role === 'primary' ? role.mirror(i) : undefined);
+          s = new Stream(r, cfg, log, role.role === 'primary' ? role.mirror(slot) : undefined);
           if (carried?.offline.has(r.serve)) s.setOffline(true);
         }
         this.streams.set(r.serve, s);
-        views.push(role.role === 'primary' ? aggregatedView(s, i, role.counters) : s);
-        this.responses.set(r.serve, role.role === 'primary' ? aggregatedResponses(i, role.counters) : (carried?.streams.has(r.serve) && carried.responses.get(r.serve)) || new StatusCounts());
+        views.push(role.role === 'primary' ? aggregatedView(s, slot, role.counters) : s);
+        this.responses.set(r.serve, role.role === 'primary' ? aggregatedResponses(slot, role.counters) : (carried?.streams.has(r.serve) && carried.responses.get(r.serve)) || new StatusCounts());
       });
       this.stats = new StatsCollector({
         streams: views,
@@ -163,8 +183,8 @@ export class App {
       }
     }
 
-    if (role.role === 'primary') this.internal = new PrimaryApiServer(role.apiSecret);
-    if (role.role === 'worker') this.internalAgent = internalAgent();
+    if (role.role === 'primary') this.internal = carried?.internal ?? new PrimaryApiServer(role.apiSecret);
+    if (role.role === 'worker') this.internalAgent = carried?.internalAgent ?? internalAgent();
     const routes: [string, Handler][] = [];
     const internalRoutes = new Map<number, Handler>();
     cfg.resources.forEach((r, index) => {
@@ -208,16 +228,18 @@ export class App {
     this.notifier?.start();
   }
 
-  /** Worker: per-stream counters for the primary. */
+  /** Worker: per-stream counters for the primary, by slot (zeros for slots not here). */
   workerCounters(): WorkerStreamCounters[] {
     const now = Date.now();
-    return this.remoteStreams.map((s) => ({
-      packetsSent: s.hub.packetsSent,
-      packetsDropped: s.hub.packetsDropped,
-      clients: s.hub.clientCount,
-      clientMs: s.hub.clientMs(now),
-      responses: [...(this.responses.get(s.name)?.entries() ?? [])],
-    }));
+    const out: WorkerStreamCounters[] = [];
+    const top = Math.max(-1, ...this.remoteStreams.keys());
+    for (let slot = 0; slot <= top; slot++) {
+      const s = this.remoteStreams.get(slot);
+      out.push(s
+        ? { packetsSent: s.hub.packetsSent, packetsDropped: s.hub.packetsDropped, clients: s.hub.clientCount, clientMs: s.hub.clientMs(now), responses: [...(this.responses.get(s.name)?.entries() ?? [])] }
+        : { packetsSent: 0, packetsDropped: 0, clients: 0, clientMs: 0, responses: [] });
+    }
+    return out;
   }
 
   /**
@@ -239,31 +261,38 @@ export class App {
   }
 
   /**
-   * SIGHUP (single process): apply a new configuration. Streams whose definition did not
+   * SIGHUP: apply a new configuration. Streams whose definition did not
    * change keep their upstream and every client; changed ones restart (their clients are
    * ended), removed ones end their clients, added ones start; routes, APIs, static
    * resources, users, limits and notifications are rebuilt. The listening socket and the
    * connection count carry over; a stream switched offline stays offline. Returns the new
    * App, which replaces this one; throws ReloadRefused (nothing changed) for a new listen
-   * address or worker count.
+   * address or worker count. In multi-process mode the primary passes each role the new
+   * slots (see Primary.reload).
    */
-  reload(next: Config): { app: App; plan: ReloadPlan } {
-    if (this.role.role !== 'single') throw new Error('reload is for the single-process role');
-    const plan = planReload(this.cfg, next);
+  reload(next: Config, role: AppRole = this.role, plan: ReloadPlan = planReload(this.cfg, next)): { app: App; plan: ReloadPlan } {
     if (plan.refused.length) throw new ReloadRefused(plan.refused);
-    const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]));
+    const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]).filter(([, s]) => s !== undefined) as [string, Stream][]);
     const offline = new Set([...this.streams.values()].filter((s) => s.offline).map((s) => s.name));
-    const app = new App(next, this.log, this.role, { front: this.front, admission: this.admission, streams: kept, responses: this.responses, offline, limitHit: this.limits?.isHit ?? false, generation: this.generation });
-    this.retire(new Set(kept.values()));
+    // Worker: the primary decides; a slot that stays is a stream that runs on.
+    const slots = new Set(role.role === 'worker' ? role.slots : []);
+    const keptRemote = new Map([...this.remoteStreams].filter(([slot]) => slots.has(slot)));
+    const app = new App(next, this.log, role, {
+      front: this.front, admission: this.admission, streams: kept, responses: this.responses, offline,
+      limitHit: this.limits?.isHit ?? false, generation: this.generation, internal: this.internal,
+      remoteStreams: keptRemote, internalAgent: this.internalAgent,
+    });
+    this.retire(new Set(kept.values()), new Set(keptRemote.values()));
     app.startUpstreams();
     if (this.draining) app.draining = true;
     return { app, plan };
   }
 
   /** After a reload: close what the new App does not take over. */
-  private retire(kept: ReadonlySet<Stream>): void {
+  private retire(kept: ReadonlySet<Stream>, keptRemote: ReadonlySet<RemoteStream>): void {
     for (const u of this.unsubscribe.splice(0)) u();
     for (const s of this.streams.values()) if (!kept.has(s)) s.close();
+    for (const s of this.remoteStreams.values()) if (!keptRemote.has(s)) s.hub.close();
     for (const s of this.statics) s.close();
     this.notifier?.close();
     this.stats?.close();
@@ -276,7 +305,7 @@ export class App {
       const closing = Promise.all([this.front.close(), this.internal?.close()]);
       this.internalAgent?.destroy();
       for (const s of this.streams.values()) s.close();
-      for (const s of this.remoteStreams) s.hub.close();
+      for (const s of this.remoteStreams.values()) s.hub.close();
       for (const s of this.statics) s.close();
       this.notifier?.close();
       this.stats?.close();
@@ -290,7 +319,7 @@ export class App {
     switch (r.type) {
       case 'stream': {
         const preamble = r.preamble ? readFileSync(r.preamble) : undefined;
-        const stream: StreamState = this.streams.get(r.serve) ?? this.remoteStreams.find((s) => s.name === r.serve)!;
+        const stream: StreamState = this.streams.get(r.serve) ?? [...this.remoteStreams.values()].find((s) => s.name === r.serve)!;
         const ep = new StreamEndpoint({ stream, admission: this.gate, preamble, log: rlog });
         return (req, res) => ep.handle(req, res);
       }

@@ -166,10 +166,6 @@ async function main(argv: string[]): Promise<number> {
  * the running configuration kept.
  */
 async function reloadConfig(runner: App | Primary, path: string, log: Logger, strict: boolean): Promise<App | Primary> {
-  if (runner instanceof Primary) {
-    log.warn({ evt: EVT.reload, ok: false }, 'configuration reload is not supported with workers >= 2 yet: restart to apply a new configuration (log files were reopened)');
-    return runner;
-  }
   const warnings: { path: string; message: string }[] = [];
   let next;
   try {
@@ -185,7 +181,8 @@ async function reloadConfig(runner: App | Primary, path: string, log: Logger, st
     const { app, plan } = runner.reload(next);
     const { refused: _none, ...changes } = plan;
     log.info({ evt: EVT.reload, ok: true, config: path, ...changes }, `configuration reloaded: ${plan.keep.length} stream(s) kept, ${plan.restart.length} restarted, ${plan.remove.length} removed, ${plan.add.length} added`);
-    return app;
+    // A Primary stays the runner (it now runs the new App and told its workers).
+    return runner instanceof Primary ? runner : app;
   } catch (err) {
     log.error({ evt: EVT.reload, ok: false, config: path }, `reload refused: ${(err as Error).message}; the running configuration stays`);
     return runner;

@@ -8,8 +8,14 @@ export class WorkerCounters {
   private readonly live = new Map<number, WorkerStreamCounters[]>();
   private readonly retired: { sent: number; dropped: number; clientMs: number; responses: Map<number, number> }[];
 
-  constructor(readonly streams: number) {
-    this.retired = Array.from({ length: streams }, () => ({ sent: 0, dropped: 0, clientMs: 0, responses: new Map() }));
+  constructor(streams: number) {
+    this.retired = [];
+    this.ensure(streams);
+  }
+
+  /** Room for `slots` streams (a reload adds slots). */
+  ensure(slots: number): void {
+    while (this.retired.length < slots) this.retired.push({ sent: 0, dropped: 0, clientMs: 0, responses: new Map() });
   }
 
   update(worker: number, counters: WorkerStreamCounters[]): void { this.live.set(worker, counters); }

@@ -30,7 +30,12 @@ export class WorkerPipes {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(streamCount: number) {
-    for (let i = 0; i < streamCount; i++) this.batches.push({ buf: Buffer.allocUnsafe(FRAME_HEADER + BATCH_PACKETS * TS_PACKET_SIZE), used: 0 });
+    this.ensure(streamCount);
+  }
+
+  /** Room for `slots` streams (a reload adds slots). */
+  ensure(slots: number): void {
+    while (this.batches.length < slots) this.batches.push({ buf: Buffer.allocUnsafe(FRAME_HEADER + BATCH_PACKETS * TS_PACKET_SIZE), used: 0 });
   }
 
   add(w: WorkerPipe): void { this.workers.add(w); }

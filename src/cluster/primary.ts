@@ -8,7 +8,9 @@ import type { Writable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
-import { App } from '../app.js';
+import { App, ReloadRefused, type AppRole } from '../app.js';
+import { planReload, type ReloadPlan } from '../reload.js';
+import type { Stream } from '../streams.js';
 import { WorkerPipes, type WorkerPipe } from './fanout.js';
 import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerCounters } from './counters.js';
@@ -58,11 +60,14 @@ interface WorkerState extends WorkerPipe, HandoffTarget {
  * replaces workers that die.
  */
 export class Primary {
-  readonly app: App;
+  app: App;
   private readonly pipes: WorkerPipes;
   private readonly counters: WorkerCounters;
   private readonly workers = new Map<number, WorkerState>();
-  private readonly streamNames: string[];
+  /** The stream running in each slot (undefined: retired by a reload; never reused). */
+  private slots: (string | undefined)[];
+  /** Slot of each stream resource of the running configuration, in order. */
+  private configSlots: number[];
   private readonly dir = mkdtempSync(join(tmpdir(), 'restreamer-'));
   private readonly apiSocket = join(this.dir, 'api.sock');
   private readonly apiSecret = randomBytes(32).toString('hex');
@@ -79,17 +84,59 @@ export class Primary {
   private collectSeq = 0;
   private readonly collects = new Map<number, { left: Set<number>; done: () => void }>();
 
-  constructor(readonly cfg: Config, private readonly log: Logger, readonly workerCount: number) {
-    this.streamNames = cfg.resources.filter((r) => r.type === 'stream').map((r) => r.serve);
-    this.pipes = new WorkerPipes(this.streamNames.length);
-    this.counters = new WorkerCounters(this.streamNames.length);
-    this.app = new App(cfg, log, {
-      role: 'primary',
-      mirror: (i) => this.pipes.mirror(i),
-      counters: this.counters,
-      refresh: () => this.collect(),
-      apiSecret: this.apiSecret,
+  constructor(cfg: Config, private readonly log: Logger, readonly workerCount: number) {
+    this.slots = cfg.resources.filter((r) => r.type === 'stream').map((r) => r.serve);
+    this.configSlots = this.slots.map((_, i) => i);
+    this.pipes = new WorkerPipes(this.slots.length);
+    this.counters = new WorkerCounters(this.slots.length);
+    this.app = new App(cfg, log, this.role(this.configSlots));
+  }
+
+  /** The running configuration. */
+  get cfg(): Config { return this.app.cfg; }
+
+  private role(slots: number[]): AppRole {
+    return { role: 'primary', mirror: (i) => this.pipes.mirror(i), counters: this.counters, refresh: () => this.collect(), apiSecret: this.apiSecret, slots };
+  }
+
+  /**
+   * SIGHUP: apply a new configuration here (App.reload: kept streams keep their upstream)
+   * and in every worker (kept streams keep their clients). Kept streams keep their slot;
+   * restarted and added ones get new slots, so nothing of an old stream reaches a new one.
+   */
+  reload(next: Config): { app: App; plan: ReloadPlan } {
+    const plan = planReload(this.app.cfg, next);
+    if (plan.refused.length) throw new ReloadRefused(plan.refused);
+    const current = new Map<string, number>();
+    this.slots.forEach((name, slot) => { if (name !== undefined) current.set(name, slot); });
+    const keep = new Set(plan.keep);
+    const slots = [...this.slots];
+    const configSlots = next.resources.filter((r) => r.type === 'stream').map((r) => {
+      if (keep.has(r.serve)) return current.get(r.serve)!;
+      slots.push(r.serve);
+      return slots.length - 1;
     });
+    // Frames name a slot in 16 bits.
+    if (slots.length > 0xffff) throw new Error('too many streams started since this process began (65535 slots): restart to apply the configuration');
+    for (const [name, slot] of current) if (!keep.has(name)) slots[slot] = undefined;
+    this.pipes.ensure(slots.length);
+    this.counters.ensure(slots.length);
+    const result = this.app.reload(next, this.role(configSlots), plan);
+    this.app = result.app;
+    this.slots = slots;
+    this.configSlots = configSlots;
+    for (const w of this.workers.values()) this.sendConfig(w);
+    return result;
+  }
+
+  private sendConfig(w: WorkerState): void {
+    this.send(w, { t: 'config', cfg: this.app.cfg, slots: this.configSlots, generation: this.app.generation });
+  }
+
+  /** The stream in `slot`, if it runs. */
+  private streamAt(slot: number): Stream | undefined {
+    const name = Number.isInteger(slot) && slot >= 0 ? this.slots[slot] : undefined;
+    return name === undefined ? undefined : this.app.streams.get(name);
   }
 
   /**
@@ -155,7 +202,7 @@ export class Primary {
     worker.on('disconnect', () => { st.broken = true; });
     const now = Date.now();
     const st: WorkerState = {
-      id: worker.id, worker, pipe, viewers: this.streamNames.map(() => 0), startedAt: now, slots: 0,
+      id: worker.id, worker, pipe, viewers: this.slots.map(() => 0), startedAt: now, slots: 0,
       ready: false, lastSeen: now, doomed: false, broken: false, gone: false, pending: 0,
       onStuck: () => {
         this.log.error({ evt: EVT.warning, worker: worker.id }, 'worker not reading its data pipe: restarting it');
@@ -167,11 +214,6 @@ export class Primary {
     };
     this.workers.set(worker.id, st);
     this.pipes.add(st);
-    // A new worker learns every stream's availability before any data.
-    this.streamNames.forEach((name, i) => {
-      const s = this.app.streams.get(name)!;
-      this.pipes.state(i, s.connected, s.offline, st);
-    });
     worker.on('message', (m: WorkerMessage) => this.onMessage(st, m));
   }
 
@@ -227,6 +269,16 @@ export class Primary {
     if (w.gone && m.t !== 'conn-ack') return;
     w.lastSeen = Date.now();
     switch (m.t) {
+      case 'hello':
+        this.sendConfig(w);
+        break;
+      case 'configured':
+        // It runs this configuration now: every stream's availability, before its data.
+        this.slots.forEach((name, slot) => {
+          const s = name === undefined ? undefined : this.app.streams.get(name);
+          if (s) this.pipes.state(slot, s.connected, s.offline, w);
+        });
+        break;
       case 'ready':
         if (!w.ready) {
           w.ready = true;
@@ -249,14 +301,14 @@ export class Primary {
         if (w.slots > 0) { w.slots--; this.app.admission.release(); }
         break;
       case 'viewer': {
-        if (!this.isStream(m.stream)) break;
-        const s = this.app.streams.get(this.streamNames[m.stream]!);
+        if (!this.isSlot(m.stream)) break;
+        const s = this.streamAt(m.stream);
         w.viewers[m.stream] = Math.max(0, (w.viewers[m.stream] ?? 0) + m.delta);
         if (m.delta > 0) s?.viewerJoined(); else s?.viewerLeft();
         break;
       }
       case 'demand': {
-        const s = this.isStream(m.stream) ? this.app.streams.get(this.streamNames[m.stream]!) : undefined;
+        const s = this.streamAt(m.stream);
         void (s ? s.demand() : Promise.resolve(false)).then((ok) => this.send(w, { t: 'demanded', id: m.id, ok }));
         break;
       }
@@ -270,9 +322,9 @@ export class Primary {
     }
   }
 
-  /** A stream index as a worker may send it: one of ours. */
-  private isStream(i: unknown): i is number {
-    return Number.isInteger(i) && (i as number) >= 0 && (i as number) < this.streamNames.length;
+  /** A slot as a worker may send it: one of ours (running or retired). */
+  private isSlot(i: unknown): i is number {
+    return Number.isInteger(i) && (i as number) >= 0 && (i as number) < this.slots.length;
   }
 
   /** Fresh counters from every worker (before an API answer); bounded wait. */
@@ -301,7 +353,7 @@ export class Primary {
     this.counters.retire(worker.id);
     // Its clients are gone: give back their slots and viewers.
     for (let i = 0; i < w.slots; i++) this.app.admission.release();
-    w.viewers.forEach((n, i) => { const s = this.app.streams.get(this.streamNames[i]!); for (let k = 0; k < n; k++) s?.viewerLeft(); });
+    w.viewers.forEach((n, slot) => { const s = this.streamAt(slot); for (let k = 0; k < n; k++) s?.viewerLeft(); });
     for (const c of this.collects.values()) { c.left.delete(worker.id); if (c.left.size === 0) c.done(); }
     if (this.stopping) return;
     if (!w.ready && this.readyResolve) {

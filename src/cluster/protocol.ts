@@ -9,6 +9,7 @@
 // message's handle, acknowledged by `conn-ack`) use Node's IPC channel.
 
 import type { EndReason } from '../hub/hub.js';
+import type { Config } from '../config/schema.js';
 
 export const FRAME_HEADER = 8;
 export const DATA_FD = 4;
@@ -69,6 +70,10 @@ export interface WorkerStreamCounters {
 }
 
 export type WorkerMessage =
+  /** Listening for messages: send the configuration. */
+  | { t: 'hello' }
+  /** Running configuration `generation` (the first one, or a reload): send every stream's state. */
+  | { t: 'configured'; generation: number }
   /** Set up: ready for connections. */
   | { t: 'ready' }
   | { t: 'pong'; seq: number }
@@ -88,4 +93,9 @@ export type PrimaryMessage =
   /** A client connection; the socket is the message's handle. */
   | { t: 'conn'; id: number }
   | { t: 'reopen' }
-  | { t: 'shutdown' };
+  | { t: 'shutdown' }
+  /**
+   * The configuration to run (at start, and on every reload): the primary's, never the
+   * file as it may be now. `slots[i]` is the slot of the i-th stream resource.
+   */
+  | { t: 'config'; cfg: Config; slots: number[]; generation: number };

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import net from 'node:net';
-import type { Logger } from '../log/logger.js';
+import { EVT, type Logger } from '../log/logger.js';
 import type { LogHandle } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
 import { App } from '../app.js';
@@ -50,22 +50,42 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   const rpc = new WorkerRpc(send, () => app?.workerCounters() ?? [], () => shutdown(0), () => logh.reopen());
   const apiSecret = process.env[ENV_API_SECRET] ?? '';
   delete process.env[ENV_API_SECRET];
-  app = new App(cfg, log, { role: 'worker', rpc, apiSocket: process.env[ENV_API_SOCKET] ?? '', apiSecret });
+  const apiSocket = process.env[ENV_API_SOCKET] ?? '';
+  // The App is built from the primary's configuration (first 'config' message), never
+  // from the file, which may have changed since the primary read it; each later 'config'
+  // is a reload. Frames for a slot this worker does not have (yet) are dropped.
+  const configure = (m: Extract<PrimaryMessage, { t: 'config' }>) => {
+    if (exiting) return;
+    const role = { role: 'worker', rpc, apiSocket, apiSecret, slots: m.slots, generation: m.generation } as const;
+    if (!app) {
+      app = new App(m.cfg, log, role);
+      // The front's HTTP server never listens here. Its connection bookkeeping (header and
+      // request timeouts, closing idle keep-alive connections) starts on 'listening'.
+      app.front.server.emit('listening');
+      send({ t: 'configured', generation: m.generation });
+      send({ t: 'ready' });
+      return;
+    }
+    try {
+      app = app.reload(m.cfg, role).app;
+      log.info({ evt: EVT.reload, ok: true, generation: m.generation }, 'configuration reloaded');
+    } catch (err) {
+      log.error({ evt: EVT.reload, ok: false, err: (err as Error).message }, 'reload failed in a worker: stopping it (the primary starts a new one)');
+      shutdown(1);
+      return;
+    }
+    send({ t: 'configured', generation: m.generation });
+  };
 
-  const reader = new FrameReader((type, arg, stream, payload) => app?.remoteStreams[stream]?.onFrame(type, arg, payload));
+  const reader = new FrameReader((type, arg, stream, payload) => app?.remoteStreams.get(stream)?.onFrame(type, arg, payload));
   const data = new net.Socket({ fd: DATA_FD, readable: true, writable: false });
   data.on('data', (chunk: Buffer) => reader.push(chunk));
   data.on('error', () => shutdown(1));
   data.on('end', () => shutdown(0));
 
-  const server = app.front.server;
-  // The front's HTTP server never listens here. Its connection bookkeeping (header and
-  // request timeouts, closing idle keep-alive connections) starts on 'listening'.
-  server.emit('listening');
-
   const onConn = (id: number, socket: net.Socket | undefined) => {
     // Taken or refused at once: the primary keeps its copy until it hears which.
-    if (!socket || exiting) {
+    if (!socket || exiting || !app) {
       send({ t: 'conn-ack', id, ok: false });
       socket?.destroy(); // our descriptor only; the primary hands the connection on
       return;
@@ -75,11 +95,12 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
     socket.allowHalfOpen = true;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    server.emit('connection', socket);
+    app.front.server.emit('connection', socket);
     socket.resume();
   };
   process.on('message', (m: PrimaryMessage, handle: unknown) => {
     if (m.t === 'conn') onConn(m.id, handle instanceof net.Socket ? handle : undefined);
+    else if (m.t === 'config') configure(m);
     else rpc.onMessage(m);
   });
   process.on('disconnect', () => shutdown(0));
@@ -91,10 +112,10 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   process.on('SIGUSR1', () => logh.reopen());
   // With a drain time the primary decides when clients end (systemd signals the whole
   // group); without one, a SIGTERM stops this worker at once, as before.
-  process.on('SIGTERM', () => { if (cfg.drain <= 0) shutdown(0); });
+  process.on('SIGTERM', () => { if ((app?.cfg ?? cfg).drain <= 0) shutdown(0); });
   const timer = setInterval(() => rpc.report(), REPORT_MS);
   timer.unref();
-  send({ t: 'ready' });
+  send({ t: 'hello' });
   return exited;
 }
 

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
 import { Scope } from '../helpers/scope.js';
 
@@ -42,9 +42,11 @@ async function hup(p: ProxyProcess, ok: boolean): Promise<Record<string, unknown
 
 const basic = `Basic ${Buffer.from('u:pw').toString('base64')}`;
 
-test('SIGHUP applies a new configuration without dropping the viewers of unchanged streams', async () => {
+for (const workers of [1, 2]) {
+test(`workers: ${workers} — SIGHUP applies a new configuration without dropping the viewers of unchanged streams`, async () => {
   const [upKeep, upChange, upChange2, upGone, upNew, upOff] = await Promise.all([scope.paced(), scope.paced(), scope.paced(), scope.paced(), scope.paced(), scope.paced()]);
   const base = {
+    workers,
     reconnect: 1,
     userlist: { u: { password: 'pw' } },
     resources: [
@@ -105,7 +107,37 @@ test('SIGHUP applies a new configuration without dropping the viewers of unchang
   assert.deepEqual(health.offline, ['/off.ts']);
   assert.equal(health.max, 50, 'the new hard limit applies');
   keep.close();
+
+  if (workers > 1) {
+    // A worker started after the reload runs the primary's configuration, not the file's
+    // start-up one: kill one, and every new client (on either worker) is served as now.
+    rewrite(p, base); // the file changes again, without a SIGHUP: not applied anywhere
+    const pid = childPids(p.proc.pid!)[0]!;
+    process.kill(pid, 'SIGKILL');
+    await p.waitLog((l) => l.msg === 'worker died: starting a new one', 10000);
+    await until(() => childPids(p.proc.pid!).length >= 2, 10000, 'replacement worker');
+    const clients = Array.from({ length: 6 }, () => new StreamClient(p.url('/new.ts'), { keep: false }));
+    await until(() => clients.every((c) => c.bytes > 0), 15000, 'every new client served');
+    for (const c of clients) c.close();
+    assert.equal((await get(p, '/keep.ts')).status, 401);
+    assert.equal((await get(p, '/gone.ts')).status, 404);
+  }
 });
+}
+
+function childPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (ppid === parent && comm === 'node') out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
 
 test('an invalid file or a new listen address is refused; the running configuration stays', async () => {
   const up = await scope.paced();
