@@ -31,11 +31,13 @@ function rewrite(p: ProxyProcess, cfg: Record<string, unknown>): void {
   writeFileSync(p.configPath, JSON.stringify({ listen: '127.0.0.1:0', ...cfg }, null, 2));
 }
 
+/** SIGHUP, and the primary's (or single process's) reload line; workers log their own. */
 async function hup(p: ProxyProcess, ok: boolean): Promise<Record<string, unknown>> {
-  const seen = p.logs.filter((l) => l.evt === 'reload').length;
+  const mine = () => p.logs.filter((l) => l.evt === 'reload' && l.worker === undefined);
+  const seen = mine().length;
   p.proc.kill('SIGHUP');
-  await until(() => p.logs.filter((l) => l.evt === 'reload').length > seen, 10000, 'reload log line');
-  const line = p.logs.filter((l) => l.evt === 'reload').at(-1)!;
+  await until(() => mine().length > seen, 10000, 'reload log line');
+  const line = mine().at(-1)!;
   assert.equal(line.ok, ok, JSON.stringify(line));
   return line;
 }
