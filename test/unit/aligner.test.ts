@@ -4,12 +4,12 @@ import fc from 'fast-check';
 import { TsAligner } from '../../src/ts/aligner.js';
 import { makeStream, garbage, seqs, PKT } from '../helpers/ts.js';
 
-function collect(lockCount = 3) {
+function collect() {
   const parts: Buffer[] = [];
   const a = new TsAligner((buf, off, n) => {
     assert.equal(buf[off], 0x47);
     parts.push(Buffer.from(buf.subarray(off, off + n * PKT)));
-  }, lockCount);
+  });
   // flushEnd: the last packet waits for the next read to confirm it.
   return { a, out: () => { a.flushEnd(); return Buffer.concat(parts); } };
 }
@@ -99,11 +99,17 @@ test('property: any chunking of garbage+packets yields the same packets', () => 
   ), { numRuns: 300 });
 });
 
-test('reset forgets a partial packet', () => {
+test('flushEnd passes on the whole packets still waiting; reset forgets the rest', () => {
   const input = makeStream(4);
   const { a, out } = collect();
   a.push(input.subarray(0, 3 * PKT + 100));
+  a.flushEnd(); // what the stream does when the upstream ends
   a.reset();
   a.push(makeStream(3, 0x100, 10));
   assert.deepEqual(seqs(out()), [0, 1, 2, 10, 11, 12]);
+  const b = collect();
+  b.a.push(input.subarray(0, 3 * PKT + 100));
+  b.a.reset();
+  b.a.push(makeStream(3, 0x100, 10));
+  assert.deepEqual(seqs(b.out()), [0, 10, 11, 12]);
 });
