@@ -106,6 +106,7 @@ export function statisticsHandler(ctx: ApiContext): Handler {
         packets_per_second_dropped: s.packetsPerSecondDropped,
         bytes_read: s.bytesRead,
         discarded_bytes: s.discardedBytes,
+        packet_size: s.packetSize,
         reconnects: s.reconnects,
         ...(s.analyzer ? { analysis: describeAnalysis(s.analyzer) } : {}),
       };

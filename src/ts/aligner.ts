@@ -4,7 +4,9 @@
 //
 // - A *lock point* is a position p holding the sync byte 0x47 at p, p+P and p+2P, for a
 //   packet size P of 188, 192 (M2TS: 4-byte timestamp before each packet) or 204 (188 +
-//   16 bytes of Reed-Solomon parity after it). The size is detected at each lock.
+//   16 bytes of Reed-Solomon parity after it). The first lock of a connection needs five
+//   sync bytes a packet apart (random bytes would offer a triple every ~20 KB) and
+//   detects the size, which is kept for the connection.
 // - Locked on a candidate packet at c, the packet is passed on when c+P is a lock point
 //   (the ordinary case: the stream goes on right after it). Otherwise the stream breaks
 //   after c, and c is passed on unless a lock point inside it, (c, c+P), proves that a
@@ -27,8 +29,10 @@ const MAX_P = 204;
 const SYNC = 0x47;
 /** Look-ahead a decision needs: the candidate's packet and the lock point after it. */
 const DECIDE = 3 * MAX_P + 1;
-/** Look-ahead a search position needs: a lock point of the largest size. */
-const SEARCH = 2 * MAX_P + 1;
+/** Sync bytes a packet apart for the first lock of a connection (a re-lock: a lock point, 3). */
+const FIRST_LOCK = 5;
+/** Look-ahead a search position needs: a first lock of the largest size. */
+const SEARCH = (FIRST_LOCK - 1) * MAX_P + 1;
 /** Packets copied per sink call when converting 192/204-byte input. */
 const CONVERT_BATCH = 64;
 
@@ -54,7 +58,7 @@ export class TsAligner {
   private everLocked = false;
   /** Packet size in use: 188, 192 or 204; 0 before the first lock. */
   private size = 0;
-  private readonly tail = Buffer.alloc(2 * DECIDE + MAX_P);
+  private readonly tail = Buffer.alloc(2 * SEARCH + MAX_P);
   private tailLen = 0;
   /** PIDs carried since the last reset (1 = seen), and how many. */
   private readonly pids = new Uint8Array(8192);
@@ -73,7 +77,7 @@ export class TsAligner {
       // Decide the kept bytes with just enough of the new chunk copied behind them; then
       // go on in the chunk itself, so its runs are passed on without copying.
       const tl = this.tailLen;
-      const n = Math.min(chunk.length, DECIDE + MAX_P);
+      const n = Math.min(chunk.length, SEARCH + MAX_P);
       chunk.copy(this.tail, tl, 0, n);
       const end = tl + n;
       let stop = this.process(this.tail, 0, end, tl);
@@ -84,7 +88,7 @@ export class TsAligner {
         this.tailLen = end - stop;
         return;
       }
-      // With n > 3 packets copied, every kept byte is decided (stop >= tl).
+      // With n >= SEARCH bytes copied, every kept byte is decided (stop >= tl).
       pos = stop - tl;
     }
     const stop = this.process(chunk, pos, chunk.length, Infinity);
@@ -132,9 +136,10 @@ export class TsAligner {
   private process(b: Buffer, pos: number, end: number, limit: number): number {
     while (pos < limit) {
       if (!this.locked) {
-        const found = this.search(b, pos, end);
+        const need = this.searchNeed();
+        const found = this.search(b, pos, end, need);
         if (found < 0) {
-          const stop = Math.max(pos, end - SEARCH + 1);
+          const stop = Math.max(pos, end - need + 1);
           this.discardedBytes += stop - pos;
           return stop;
         }
@@ -185,17 +190,25 @@ export class TsAligner {
    * First lock point at or after `pos` whose look-ahead is present, trying the current
    * packet size first; -1 if none. Locks there.
    */
-  private search(b: Buffer, pos: number, end: number): number {
-    const last = end - SEARCH; // last position whose whole look-ahead is present
+  /** Look-ahead of a search position: a first lock of any size, or a lock point of this size. */
+  private searchNeed(): number {
+    return this.everLocked ? 2 * this.size + 1 : SEARCH;
+  }
+
+  private search(b: Buffer, pos: number, end: number, need: number): number {
+    const last = end - need; // last position whose whole look-ahead is present
     for (let i = b.indexOf(SYNC, pos); i >= 0 && i <= last; i = b.indexOf(SYNC, i + 1)) {
-      if (!this.plausible(b, i)) continue;
-      const prefer = this.size;
-      if (prefer && b[i + prefer] === SYNC && b[i + 2 * prefer] === SYNC) return this.lock(prefer, i);
-      // The size is detected at a connection's first lock and kept: trying the other
-      // sizes after garbage would only multiply the chances of a false lock.
-      if (this.everLocked) continue;
+      if (this.everLocked) {
+        // The size is kept for the connection: trying the others after garbage would
+        // only multiply the chances of a false lock.
+        const P = this.size;
+        if (b[i + P] === SYNC && b[i + 2 * P] === SYNC && this.plausible(b, i)) return this.lock(P, i);
+        continue;
+      }
       for (const q of PACKET_SIZES) {
-        if (q !== prefer && b[i + q] === SYNC && b[i + 2 * q] === SYNC) return this.lock(q, i);
+        let k = 1;
+        while (k < FIRST_LOCK && b[i + k * q] === SYNC) k++;
+        if (k === FIRST_LOCK) return this.lock(q, i);
       }
     }
     return -1;

@@ -158,10 +158,10 @@ test('runs shorter than three packets between garbage: never a corrupt packet (t
     const r = rng(seed);
     const parts: Buffer[] = [];
     const intactSet = new Set<string>();
-    const all = randomPackets(runs.reduce((s, x) => s + x, 0) + 6, [0x100, 0x101, 0x102], r);
+    const all = randomPackets(runs.reduce((s, x) => s + x, 0) + 9, [0x100, 0x101, 0x102], r);
     let k = 0;
     const add = (n: number) => { for (let i = 0; i < n; i++) { const p = all[k++]!; intactSet.add(p.toString('hex')); parts.push(p); } };
-    add(3);
+    add(6); // a connection's first lock: five packets (before it, dense garbage can imitate any size)
     for (const n of runs) { parts.push(syncGarbage(1 + Math.floor(r() * 300), 0.3, r)); add(n); }
     parts.push(syncGarbage(50, 0.3, r));
     add(3);
