@@ -61,7 +61,13 @@ export function healthHandler(ctx: ApiContext): Handler {
     const viewer = ctx.connections();
     const full = reached(ctx.maxConnections, viewer) || reached(ctx.fullConnections, viewer);
     const offline: string[] = [];
-    for (const s of ctx.streams.values()) if (s.offline) offline.push(s.name);
+    // Streams whose upstream delivers nothing (not connected, only garbage, silent): not
+    // servable although nobody switched them off.
+    const down: string[] = [];
+    for (const s of ctx.streams.values()) {
+      if (s.offline) offline.push(s.name);
+      else if (!s.available && !s.idleOnDemand) down.push(s.name);
+    }
     json(res, {
       status: full ? 'full' : 'ok',
       viewer,
@@ -69,6 +75,7 @@ export function healthHandler(ctx: ApiContext): Handler {
       max: ctx.maxConnections,
       bandwidth: Math.floor((ctx.stats.bytesPerSecondSent() * 8) / 1024),
       offline,
+      down,
     });
   };
 }

@@ -99,6 +99,7 @@ async function getJson(url: string): Promise<{ status: number; body: string; jso
 const apis = [
   { type: 'api', api: 'check', serve: '/check', remote: '/live.ts' },
   { type: 'api', api: 'statistics', serve: '/statistics' },
+  { type: 'api', api: 'health', serve: '/health' },
 ];
 
 test('37 bytes of garbage (a third 0x47) after every 50 packets: clients see 0 continuity errors and 0 sync errors', async () => {
@@ -162,6 +163,7 @@ test('a garbage-only remote fails over to a good one within readtimeout + reconn
   assert.equal((await getJson(p.url('/check'))).status, 404);
   const st = ((await getJson(p.url('/statistics'))).json().streams as Record<string, Record<string, unknown>>)['/live.ts']!;
   assert.equal(st.connected, false);
+  assert.deepEqual((await getJson(p.url('/health'))).json().down, ['/live.ts']);
   // Failed over to the good remote within readtimeout + reconnect (plus a margin for a busy machine).
   const up = await p.waitLog((l) => l.evt === 'upstream_connect', (READ_TIMEOUT + RECONNECT + 3) * 1000);
   const took = Date.now() - t0;
@@ -177,6 +179,7 @@ test('a garbage-only remote fails over to a good one within readtimeout + reconn
   ok.close();
   assert.equal(ok.status, 200);
   assert.equal((await getJson(p.url('/check'))).status, 200);
+  assert.deepEqual((await getJson(p.url('/health'))).json().down, []);
   // The garbage was summarised as discarded input (aligner_discard) or in the failure line.
   await p.stop();
   assert.ok(p.logs.some((l) => l.evt === 'aligner_discard'), 'discards summarised in the log');
