@@ -74,8 +74,8 @@ export function healthHandler(ctx: ApiContext): Handler {
       limit: ctx.fullConnections,
       max: ctx.maxConnections,
       bandwidth: Math.floor((ctx.stats.bytesPerSecondSent() * 8) / 1024),
-      offline,
       down,
+      offline,
     });
   };
 }
