@@ -11,6 +11,8 @@ import type { EndReason } from './hub/hub.js';
 
 /** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
 const ONDEMAND_DEFAULT_WAIT_MS = 10_000;
+/** How often discarded input is summarised in the log (house rule 3), ms. */
+export const DISCARD_SUMMARY_MS = 10_000;
 
 /**
  * One stream resource: supervisor (upstream failover) -> aligner -> hub (fan-out).
@@ -25,7 +27,13 @@ export class Stream implements StreamState {
   private supervisor: Supervisor | undefined;
   /** Set by the control API: clients are refused while true. */
   private adminOffline = false;
+  /** The current upstream has delivered an aligned packet: the stream can be served. */
   private upstreamUp = false;
+  /** A transport is connected and its packets may flow (between onConnected and the end). */
+  private attemptLive = false;
+  private discardTimer: NodeJS.Timeout | undefined;
+  private discardLogged = { bytes: 0, syncLosses: 0, locks: 0 };
+  private discardedAtConnect = 0;
   private readonly graceMs: number;
   private graceTimer: NodeJS.Timeout | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -61,9 +69,12 @@ export class Stream implements StreamState {
       // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.
       maxRingBytes: mirror ? 0 : undefined,
     });
+    // The first packet of a connection makes the stream available: one boolean test per
+    // run of packets, nothing per packet.
     this.aligner = new TsAligner(mirror
-      ? (buf, off, n) => { this.hub.push(buf, off, n); mirror.push(buf, off, n); }
-      : (buf, off, n) => this.hub.push(buf, off, n));
+      ? (buf, off, n) => { if (!this.upstreamUp) this.onDelivering(); this.hub.push(buf, off, n); mirror.push(buf, off, n); }
+      : (buf, off, n) => { if (!this.upstreamUp) this.onDelivering(); this.hub.push(buf, off, n); },
+    (packetSize, relock) => this.onLock(packetSize, relock));
   }
 
   get available(): boolean { return this.upstreamUp && !this.adminOffline; }
@@ -117,7 +128,10 @@ export class Stream implements StreamState {
     this.closed = true;
     this.cancelLinger();
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.discardTimer) clearInterval(this.discardTimer);
+    this.discardTimer = undefined;
     this.stopUpstream();
+    this.reportDiscards();
     for (const w of this.waiters.splice(0)) w(false);
     this.hub.close();
   }
@@ -136,10 +150,16 @@ export class Stream implements StreamState {
       options: { mru: this.res.mru, clientInterface: this.res.clientinterface || undefined, rtpReorder: this.res.rtpreorder },
       log: this.log,
       onData: (chunk) => this.aligner.push(chunk),
+      packets: () => this.aligner.packets,
+      discarded: () => this.aligner.discardedBytes,
       onConnected: () => this.onConnected(),
       onDisconnected: () => this.onDisconnected(),
     });
     this.supervisor.start();
+    if (!this.discardTimer) {
+      this.discardTimer = setInterval(() => this.reportDiscards(), DISCARD_SUMMARY_MS);
+      this.discardTimer.unref();
+    }
   }
 
   private stopUpstream(): void {
@@ -150,6 +170,7 @@ export class Stream implements StreamState {
     this.supervisor = undefined;
     s.close();
     this.upstreamUp = false;
+    this.attemptLive = false;
     this.publishState();
   }
 
@@ -158,8 +179,20 @@ export class Stream implements StreamState {
     this.mirror?.state(this.upstreamUp, this.adminOffline);
   }
 
+  /** A transport connected: its bytes follow. The stream is not up before its first packet. */
   private onConnected(): void {
     this.aligner.reset();
+    this.attemptLive = true;
+    this.discardedAtConnect = this.aligner.discardedBytes;
+  }
+
+  /**
+   * The connection's first aligned packet is about to reach the hub: now the stream can
+   * be served (404 before: an upstream that connects but sends garbage or nothing is not
+   * a stream), and clients riding through a grace period resume.
+   */
+  private onDelivering(): void {
+    if (!this.attemptLive || this.closed) return;
     if (this.graceTimer) {
       // Clients rode through the gap: they resume at the new upstream's first keyframe.
       clearTimeout(this.graceTimer);
@@ -172,8 +205,25 @@ export class Stream implements StreamState {
     for (const w of this.waiters.splice(0)) w(true);
   }
 
+  private onLock(packetSize: number, relock: boolean): void {
+    if (relock) return; // re-locks after garbage are summarised by reportDiscards()
+    this.log.info({ evt: EVT.upstreamInfo, packetSize, discarded: this.aligner.discardedBytes - this.discardedAtConnect },
+      packetSize === 188 ? 'upstream locked: 188-byte packets' : `upstream locked: ${packetSize}-byte packets, converted to 188`);
+  }
+
+  /** Discarded input since the last summary, one line per interval (house rule 3). */
+  private reportDiscards(): void {
+    const a = this.aligner;
+    const d = { bytes: a.discardedBytes - this.discardLogged.bytes, syncLosses: a.syncLosses - this.discardLogged.syncLosses, locks: a.locks - this.discardLogged.locks };
+    this.discardLogged = { bytes: a.discardedBytes, syncLosses: a.syncLosses, locks: a.locks };
+    if (d.bytes === 0 && d.syncLosses === 0) return;
+    this.log.warn({ evt: EVT.alignerDiscard, discarded: d.bytes, syncLosses: d.syncLosses, locks: d.locks, totalDiscarded: a.discardedBytes, locked: a.isLocked },
+      'input discarded: not aligned MPEG-TS (garbage, or packets cut short)');
+  }
+
   private onDisconnected(): void {
     this.upstreamUp = false;
+    this.attemptLive = false;
     this.publishState();
     this.aligner.flushEnd();
     this.hub.flush();

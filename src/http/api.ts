@@ -65,13 +65,20 @@ export function healthHandler(ctx: ApiContext): Handler {
     const draining = ctx.draining?.() ?? false;
     const full = draining || reached(ctx.maxConnections, viewer) || reached(ctx.fullConnections, viewer);
     const offline: string[] = [];
-    for (const s of ctx.streams.values()) if (s.offline) offline.push(s.name);
+    // Streams whose upstream delivers nothing (not connected, only garbage, silent): not
+    // servable although nobody switched them off.
+    const down: string[] = [];
+    for (const s of ctx.streams.values()) {
+      if (s.offline) offline.push(s.name);
+      else if (!s.available && !s.idleOnDemand) down.push(s.name);
+    }
     json(res, {
       status: full ? 'full' : 'ok',
       viewer,
       limit: ctx.fullConnections,
       max: ctx.maxConnections,
       bandwidth: Math.floor((ctx.stats.bytesPerSecondSent() * 8) / 1024),
+      down,
       offline,
       ...(draining ? { draining: true } : {}),
     });
@@ -111,6 +118,7 @@ export function statisticsHandler(ctx: ApiContext): Handler {
         packets_per_second_dropped: s.packetsPerSecondDropped,
         bytes_read: s.bytesRead,
         discarded_bytes: s.discardedBytes,
+        packet_size: s.packetSize,
         reconnects: s.reconnects,
         ...(s.analyzer ? { analysis: describeAnalysis(s.analyzer) } : {}),
       };

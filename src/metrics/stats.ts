@@ -20,7 +20,11 @@ export interface StreamView {
     readonly clientCount: number;
     clientMs(now?: number): number;
   };
-  readonly aligner: { readonly discardedBytes: number };
+  readonly aligner: {
+    readonly discardedBytes: number;
+    /** Input packet size detected at lock (188, 192, 204); 0 before the first lock. */
+    readonly packetSize?: number;
+  };
   /** Upstream URL being connected or connected; undefined while waiting. */
   readonly currentUrl: string | undefined;
   /** Upstream connection attempts after the first. */
@@ -140,6 +144,8 @@ export interface StreamStats {
   /** Raw bytes read from the upstream, before alignment. */
   bytesRead: number;
   discardedBytes: number;
+  /** Input packet size (188, 192 or 204; 0 before the first lock). */
+  packetSize: number;
   reconnects: number;
   packetsPerSecondReceived: number;
   packetsPerSecondSent: number;
@@ -253,6 +259,7 @@ export class StatsCollector {
       packetsDropped: v.hub.packetsDropped,
       bytesRead: v.bytesIn,
       discardedBytes: v.aligner.discardedBytes,
+      packetSize: v.aligner.packetSize ?? 0,
       reconnects: v.reconnects,
       packetsPerSecondReceived: Math.floor(ppsIn),
       packetsPerSecondSent: Math.floor(ppsOut),

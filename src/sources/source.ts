@@ -47,6 +47,11 @@ export interface Upstream {
   readonly ended: Promise<UpstreamEnd>;
   /** Close the connection and release everything it holds. Idempotent. */
   close(): void;
+  /**
+   * Datagram kinds: `connected` resolves at the first datagram (a bound socket proves
+   * nothing), and the supervisor's readtimeout bounds the wait for it.
+   */
+  readonly connectsOnData?: boolean;
 }
 
 export type SourceFactory = (ctx: SourceContext, onData: DataSink) => Upstream;

@@ -18,6 +18,18 @@ import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, Upst
 // `reconnect` after that connection's attempt started (at once if it lasted longer).
 // `reconnect` 0: the first round is still tried through, then after a failed round or a
 // lost connection the stream stays offline (the original tried only one remote).
+//
+// Delivering. A connection counts as established only once it has delivered an aligned
+// packet (`packets` grows), not when its socket connects: an upstream that sends garbage,
+// or nothing, is a failed attempt (logged with the bytes it sent, next remote at once),
+// not a live stream. Bounds: `readtimeout` when set (no aligned packet for that long,
+// before or after the first one, closes it); with `readtimeout` 0, an upstream that sends
+// bytes but no aligned packet for LOCK_TIMEOUT_MS is closed, and silence is waited out as
+// the original did. Datagram kinds connect at their first datagram; until then
+// `readtimeout` also bounds the wait (a silent multicast group is left and joined again).
+
+/** Lock time when `readtimeout` is 0: bytes without an aligned packet for this long fail, ms. */
+export const LOCK_TIMEOUT_MS = 5000;
 
 export interface SupervisorOptions {
   stream: string;
@@ -32,7 +44,19 @@ export interface SupervisorOptions {
   options: SourceOptions;
   log: Logger;
   onData: DataSink;
+  /**
+   * Aligned packets delivered so far (monotonic), read after each chunk and by the
+   * timers. Without it the first byte counts as delivery (tests of the retry rules).
+   */
+  packets?: () => number;
+  /** Lock time when readTimeoutS is 0, ms (default LOCK_TIMEOUT_MS; tests shorten it). */
+  lockTimeoutMs?: number;
+  /** Bytes discarded by the aligner so far (monotonic), for the failure log line. */
+  discarded?: () => number;
+  /** The transport connected: data follows (reset per-connection state here). */
   onConnected(url: string): void;
+  /** The connection delivered its first aligned packet: the stream is up. */
+  onDelivering?(url: string): void;
   /** After a connection that was connected; not called for close(). */
   onDisconnected(url: string, reason: RestreamerError | undefined): void;
   /** Injectable for tests; default Fisher-Yates. */
@@ -57,6 +81,12 @@ interface Attempt {
   upstream: Upstream | undefined;
   startedAt: number;
   connected: boolean;
+  /** Delivered an aligned packet: the connection is established. */
+  delivering: boolean;
+  /** Counters when the transport connected, to report what a failed connection did. */
+  packetsAtConnect: number;
+  bytesAtConnect: number;
+  discardedAtConnect: number;
   done: boolean;
   /** Set when the supervisor itself closed it (timeouts): overrides the upstream's view. */
   reason: RestreamerError | undefined;
@@ -89,8 +119,10 @@ export class Supervisor {
   private retryTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private readTimer: NodeJS.Timeout | undefined;
+  private lastPacketsSeen = 0;
   private lastBytesSeen = 0;
-  private lastDataAt = 0;
+  private lastProgressAt = 0;
+  private bytesSincePacket = false;
   private sinkErrors = 0;
   private _reconnects = 0;
   private _bytesIn = 0;
@@ -113,6 +145,7 @@ export class Supervisor {
     });
   }
 
+  /** An upstream is delivering aligned packets. */
   get connected(): boolean { return this.isConnected; }
   /** The URL being connected or connected; undefined while waiting or offline. */
   get currentUrl(): string | undefined { return this.current?.remote.raw; }
@@ -150,7 +183,10 @@ export class Supervisor {
     if (this.attempts++ > 0) this._reconnects++;
     const remote = this.remotes[this.next]!;
     this.next = (this.next + 1) % this.remotes.length;
-    const att: Attempt = { remote, upstream: undefined, startedAt: t, connected: false, done: false, reason: undefined };
+    const att: Attempt = {
+      remote, upstream: undefined, startedAt: t, connected: false, delivering: false,
+      packetsAtConnect: 0, bytesAtConnect: 0, discardedAtConnect: 0, done: false, reason: undefined,
+    };
     this.current = att;
     this.o.log.debug({ evt: EVT.upstreamRetry, url: remote.safe }, 'connecting upstream');
     if (remote.invalid || !remote.kind || !remote.url) {
@@ -174,8 +210,14 @@ export class Supervisor {
     }
     att.upstream = up;
     if (att.done || this.closed || att !== this.current) { this.closeUpstream(att); return; }
-    if (this.o.timeoutS > 0) {
-      this.connectTimer = setTimeout(() => this.onConnectTimeout(att), this.o.timeoutS * 1000);
+    // Kinds that connect at their first datagram: readtimeout bounds that wait too.
+    const waitMs = Math.min(
+      this.o.timeoutS > 0 ? this.o.timeoutS * 1000 : Infinity,
+      up.connectsOnData && this.o.readTimeoutS > 0 ? this.o.readTimeoutS * 1000 : Infinity,
+    );
+    if (waitMs < Infinity) {
+      const silent = waitMs < this.o.timeoutS * 1000 || this.o.timeoutS <= 0;
+      this.connectTimer = setTimeout(() => this.onConnectTimeout(att, silent), waitMs);
     }
     up.connected.then(() => this.onUpConnected(att), () => {});
     up.ended.then(
@@ -200,6 +242,8 @@ export class Supervisor {
       // A consumer bug must not take the upstream socket's event handler down.
       if (this.sinkErrors++ === 0) this.o.log.error({ evt: EVT.warning, err: (e as Error)?.message }, 'stream data handler threw');
     }
+    // One comparison per chunk, none per packet.
+    if (!att.delivering && att === this.current && (!this.o.packets || this.o.packets() > att.packetsAtConnect)) this.onDelivering(att);
   }
 
   private onUpConnected(att: Attempt): void {
@@ -207,39 +251,72 @@ export class Supervisor {
     att.connected = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+    att.packetsAtConnect = this.o.packets?.() ?? 0;
+    att.bytesAtConnect = this._bytesIn;
+    att.discardedAtConnect = this.o.discarded?.() ?? 0;
+    this.o.log.debug({ evt: EVT.upstreamRetry, url: att.remote.safe }, 'upstream transport connected: waiting for aligned packets');
+    this.safely(() => this.o.onConnected(att.remote.raw));
+    this.startReadTimer();
+  }
+
+  /** The first aligned packet of this connection: it is established. */
+  private onDelivering(att: Attempt): void {
+    if (att !== this.current || att.delivering || att.done || this.closed) return;
+    att.delivering = true;
     this.roundFailures = 0;
     const r = att.remote;
     this.o.log.info({ evt: EVT.upstreamConnect, url: r.safe, ...(r.failures ? { failedAttempts: r.failures } : {}) }, 'upstream connected');
     r.failures = 0;
     r.lastCode = undefined;
     this.isConnected = true;
-    this.safely(() => this.o.onConnected(r.raw));
-    if (this.o.readTimeoutS > 0 && !this.readTimer) {
-      this.lastBytesSeen = this._bytesIn;
-      this.lastDataAt = now();
-      const ms = this.o.readTimeoutS * 1000;
-      // Coarse polling of a byte counter: no timer work per chunk.
-      this.readTimer = setInterval(() => this.checkRead(ms), Math.min(1000, Math.max(50, ms / 4)));
-    }
+    this.safely(() => this.o.onDelivering?.(r.raw));
+  }
+
+  /** Coarse polling of the packet and byte counters: no timer work per chunk. */
+  private startReadTimer(): void {
+    if (this.readTimer) return;
+    const ms = this.o.readTimeoutS > 0 ? this.o.readTimeoutS * 1000 : (this.o.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
+    this.lastPacketsSeen = this.o.packets?.() ?? this._bytesIn;
+    this.lastBytesSeen = this._bytesIn;
+    this.lastProgressAt = now();
+    this.bytesSincePacket = false;
+    this.readTimer = setInterval(() => this.checkRead(ms), Math.min(1000, Math.max(50, ms / 4)));
   }
 
   private checkRead(ms: number): void {
     const att = this.current;
     if (!att || !att.connected || att.done) return;
     const t = now();
+    const packets = this.o.packets?.() ?? this._bytesIn;
+    if (packets !== this.lastPacketsSeen) {
+      this.lastPacketsSeen = packets;
+      this.lastBytesSeen = this._bytesIn;
+      this.lastProgressAt = t;
+      this.bytesSincePacket = false;
+      return;
+    }
     if (this._bytesIn !== this.lastBytesSeen) {
       this.lastBytesSeen = this._bytesIn;
-      this.lastDataAt = t;
-    } else if (t - this.lastDataAt >= ms) {
-      att.reason = new RestreamerError('UPSTREAM_READ_TIMEOUT', `no data for ${this.o.readTimeoutS} s`);
-      this.closeUpstream(att);
+      this.bytesSincePacket = true;
     }
+    if (t - this.lastProgressAt < ms) return;
+    const s = ms / 1000;
+    if (this.bytesSincePacket) {
+      att.reason = new RestreamerError('UPSTREAM_NO_SYNC', `data but no aligned MPEG-TS packet for ${s} s`);
+    } else if (this.o.readTimeoutS > 0) {
+      att.reason = new RestreamerError('UPSTREAM_READ_TIMEOUT', `no data for ${s} s`);
+    } else {
+      return; // readtimeout 0: a silent upstream is waited for, as in the original
+    }
+    this.closeUpstream(att);
   }
 
-  private onConnectTimeout(att: Attempt): void {
+  private onConnectTimeout(att: Attempt, silent: boolean): void {
     this.connectTimer = undefined;
     if (att !== this.current || att.connected || att.done) return;
-    att.reason = new RestreamerError('UPSTREAM_CONNECT_TIMEOUT', `not connected within ${this.o.timeoutS} s`);
+    att.reason = silent
+      ? new RestreamerError('UPSTREAM_READ_TIMEOUT', `no data for ${this.o.readTimeoutS} s`)
+      : new RestreamerError('UPSTREAM_CONNECT_TIMEOUT', `not connected within ${this.o.timeoutS} s`);
     this.closeUpstream(att);
   }
 
@@ -251,7 +328,7 @@ export class Supervisor {
     this.clearTimers();
     const r = att.remote;
     const reason = att.reason ?? end.error;
-    if (att.connected) {
+    if (att.delivering) {
       this.isConnected = false;
       const fields = { evt: EVT.upstreamDisconnect, url: r.safe, code: reason?.code, err: reason?.message };
       if (reason) this.o.log.warn(fields, 'upstream lost');
@@ -261,9 +338,15 @@ export class Supervisor {
       this.scheduleNext(att.startedAt);
       return;
     }
-    const err = reason ?? new RestreamerError('UPSTREAM_ENDED', 'upstream closed before it delivered data');
+    const err = reason ?? (att.connected
+      ? new RestreamerError('UPSTREAM_NO_SYNC', 'upstream ended before it delivered an aligned MPEG-TS packet')
+      : new RestreamerError('UPSTREAM_ENDED', 'upstream closed before it delivered data'));
     r.failures++;
-    const fields = { evt: EVT.upstreamError, url: r.safe, code: err.code, err: err.message, failures: r.failures };
+    const fields = {
+      evt: EVT.upstreamError, url: r.safe, code: err.code, err: err.message, failures: r.failures,
+      // What a connection that never delivered did: bytes read, and how many were discarded.
+      ...(att.connected ? { bytes: this._bytesIn - att.bytesAtConnect, discarded: (this.o.discarded?.() ?? 0) - att.discardedAtConnect } : {}),
+    };
     // Each streak of identical failures is logged once; repeats only at debug level.
     if (r.lastCode !== err.code) this.o.log.warn(fields, 'upstream failed');
     else this.o.log.debug(fields, 'upstream failed again');

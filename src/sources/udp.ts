@@ -8,9 +8,10 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 // udp://host:port (unicast: bind and receive), udp://GROUP:PORT (multicast join) and
 // udp://SOURCE@GROUP:PORT (source-specific join). Each datagram's payload goes to the
 // sink as it is; the aligner downstream cuts it into packets (1316 bytes = 7 packets).
-// A datagram socket has no connection: it counts as connected once bound and joined, so
-// a silent group runs into the supervisor's readtimeout, which closes the socket (leave)
-// and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
+// A datagram socket has no connection: it counts as connected at its first datagram (a
+// bound socket or a joined group proves nothing). A silent group runs into the
+// supervisor's readtimeout, before or after that first datagram, which closes the socket
+// (leave) and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
 
 const PKT = 188;
 /** How often repeated faults (oversized datagrams, RTP losses, ...) are summarised in the log. */
@@ -90,6 +91,10 @@ export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) =>
 /** A UDP socket upstream; rtp.ts extends it and overrides deliver(). */
 export class DatagramUpstream extends UpstreamBase {
   readonly stats: DatagramStats = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
+  readonly connectsOnData = true;
+  /** Resolves once the socket is bound (and joined); never rejects (see `connected`). */
+  readonly ready: Promise<void>;
+  private resolveBound!: () => void;
   protected readonly log: Logger;
   protected readonly summary: FaultSummary;
   private readonly mru: number;
@@ -101,6 +106,7 @@ export class DatagramUpstream extends UpstreamBase {
     this.log = ctx.log;
     this.mru = ctx.options.mru > 0 ? ctx.options.mru : 1500;
     this.summary = new FaultSummary(this.log, () => this.faultCounters());
+    this.ready = new Promise((res) => { this.resolveBound = res; });
   }
 
   /** Bind (and join); separate from the constructor so subclasses are fully built first. */
@@ -146,12 +152,12 @@ export class DatagramUpstream extends UpstreamBase {
       this.log.info({ evt: EVT.multicastJoin, group: addr.host, source: addr.source, port: addr.port, interface: this.ctx.options.clientInterface || undefined }, 'joined multicast group');
     }
     this.summary.start();
-    this.markConnected();
+    this.resolveBound();
   }
 
   private onMessage(msg: Buffer): void {
     if (this.isDone) return;
-    this.stats.datagrams++;
+    if (this.stats.datagrams++ === 0) this.markConnected();
     if (msg.length > this.mru) {
       this.stats.oversize++;
       this.summary.first('oversize', { size: msg.length, mru: this.mru }, 'datagram larger than mru dropped (raise the resource\'s "mru")');

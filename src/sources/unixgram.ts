@@ -78,6 +78,11 @@ interface Counters { datagrams: number; bytes: number; oversize: number; recvBuf
 
 class UnixgramUpstream extends UpstreamBase {
   readonly stats: Counters = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
+  // Connected at the first datagram, not when bound: a bound socket proves nothing.
+  readonly connectsOnData = true;
+  /** Resolves once the socket is bound; never rejects (see `connected`). */
+  readonly ready: Promise<void>;
+  private resolveBound!: () => void;
   private sock: Nus.DgramSocket | undefined;
   private bound = false;
   private readonly summary: FaultSummary;
@@ -85,6 +90,7 @@ class UnixgramUpstream extends UpstreamBase {
   constructor(private readonly ctx: SourceContext, private readonly path: string, private readonly onData: DataSink) {
     super();
     this.summary = new FaultSummary(ctx.log, () => ({ oversize: this.stats.oversize }));
+    this.ready = new Promise((res) => { this.resolveBound = res; });
     void this.open();
   }
 
@@ -116,12 +122,12 @@ class UnixgramUpstream extends UpstreamBase {
     this.bound = true;
     this.stats.recvBufferBytes = sizeRecvBuffer(this.ctx.log, this.ctx.inputBufferPackets, (n) => s.setRecvBufferSize(n), () => s.getRecvBufferSize());
     this.summary.start();
-    this.markConnected();
+    this.resolveBound();
   }
 
   private onMessage(buf: Buffer): void {
     if (this.isDone) return;
-    this.stats.datagrams++;
+    if (this.stats.datagrams++ === 0) this.markConnected();
     if (buf.length > this.ctx.options.mru) {
       this.stats.oversize++;
       this.summary.first('oversize', { size: buf.length, mru: this.ctx.options.mru }, 'datagram larger than mru dropped (raise the resource\'s "mru")');

@@ -131,7 +131,8 @@ test('counters agree with the bytes streamed; original names, labels and types; 
 
   const received = value(f, 'streaming_packets_received', good)!;
   const upPackets = up.written / 188;
-  assert.ok(Math.abs(received - upPackets) <= 2, `packets received ${received} vs upstream wrote ${upPackets}`);
+  // The aligner holds up to three packets until the bytes after them prove them whole.
+  assert.ok(Math.abs(received - upPackets) <= 3, `packets received ${received} vs upstream wrote ${upPackets}`);
   assert.equal(value(f, 'streaming_bytes_received', good), received * 188);
   assert.equal(value(f, 'streaming_packets_received', { stream: '/live.ts', url: refused }), 0);
 

@@ -28,6 +28,14 @@ async function stop(c: ChildProcess | undefined): Promise<void> {
 }
 
 /** ffprobe as an HTTP client of the proxy inside the namespace: the codecs it found. */
+/**
+ * Wait until `stream` delivers (logged after log line `mark`): a joined group is not a
+ * connected upstream, the stream answers 404 until its first packet (issue 13).
+ */
+function delivering(p: ProxyProcess, stream: string, mark: number): Promise<unknown> {
+  return waitLogAfter(p, mark, (l) => l.evt === 'upstream_connect' && l.stream === stream, 15000);
+}
+
 async function probe(ns: Netns, url: string): Promise<string> {
   const r = await ns.run('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', url], 15000);
   assert.equal(r.code, 0, `ffprobe ${url} failed: ${r.stderr}`);
@@ -82,19 +90,25 @@ test('multicast, SSM and RTP in a network namespace: ffprobe accepts the stream;
     await p.waitLog((l) => l.evt === 'multicast_join' && l.group === '232.1.1.1' && l.source === '127.0.0.1', 10000);
 
     await t.test('any-source multicast, plain UDP', async () => {
+      const mark = p.logs.length;
       sender = encoder(ns, 'mpegts', 'udp://239.1.1.1:5000?pkt_size=1316&ttl=1');
+      await delivering(p, '/udp.ts', mark);
       assert.match(await probe(ns, p.url('/udp.ts')), /h264/);
       await stop(sender);
     });
 
     await t.test('any-source multicast, RTP (header stripped)', async () => {
+      const mark = p.logs.length;
       sender = encoder(ns, 'rtp_mpegts', 'rtp://239.1.1.2:5004?pkt_size=1316&ttl=1');
+      await delivering(p, '/rtp.ts', mark);
       assert.match(await probe(ns, p.url('/rtp.ts')), /h264/);
       await stop(sender);
     });
 
     await t.test('source-specific multicast: the right source is received, another source is filtered out', async () => {
+      const mark = p.logs.length;
       sender = encoder(ns, 'mpegts', 'udp://232.1.1.1:5002?pkt_size=1316&ttl=1');
+      await delivering(p, '/ssm.ts', mark);
       assert.match(await probe(ns, p.url('/ssm.ts')), /h264/);
       const [ok, other] = await Promise.all([bytesIn(ns, p.url('/ssm.ts'), 2), bytesIn(ns, p.url('/ssm-other.ts'), 2)]);
       assert.ok(ok > 10_000, `SSM stream delivered ${ok} bytes`);
@@ -103,7 +117,9 @@ test('multicast, SSM and RTP in a network namespace: ffprobe accepts the stream;
     });
 
     await t.test('sender stops: after readtimeout the proxy leaves and re-joins; the stream comes back', async () => {
+      const m0 = p.logs.length;
       sender = encoder(ns, 'mpegts', 'udp://239.1.1.1:5000?pkt_size=1316&ttl=1');
+      await delivering(p, '/udp.ts', m0);
       assert.ok(await bytesIn(ns, p.url('/udp.ts'), 2) > 10_000, 'stream flowing before the stop');
       const mark = p.logs.length;
       await stop(sender);
@@ -112,7 +128,9 @@ test('multicast, SSM and RTP in a network namespace: ffprobe accepts the stream;
       const leave = await waitLogAfter(p, mark, (l) => l.evt === 'multicast_leave' && l.group === '239.1.1.1', 5000);
       const rejoin = await waitLogAfter(p, p.logs.indexOf(leave), (l) => l.evt === 'multicast_join' && l.group === '239.1.1.1', 5000);
       assert.ok(p.logs.indexOf(rejoin) > p.logs.indexOf(leave), 'joined again after leaving');
+      const m1 = p.logs.length;
       sender = encoder(ns, 'mpegts', 'udp://239.1.1.1:5000?pkt_size=1316&ttl=1');
+      await delivering(p, '/udp.ts', m1);
       // A new client is served the resumed stream.
       assert.match(await probe(ns, p.url('/udp.ts')), /h264/);
       await stop(sender);
@@ -155,8 +173,10 @@ test('IPv6 multicast in a network namespace: site-scope and link-local-scope gro
     assert.equal(noif.code, 'UPSTREAM_INTERFACE');
     assert.match(String(noif.err), /link-local scope: set "clientinterface"/);
 
+    const mark = p.logs.length;
     senders.push(encoder(ns, 'mpegts', 'udp://[ff15::4242]:5000?pkt_size=1316&ttl=1&localaddr=fd00:5::1'));
     senders.push(encoder(ns, 'mpegts', 'udp://[ff12::4242%rs6]:5002?pkt_size=1316&ttl=1'));
+    await Promise.all([delivering(p, '/site.ts', mark), delivering(p, '/link.ts', mark)]);
     assert.match(await probe(ns, p.url('/site.ts')), /h264/);
     assert.match(await probe(ns, p.url('/link.ts')), /h264/);
   } finally {

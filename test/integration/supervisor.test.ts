@@ -9,6 +9,7 @@ import { RestreamerError } from '../../src/errors.js';
 import { Supervisor, type SupervisorOptions } from '../../src/sources/supervisor.js';
 import { UpstreamBase } from '../../src/sources/base.js';
 import type { SourceKind } from '../../src/sources/source.js';
+import { TsAligner } from '../../src/ts/aligner.js';
 
 type Line = { evt?: string; code?: string; url?: string; [k: string]: unknown };
 
@@ -295,4 +296,88 @@ test('misbehaving sources and handlers cannot crash the process', async () => {
   assert.deepEqual(codes, ['UPSTREAM_IO', 'UPSTREAM_UNSUPPORTED', 'UPSTREAM_UNSUPPORTED']);
   assert.ok(h.logs.some((l) => l.evt === 'upstream_disconnect' && l.code === 'UPSTREAM_IO'));
   h.sup.close();
+});
+
+// --- Delivering (issue 10): an upstream counts once it delivers aligned packets ---
+
+/** Supervisor options wired to a real aligner, as src/streams.ts does. */
+function withAligner(): Pick<SupervisorOptions, 'onData' | 'packets' | 'discarded'> & { aligner: TsAligner } {
+  const aligner = new TsAligner(() => {});
+  return { aligner, onData: (c) => aligner.push(c), packets: () => aligner.packets, discarded: () => aligner.discardedBytes };
+}
+
+/** Random bytes (as from /dev/urandom): they never lock. */
+let seed = 12345;
+function garbageBytes(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    b[i] = seed >>> 16;
+  }
+  return b;
+}
+
+function tsPackets(n: number, from = 0): Buffer {
+  const out = Buffer.alloc(n * 188);
+  for (let i = 0; i < n; i++) { out[i * 188] = 0x47; out[i * 188 + 1] = 0x01; out[i * 188 + 3] = 0x10 | ((from + i) & 15); }
+  return out;
+}
+
+/** A TCP upstream that sends `make()` every 20 ms until closed. */
+function streaming(make: () => Buffer): (s: net.Socket) => void {
+  return (s) => {
+    const t = setInterval(() => s.write(make()), 20);
+    s.on('close', () => clearInterval(t));
+  };
+}
+
+test('garbage only: no aligned packet within readtimeout fails the remote (UPSTREAM_NO_SYNC, bytes counted) and the next one serves at once', async () => {
+  const bad = await tcpServer(streaming(() => garbageBytes(1316)));
+  let n = 0;
+  const good = await tcpServer(streaming(() => tsPackets(7, (n += 7))));
+  const a = withAligner();
+  const delivering: string[] = [];
+  const h = supervise({ remotes: [bad.url, good.url], reconnectS: 5, readTimeoutS: 0.4, ...a, onDelivering: (u) => delivering.push(u) });
+  h.sup.start();
+  await h.waitFor(() => delivering.length === 1);
+  assert.deepEqual(delivering, [good.url]);
+  assert.equal(h.sup.currentUrl, good.url);
+  assert.equal(h.sup.connected, true);
+  const err = h.logs.find((l) => l.evt === 'upstream_error')!;
+  assert.deepEqual([err.url, err.code], [bad.url, 'UPSTREAM_NO_SYNC']);
+  // All of it discarded, but the last few hundred bytes the aligner was still looking at.
+  const bytes = err.bytes as number;
+  const discarded = err.discarded as number;
+  assert.ok(bytes > 0 && discarded <= bytes && discarded > bytes - 1024, `bytes ${bytes}, discarded ${discarded}`);
+  // The garbage connection never counted as up: no 'down' event, no upstream_connect for it.
+  assert.equal(h.events.filter((e) => e.what === 'down').length, 0);
+  assert.deepEqual(h.logs.filter((l) => l.evt === 'upstream_connect').map((l) => l.url), [good.url]);
+  await h.waitFor(() => bad.closes.length === 1); // the garbage socket was closed
+  h.sup.close();
+  await stop(bad.server, good.server);
+});
+
+test('readtimeout 0: garbage fails after the lock time; a silent upstream is still waited for', async () => {
+  const bad = await tcpServer(streaming(() => garbageBytes(500)));
+  const a = withAligner();
+  const h = supervise({ remotes: [bad.url], reconnectS: 30, readTimeoutS: 0, lockTimeoutMs: 300, ...a });
+  h.sup.start();
+  await h.waitFor(() => h.logs.some((l) => l.evt === 'upstream_error'));
+  const err = h.logs.find((l) => l.evt === 'upstream_error')!;
+  assert.equal(err.code, 'UPSTREAM_NO_SYNC');
+  assert.equal(h.sup.connected, false);
+  h.sup.close();
+  await stop(bad.server);
+});
+
+test('an upstream that loses sync for good after delivering is closed after readtimeout (UPSTREAM_NO_SYNC)', async () => {
+  let sent = 0;
+  const sv = await tcpServer(streaming(() => (sent++ < 5 ? tsPackets(7, sent * 7) : garbageBytes(1316))));
+  const a = withAligner();
+  const h = supervise({ remotes: [sv.url], reconnectS: 30, readTimeoutS: 0.4, ...a });
+  h.sup.start();
+  await h.waitFor(() => h.events.some((e) => e.what === 'down'));
+  assert.equal(h.events.find((e) => e.what === 'down')!.code, 'UPSTREAM_NO_SYNC');
+  h.sup.close();
+  await stop(sv.server);
 });

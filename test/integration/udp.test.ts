@@ -32,7 +32,7 @@ test('udp unicast: datagrams are delivered whole and in order; oversized ones ar
   const { ctx, lines } = testContext(`udp://127.0.0.1:${port}`, { mru: 1500 });
   const got: Buffer[] = [];
   const up = udpKind.open(ctx, (b) => got.push(b)) as DatagramUpstream;
-  await up.connected;
+  await up.ready;
   assert.ok(up.stats.recvBufferBytes >= 1000 * PKT, `receive buffer ${up.stats.recvBufferBytes}`);
   const s = sender();
   try {
@@ -63,8 +63,8 @@ test('udp unicast: datagrams are delivered whole and in order; oversized ones ar
 test('udp: the socket is closed on close(): the port can be bound exclusively again', async () => {
   const port = await freeUdpPort();
   const { ctx } = testContext(`udp://127.0.0.1:${port}`);
-  const up = udpKind.open(ctx, () => {});
-  await up.connected;
+  const up = udpKind.open(ctx, () => {}) as DatagramUpstream;
+  await up.ready;
   up.close();
   await up.ended;
   // Without reuseAddr this bind fails while any socket still holds the port.
@@ -78,7 +78,7 @@ test('rtp unicast: header stripped, reordering restored, losses, duplicates and 
   const { ctx, lines } = testContext(`rtp://127.0.0.1:${port}`, { mru: 1500, rtpReorder: 4 });
   const got: Buffer[] = [];
   const up = rtpKind.open(ctx, (b) => got.push(b)) as RtpUpstream;
-  await up.connected;
+  await up.ready;
   // Sequence numbers cross the 16-bit wrap. Datagram i carries TS packets 7i..7i+6.
   const base = 65530;
   const order = [0, 1, 3, 2, 4, 5, 5, 7, 6, 8, 10, 11, 12, 13, 14, 15];
@@ -116,7 +116,7 @@ test('rtp: a new SSRC restarts the sequence without counting losses', async () =
   const { ctx } = testContext(`rtp://127.0.0.1:${port}`);
   const got: Buffer[] = [];
   const up = rtpKind.open(ctx, (b) => got.push(b)) as RtpUpstream;
-  await up.connected;
+  await up.ready;
   const s = sender();
   try {
     for (let i = 0; i < 3; i++) await send(s, port, rtpPacket({ seq: 1000 + i, ssrc: 1, payload: tsDatagram(i) }));
@@ -129,6 +129,26 @@ test('rtp: a new SSRC restarts the sequence without counting losses', async () =
   assert.deepEqual(seqs(Buffer.concat(got)), Array.from({ length: 42 }, (_, i) => i));
   assert.equal(up.rtp.ssrcChanges, 1);
   assert.equal(up.rtp.lost, 0);
+});
+
+test('udp: "connected" at the first datagram, not when the socket is bound (issue 13)', async () => {
+  const port = await freeUdpPort();
+  const { ctx } = testContext(`udp://127.0.0.1:${port}`);
+  const up = udpKind.open(ctx, () => {}) as DatagramUpstream;
+  assert.equal(up.connectsOnData, true);
+  let connected = false;
+  void up.connected.then(() => { connected = true; });
+  await up.ready;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(connected, false, 'bound, no datagram yet: not connected');
+  const s = sender();
+  try {
+    await send(s, port, tsDatagram(0));
+    await up.connected;
+  } finally {
+    s.close();
+    up.close();
+  }
 });
 
 test('udp/rtp URL validation and the registry', () => {

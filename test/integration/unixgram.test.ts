@@ -29,10 +29,15 @@ test('unixgram: binds the path, receives datagrams whole and in order, drops ove
   const path = join(dir, 'in.sock');
   const { ctx, lines } = testContext(`unixgram://${path}`, { mru: 1500 });
   const got: Buffer[] = [];
-  const up = unixgramKind.open(ctx, (b) => got.push(b)) as ReturnType<typeof unixgramKind.open> & { stats: { datagrams: number; oversize: number; recvBufferBytes: number } };
+  const up = unixgramKind.open(ctx, (b) => got.push(b)) as ReturnType<typeof unixgramKind.open> & { ready: Promise<void>; stats: { datagrams: number; oversize: number; recvBufferBytes: number } };
   const s = new nus.DgramSocket();
   try {
-    await up.connected;
+    await up.ready;
+    // Bound is not connected: that takes a datagram.
+    let connected = false;
+    void up.connected.then(() => { connected = true; });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(connected, false);
     assert.ok(existsSync(path));
     assert.ok(up.stats.recvBufferBytes >= 1000 * PKT);
     for (let i = 0; i < 8; i++) {
@@ -62,8 +67,8 @@ test('unixgram: a stale socket file is replaced; one bound by a live process is 
     old.close();
     assert.ok(existsSync(path));
     const a = testContext(`unixgram://${path}`);
-    const up = unixgramKind.open(a.ctx, () => {});
-    await up.connected;
+    const up = unixgramKind.open(a.ctx, () => {}) as ReturnType<typeof unixgramKind.open> & { ready: Promise<void> };
+    await up.ready;
     assert.ok(a.lines.some((l) => /stale socket/.test(String(l.msg))));
     // Now `up` holds it: a second receiver must not steal it.
     const b = testContext(`unixgram://${path}`);

@@ -4,12 +4,12 @@ import fc from 'fast-check';
 import { TsAligner } from '../../src/ts/aligner.js';
 import { makeStream, garbage, seqs, PKT } from '../helpers/ts.js';
 
-function collect(lockCount = 3) {
+function collect() {
   const parts: Buffer[] = [];
   const a = new TsAligner((buf, off, n) => {
     assert.equal(buf[off], 0x47);
     parts.push(Buffer.from(buf.subarray(off, off + n * PKT)));
-  }, lockCount);
+  });
   // flushEnd: the last packet waits for the next read to confirm it.
   return { a, out: () => { a.flushEnd(); return Buffer.concat(parts); } };
 }
@@ -79,7 +79,7 @@ test('garbage between packets: resync, never a misaligned or partial packet', ()
 test('property: any chunking of garbage+packets yields the same packets', () => {
   fc.assert(fc.property(
     fc.integer({ min: 0, max: 500 }),
-    fc.integer({ min: 3, max: 40 }),
+    fc.integer({ min: 5, max: 40 }), // a connection's first lock needs 5 packets
     fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 30 }),
     (glen, npk, sizes) => {
       const input = Buffer.concat([garbage(glen, glen + 7), makeStream(npk)]);
@@ -99,11 +99,34 @@ test('property: any chunking of garbage+packets yields the same packets', () => 
   ), { numRuns: 300 });
 });
 
-test('reset forgets a partial packet', () => {
-  const input = makeStream(4);
+test('flushEnd passes on the whole packets still waiting; reset forgets the rest', () => {
+  const input = makeStream(7);
   const { a, out } = collect();
-  a.push(input.subarray(0, 3 * PKT + 100));
+  a.push(input.subarray(0, 6 * PKT + 100));
+  a.flushEnd(); // what the stream does when the upstream ends
   a.reset();
-  a.push(makeStream(3, 0x100, 10));
-  assert.deepEqual(seqs(out()), [0, 1, 2, 10, 11, 12]);
+  a.push(makeStream(5, 0x100, 10));
+  assert.deepEqual(seqs(out()), [0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14]);
+  const b = collect();
+  b.a.push(input.subarray(0, 6 * PKT + 100));
+  b.a.reset();
+  b.a.push(makeStream(5, 0x100, 10));
+  assert.deepEqual(seqs(b.out()), [0, 1, 2, 3, 10, 11, 12, 13, 14]);
+});
+
+test('the first lock of a connection needs five packets; random bytes never lock', () => {
+  const { a, out } = collect();
+  a.push(makeStream(4));
+  a.flushEnd();
+  assert.equal(out().length, 0);
+  // 1 MB of random bytes (about 4000 sync bytes at random places).
+  const r = collect();
+  let x = 99;
+  const rnd = Buffer.alloc(1 << 20);
+  for (let i = 0; i < rnd.length; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; rnd[i] = x >>> 16; }
+  r.a.push(rnd);
+  r.a.flushEnd();
+  assert.equal(r.out().length, 0);
+  assert.equal(r.a.locks, 0);
+  assert.equal(r.a.discardedBytes, rnd.length);
 });
