@@ -25,6 +25,7 @@ import type { WorkerStreamCounters } from './cluster/protocol.js';
 import { RemoteAdmission, RemoteStream } from './cluster/remote.js';
 import { aggregatedResponses, aggregatedView } from './cluster/views.js';
 import { primaryProxy } from './cluster/primary-proxy.js';
+import { StatusApi, createPlaylist, wantsStatus } from './status/index.js';
 
 /**
  * How this process takes part:
@@ -60,6 +61,7 @@ export class App {
   private readonly responses = new Map<string, ResponseCounter>();
   private readonly api: ApiContext | undefined;
   private readonly gate: AdmissionGate;
+  private readonly status: StatusApi | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(readonly cfg: Config, readonly log: Logger, readonly role: AppRole = { role: 'single' }) {
@@ -105,6 +107,10 @@ export class App {
         fullConnections: cfg.fullconnections,
         streams: this.streams,
       };
+      if (wantsStatus(cfg)) {
+        const streams = [...this.streams.values()].map((s, i) => ({ control: s, view: views[i]! }));
+        this.status = new StatusApi({ cfg, streams, stats: this.stats, connections: () => this.admission.connections, redact: redactUrl, clientDetails: role.role === 'single', log });
+      }
       if (cfg.resources.some((r) => r.type === 'api' && r.api === 'prometheus')) {
         this.metrics = new PrometheusMetrics({
           streams: streamResources.map((r, i) => ({
@@ -180,6 +186,7 @@ export class App {
       this.notifier?.close();
       this.stats?.close();
       this.metrics?.close();
+      this.status?.close();
       await closing;
     })();
     return this.closed;
@@ -190,7 +197,7 @@ export class App {
       case 'stream': {
         const preamble = r.preamble ? readFileSync(r.preamble) : undefined;
         const stream: StreamState = this.streams.get(r.serve) ?? this.remoteStreams.find((s) => s.name === r.serve)!;
-        const ep = new StreamEndpoint({ stream, admission: this.gate, preamble, log: rlog });
+        const ep = new StreamEndpoint({ stream, admission: this.gate, preamble, log: rlog, onClient: this.status?.onClient });
         return (req, res) => ep.handle(req, res);
       }
       case 'static': {
@@ -201,6 +208,7 @@ export class App {
         return (req, res) => st.handle(req, res);
       }
       case 'api':
+        if (r.api === 'playlist') return createPlaylist(this.cfg);
         if (this.role.role === 'worker') return primaryProxy(this.role.apiSocket);
         return this.apiHandler(r, rlog);
     }
@@ -216,6 +224,7 @@ export class App {
         const m = this.metrics!;
         return (req, res) => m.handle(req, res);
       }
+      case 'status': return this.status!.page(r, rlog);
       case 'check':
       case 'control':
         if (!target) {

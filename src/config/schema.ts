@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { parseListen } from './listen.js';
 
 // The one schema of restreamer.json: the Go restreamer's keys with its defaults, plus
@@ -9,7 +10,7 @@ import { parseListen } from './listen.js';
 // generated from this file (npm run schema).
 
 export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
-export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus'] as const;
+export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus', 'status', 'playlist'] as const;
 export const AUTH_TYPES = ['', 'basic', 'bearer'] as const;
 export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat'] as const;
 /** Upstream schemes a static resource can fetch from. */
@@ -18,6 +19,16 @@ export const STATIC_SCHEMES = ['file', 'http', 'https'] as const;
 // The original uses unsigned integers; we also accept fractions of a second.
 const count = () => z.number().int().nonnegative();
 const seconds = () => z.number().nonnegative();
+
+/** "192.0.2.1", "::1", "10.0.0.0/8", "fd00::/8". */
+function isAddressOrSubnet(s: string): boolean {
+  const slash = s.indexOf('/');
+  const family = isIP(slash < 0 ? s : s.slice(0, slash));
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = s.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 const listenAddress = z.string().superRefine((value, ctx) => {
   try {
@@ -41,6 +52,7 @@ export const ResourceSchema = z.strictObject({
   type: z.enum(RESOURCE_TYPES).describe('"stream" (live MPEG-TS proxy), "static" (cached file or HTTP resource) or "api"'),
   api: z.enum(API_TYPES).optional().describe('which API a resource of type "api" serves'),
   serve: z.string().startsWith('/').describe('local path this resource is served on, e.g. "/stream.ts"'),
+  name: z.string().optional().describe('stream: display name on the status page and in the playlist (default: the serve path) (restreamer addition)'),
   remote: z.string().optional().describe('upstream URL (stream, static); for check/control APIs the serve path of the stream they refer to'),
   remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin'),
   cache: seconds().default(0).describe('static: seconds a fetched resource is kept (0 = fetch on every request)'),
@@ -84,6 +96,8 @@ export const ConfigSchema = z.strictObject({
   grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
   workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes; 0 = one per CPU but one (a single process on 2 CPUs), 1 = a single process (restreamer addition)'),
   slowtimeout: seconds().default(60).describe('disconnect a client that has not read anything for this many seconds (0 = never) (restreamer addition)'),
+  trustedproxies: z.array(z.string().refine(isAddressOrSubnet, 'expected an IP address or a subnet like "10.0.0.0/8" or "fd00::/8"')).default([])
+    .describe('addresses (or subnets) of reverse proxies whose X-Forwarded-Host / X-Forwarded-Proto the playlist and status page trust (restreamer addition)'),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
   notifications: z.array(NotificationSchema).default([]).describe('event callbacks'),

@@ -34,6 +34,7 @@ export const EVT = {
   staticError: 'static_error',
   warning: 'warning',
   logReopen: 'log_reopen',
+  statusAction: 'status_action',
 } as const;
 
 export interface LogHandle {
