@@ -48,6 +48,7 @@
   // ---------- rendering ----------
   function render(msg) {
     state = msg;
+    document.body.dataset.time = String(msg.time);
     const total = (k) => msg.streams.reduce((a, s) => a + s[k], 0);
     field(document, 'connections', String(msg.connections), msg.connections);
     document.getElementById('limit').textContent = msg.maxConnections > 0 ? ` / ${msg.maxConnections}` : '';
