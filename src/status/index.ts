@@ -10,9 +10,9 @@ import { TrustedProxies } from './urls.js';
 
 export type { StatusSource, StatusSnapshot } from './types.js';
 
-/** Does the configuration serve a status page or a playlist? (Nothing is built otherwise.) */
+/** Does the configuration serve a status page? (Nothing of it is built otherwise.) */
 export function wantsStatus(cfg: Config): boolean {
-  return cfg.resources.some((r) => r.type === 'api' && (r.api === 'status' || r.api === 'playlist'));
+  return cfg.resources.some((r) => r.type === 'api' && r.api === 'status');
 }
 
 /** The playlist needs only the configuration: any process (worker included) answers it. */
@@ -65,7 +65,7 @@ export class StatusApi {
   /** The handler of one `"api": "status"` resource. */
   page(r: ResourceConfig, rlog: Logger): Handler {
     const actions = r.authentication?.type === 'basic' || r.authentication?.type === 'bearer';
-    if (!actions) rlog.warn({ evt: EVT.warning, api: 'status' }, 'status page without authentication: read-only (ending clients and switching streams need an authentication stanza)');
+    if (!actions) rlog.warn({ evt: EVT.warning, api: 'status' }, 'status page without authentication: read-only (ending clients and switching streams need an authentication stanza), and anyone who can reach it sees the viewers\' addresses');
     if (!this.o.clientDetails) rlog.info({ evt: EVT.config, api: 'status' }, 'status page in multi-process mode: per-stream figures only, no per-client rows');
     this.assets ??= loadAssets(this.o.log);
     const p = new StatusPage({ source: this.source, servePath: r.serve, actions, trusted: this.trusted, assets: this.assets, log: rlog });

@@ -98,7 +98,11 @@ export class StatusPage {
       res.writeHead(405, { Allow: 'GET, HEAD, POST', 'Content-Length': '0' }).end();
       return;
     }
-    if (q.has('events')) { this.broadcaster.subscribe(res); return; }
+    if (q.has('events')) {
+      if (req.method === 'HEAD') res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' }).end();
+      else this.broadcaster.subscribe(res);
+      return;
+    }
     if (q.has('snapshot')) {
       void this.message().then((body) => send(req, res, 200, 'application/json', body), (err: unknown) => {
         this.o.log.warn({ evt: EVT.warning, err: (err as Error).message }, 'status page: snapshot failed');

@@ -171,7 +171,7 @@
       tr.dataset.client = cl.id;
       const cells = [
         cl.address || '–', cl.userAgent || '–', cl.user || '–', fmtDuration(cl.durationMs), fmtBytes(cl.bytes),
-        String(cl.packetsDropped), `${cl.lagPackets} pk`,
+        String(cl.packetsDropped), s.bitrateIn > 0 ? fmtMs((cl.lagPackets * 188 * 8 * 1000) / s.bitrateIn) : `${cl.lagPackets} pk`,
       ];
       for (const t of cells) {
         const td = document.createElement('td');
@@ -180,6 +180,8 @@
         tr.append(td);
       }
       tr.children[4].dataset.value = String(cl.bytes);
+      tr.children[6].dataset.value = String(cl.lagPackets);
+      tr.children[6].title = `${cl.lagPackets} packets behind the live edge`;
       const td = document.createElement('td');
       if (state.actions) {
         const b = document.createElement('button');
