@@ -322,3 +322,24 @@ describe('playlist', () => {
     assert.equal(direct[0]!.url, `http://127.0.0.1:${p.port}/live.ts`);
   });
 });
+
+describe('stream states', () => {
+  it('shows "grace" while a lost upstream with viewers is replaced, then "connected"', async () => {
+    const auth = { Authorization: basic(ADMIN) };
+    const state = async () => ((JSON.parse((await request(p.url('/admin/status?snapshot'), { headers: auth })).text) as { streams: { path: string; state: string }[] })
+      .streams.find((s) => s.path === '/paid.ts')!.state);
+    const viewer = new StreamClient(p.url('/paid.ts'), { keep: false, headers: { Authorization: basic(VIEWER) } });
+    await viewer.responded;
+    await until(() => viewer.bytes > 0, 10000, 'viewer data');
+    const port = up.port;
+    await up.stop();
+    let s = '';
+    for (let i = 0; i < 100 && s !== 'grace'; i++) { s = await state(); if (s !== 'grace') await new Promise((r) => setTimeout(r, 50)); }
+    assert.equal(s, 'grace');
+    await up.start(port);
+    for (let i = 0; i < 200 && s !== 'connected'; i++) { s = await state(); if (s !== 'connected') await new Promise((r) => setTimeout(r, 50)); }
+    assert.equal(s, 'connected');
+    assert.equal(viewer.ended, false, 'the viewer rode through');
+    viewer.close();
+  });
+});
