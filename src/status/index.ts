@@ -9,6 +9,8 @@ import { ClientRegistry, LocalStatusSource, type StatusStreamControl } from './s
 import { TrustedProxies } from './urls.js';
 
 export type { StatusSource, StatusSnapshot } from './types.js';
+export { statusForward, type StatusForward } from './forward.js';
+export { TrustedProxies } from './urls.js';
 
 /** Does the configuration serve a status page? (Nothing of it is built otherwise.) */
 export function wantsStatus(cfg: Config): boolean {
@@ -62,13 +64,16 @@ export class StatusApi {
     this.source.start();
   }
 
-  /** The handler of one `"api": "status"` resource. */
-  page(r: ResourceConfig, rlog: Logger): Handler {
+  /**
+   * The handler of one `"api": "status"` resource. `forwarded`: it answers a worker's
+   * requests on the primary's internal channel (see statusForward), not clients.
+   */
+  page(r: ResourceConfig, rlog: Logger, forwarded = false): Handler {
     const actions = r.authentication?.type === 'basic' || r.authentication?.type === 'bearer';
     if (!actions) rlog.warn({ evt: EVT.warning, api: 'status' }, 'status page without authentication: read-only (ending clients and switching streams need an authentication stanza), and anyone who can reach it sees the viewers\' addresses');
     if (!this.o.clientDetails) rlog.info({ evt: EVT.config, api: 'status' }, 'status page in multi-process mode: per-stream figures only, no per-client rows');
     this.assets ??= loadAssets(this.o.log);
-    const p = new StatusPage({ source: this.source, servePath: r.serve, actions, trusted: this.trusted, assets: this.assets, log: rlog });
+    const p = new StatusPage({ source: this.source, servePath: r.serve, actions, trusted: this.trusted, assets: this.assets, log: rlog, forwarded });
     this.pages.push(p);
     return p.handle;
   }

@@ -74,6 +74,12 @@ export interface StatusPageOptions {
   log: Logger;
   /** Time between updates, ms (default 1000). */
   intervalMs?: number;
+  /**
+   * Requests come from a worker over the internal channel (multi-process mode), built by
+   * statusForward(): already authenticated and checked for same-origin there; an action
+   * arrives as a GET with `action=`. Never set this for a route clients can reach.
+   */
+  forwarded?: boolean;
 }
 
 type PageStream = StreamStatus & { playUrl: string };
@@ -93,7 +99,7 @@ export class StatusPage {
 
   readonly handle: Handler = (req, res) => {
     const q = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
-    if (req.method === 'POST') { this.action(req, res, q); return; }
+    if (req.method === 'POST' || (this.o.forwarded && q.has('action'))) { this.action(req, res, q); return; }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD, POST', 'Content-Length': '0' }).end();
       return;
@@ -148,9 +154,10 @@ export class StatusPage {
   private action(req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
     // Parameters are in the query; a body, if any, is not read.
     req.resume();
-    const base = requestBase(req.headers, req.socket.remoteAddress, this.o.trusted);
-    const cross = crossSiteReason(req.headers, base);
-    if (cross !== undefined) return sendJson(res, 403, { ok: false, error: `cross-site request refused (${cross})` });
+    if (!this.o.forwarded) {
+      const cross = crossSiteReason(req.headers, requestBase(req.headers, req.socket.remoteAddress, this.o.trusted));
+      if (cross !== undefined) return sendJson(res, 403, { ok: false, error: `cross-site request refused (${cross})` });
+    }
     if (!this.o.actions) {
       return sendJson(res, 403, { ok: false, error: 'actions need authentication: give the status resource an "authentication" stanza' });
     }

@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SnapshotBroadcaster } from '../../src/status/sse.js';
+import { loadAssets, StatusPage } from '../../src/status/page.js';
+import { TrustedProxies } from '../../src/status/urls.js';
+import type { StatusSnapshot, StatusSource } from '../../src/status/types.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { until } from '../helpers/proxy.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -100,5 +104,55 @@ describe('SnapshotBroadcaster', () => {
     // Socket buffers take some; what Node holds for it is at most the one frame it could not send.
     assert.ok(serverRes!.writableLength <= big.length + 64, `queued ${serverRes!.writableLength} bytes`);
     s.req.destroy();
+  });
+});
+
+describe('StatusPage actions: clients vs the internal channel', () => {
+  const calls: string[] = [];
+  const source: StatusSource = {
+    clientDetails: true,
+    snapshot: () => Promise.resolve({ time: 0, connections: 0, maxConnections: 0, fullConnections: 0, stats: true, historyIntervalS: 2, clientDetails: true, streams: [] } satisfies StatusSnapshot),
+    endClient: (id) => { calls.push(`end ${id}`); return Promise.resolve(true); },
+    setOffline: (path, off) => { calls.push(`${off ? 'offline' : 'online'} ${path}`); return Promise.resolve(true); },
+  };
+  const log = silentLogger();
+  const assets = loadAssets(log);
+  async function server(forwarded: boolean): Promise<number> {
+    const page = new StatusPage({ source, servePath: '/status', actions: true, trusted: new TrustedProxies([]), assets, log, forwarded });
+    cleanups.push(() => page.close());
+    const srv = http.createServer(page.handle);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
+    return (srv.address() as AddressInfo).port;
+  }
+  const ask = (port: number, method: string, path: string, headers: Record<string, string> = {}) => new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+  it('from clients: a GET never acts (it is the page), a cross-site POST is refused, a same-origin POST acts', async () => {
+    const port = await server(false);
+    calls.length = 0;
+    const get = await ask(port, 'GET', '/status?action=offline&stream=/x.ts');
+    assert.equal(get.status, 200);
+    assert.match(get.type, /text\/html/);
+    assert.equal((await ask(port, 'POST', '/status?action=offline&stream=/x.ts', { 'Sec-Fetch-Site': 'cross-site' })).status, 403);
+    assert.deepEqual(calls, []);
+    assert.equal((await ask(port, 'POST', '/status?action=offline&stream=/x.ts', { 'Sec-Fetch-Site': 'same-origin' })).status, 200);
+    assert.deepEqual(calls, ['offline /x.ts']);
+  });
+
+  it('from the internal channel (forwarded): a GET with action= acts; the worker did the origin check', async () => {
+    const port = await server(true);
+    calls.length = 0;
+    const r = await ask(port, 'GET', '/r/4?action=end&client=c7');
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(calls, ['end c7']);
+    assert.match((await ask(port, 'GET', '/r/4')).type, /text\/html/);
   });
 });
