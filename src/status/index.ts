@@ -6,6 +6,8 @@ import type { StatsCollector, StreamView } from '../metrics/stats.js';
 import { loadAssets, StatusPage, type Asset } from './page.js';
 import { playlistHandler } from './playlist.js';
 import { ClientRegistry, LocalStatusSource, type StatusStreamControl } from './source.js';
+
+export { ClientRegistry } from './source.js';
 import { TrustedProxies } from './urls.js';
 
 export type { StatusSource, StatusSnapshot } from './types.js';
@@ -35,6 +37,8 @@ export interface StatusApiOptions {
   redact: (url: string) => string;
   /** This process holds the clients (single process); false on a multi-process primary. */
   clientDetails: boolean;
+  /** The registry of the App this one replaces (a reload keeps streams and their clients). */
+  carriedClients?: ClientRegistry;
   log: Logger;
 }
 
@@ -42,13 +46,16 @@ export interface StatusApiOptions {
 export class StatusApi {
   /** For StreamEndpointOptions.onClient; undefined where this process has no clients. */
   readonly onClient: ((c: AdmittedClient) => () => void) | undefined;
+  /** The viewers known to the page: hand it to the App that replaces this one on reload. */
+  readonly clients: ClientRegistry | undefined;
   private readonly source: LocalStatusSource;
   private readonly pages: StatusPage[] = [];
   private readonly trusted: TrustedProxies;
   private assets: Map<string, Asset> | undefined;
 
   constructor(private readonly o: StatusApiOptions) {
-    const registry = o.clientDetails ? new ClientRegistry() : undefined;
+    const registry = o.clientDetails ? (o.carriedClients ?? new ClientRegistry()) : undefined;
+    this.clients = registry;
     this.onClient = registry?.add;
     this.trusted = new TrustedProxies(o.cfg.trustedproxies);
     const names = new Map(o.cfg.resources.filter((r) => r.type === 'stream').map((r) => [r.serve, r.name]));
