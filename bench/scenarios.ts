@@ -89,6 +89,21 @@ export const SCENARIOS: Record<string, (a: ScenarioArgs) => Promise<ScenarioResu
     };
   },
 
+  /** The status page's cost: 300 clients x 4 Mbit/s without it, then with 50 page viewers on Server-Sent Events. */
+  status: async (a) => {
+    const n = a.clients ?? 300;
+    const r0 = await runOnce({ ...base(a), upstream: 'http', bitrate: 4e6, clients: n });
+    const r1 = await runOnce({ ...base(a), upstream: 'http', bitrate: 4e6, clients: n, statusSubscribers: 50 });
+    return {
+      runs: [{ label: `${n}x4 no status page`, result: r0 }, { label: `${n}x4 + 50 status viewers`, result: r1 }],
+      summary: {
+        cpuSPerGbitWithout: r0.cpuSPerGbit, cpuSPerGbitWith: r1.cpuSPerGbit,
+        p99WithoutMs: r0.latencyMs.p99, p99WithMs: r1.latencyMs.p99,
+        clientsWithLoss: r1.clientsWithLossTotal, statusPage: r1.statusPage,
+      },
+    };
+  },
+
   /** Added latency at 300 clients with the default batching window and with a fixed 5 ms one. */
   latency: async (a) => {
     const n = a.clients ?? 300;

@@ -28,6 +28,7 @@ import { RemoteAdmission, RemoteStream } from './cluster/remote.js';
 import { aggregatedResponses, aggregatedView } from './cluster/views.js';
 import { internalAgent, primaryProxy, type ForwardKind } from './cluster/primary-proxy.js';
 import { PrimaryApiServer } from './cluster/primary-api.js';
+import { StatusApi, TrustedProxies, createPlaylist, statusForward, wantsStatus, type ClientRegistry } from './status/index.js';
 
 /**
  * How this process takes part:
@@ -67,6 +68,8 @@ interface Carried {
   remoteStreams?: ReadonlyMap<number, RemoteStream>;
   /** Worker: the connections to the primary's internal server. */
   internalAgent?: Agent;
+  /** The viewers the status page knows (single process). */
+  statusClients?: ClientRegistry;
 }
 
 /** A reload that cannot be applied while running (listen address, worker count). */
@@ -101,6 +104,7 @@ export class App {
   private readonly internal: PrimaryApiServer | undefined;
   /** Worker: connections to the primary's internal server. */
   private readonly internalAgent: Agent | undefined;
+  private readonly status: StatusApi | undefined;
   private closed: Promise<void> | undefined;
   private draining = false;
   /** Configuration generation: 0 at start, one more per reload (multi-process: names the config a forwarded request was authorised under). */
@@ -167,6 +171,10 @@ export class App {
         streams: this.streams,
         draining: () => this.draining,
       };
+      if (wantsStatus(cfg)) {
+        const streams = [...this.streams.values()].map((s, i) => ({ control: s, view: views[i]! }));
+        this.status = new StatusApi({ cfg, streams, stats: this.stats, connections: () => this.admission.connections, redact: redactUrl, clientDetails: role.role === 'single', carriedClients: carried?.statusClients, log });
+      }
       if (cfg.resources.some((r) => r.type === 'api' && r.api === 'prometheus')) {
         this.metrics = new PrometheusMetrics({
           streams: streamResources.map((r, i) => ({
@@ -280,7 +288,7 @@ export class App {
     const app = new App(next, this.log, role, {
       front: this.front, admission: this.admission, streams: kept, responses: this.responses, offline,
       limitHit: this.limits?.isHit ?? false, generation: this.generation, internal: this.internal,
-      remoteStreams: keptRemote, internalAgent: this.internalAgent,
+      remoteStreams: keptRemote, internalAgent: this.internalAgent, statusClients: this.status?.clients,
     });
     this.retire(new Set(kept.values()), new Set(keptRemote.values()));
     app.startUpstreams();
@@ -294,6 +302,7 @@ export class App {
     for (const s of this.streams.values()) if (!kept.has(s)) s.close();
     for (const s of this.remoteStreams.values()) if (!keptRemote.has(s)) s.hub.close();
     for (const s of this.statics) s.close();
+    this.status?.close();
     this.notifier?.close();
     this.stats?.close();
     this.metrics?.close();
@@ -310,6 +319,7 @@ export class App {
       this.notifier?.close();
       this.stats?.close();
       this.metrics?.close();
+      this.status?.close();
       await closing;
     })();
     return this.closed;
@@ -320,7 +330,7 @@ export class App {
       case 'stream': {
         const preamble = r.preamble ? readFileSync(r.preamble) : undefined;
         const stream: StreamState = this.streams.get(r.serve) ?? [...this.remoteStreams.values()].find((s) => s.name === r.serve)!;
-        const ep = new StreamEndpoint({ stream, admission: this.gate, preamble, log: rlog });
+        const ep = new StreamEndpoint({ stream, admission: this.gate, preamble, log: rlog, onClient: this.status?.onClient });
         return (req, res) => ep.handle(req, res);
       }
       case 'static': {
@@ -331,9 +341,23 @@ export class App {
         return (req, res) => st.handle(req, res);
       }
       case 'api':
-        if (this.role.role === 'worker') return this.forward(index, r.api === 'control' ? 'control' : r.api === 'prometheus' ? 'prometheus' : 'api');
+        if (r.api === 'playlist') return createPlaylist(this.cfg);
+        if (this.role.role === 'worker') {
+          if (r.api === 'status') return this.forwardStatus(index);
+          return this.forward(index, r.api === 'control' ? 'control' : r.api === 'prometheus' ? 'prometheus' : 'api');
+        }
         return this.apiHandler(r, rlog);
     }
+  }
+
+  /** Worker: a status page, answered by the primary from queries built here (src/status/forward.ts). */
+  private forwardStatus(resourceIndex: number): Handler {
+    if (this.role.role !== 'worker') throw new Error('forwarding is for workers');
+    const trusted = new TrustedProxies(this.cfg.trustedproxies);
+    return primaryProxy({
+      socketPath: this.role.apiSocket, secret: this.role.apiSecret, generation: this.generation, resourceIndex, kind: 'status',
+      agent: this.internalAgent!, query: (req) => statusForward(req, trusted),
+    });
   }
 
   /** Worker: a resource the primary answers (see cluster/primary-proxy.ts). */
@@ -352,6 +376,7 @@ export class App {
         const m = this.metrics!;
         return (req, res) => m.handle(req, res);
       }
+      case 'status': return this.status!.page(r, rlog, this.role.role === 'primary');
       case 'check':
       case 'control':
         if (!target) {

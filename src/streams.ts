@@ -85,6 +85,8 @@ export class Stream implements StreamState {
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
   get analyzer(): StreamAnalyzer { return this.hub.analyzer; }
   get idleOnDemand(): boolean { return this.ondemand && this.supervisor === undefined; }
+  /** Upstream lost, clients kept while it is replaced (the status page's "grace"). */
+  get inGrace(): boolean { return this.graceTimer !== undefined; }
 
   /** Control API: offline ends every client and refuses new ones; online allows them again. */
   setOffline(offline: boolean): void {

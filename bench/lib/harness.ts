@@ -2,6 +2,7 @@
 // Ramp (everyone connects at once, then settles), then a measurement window in which
 // proxy CPU, delivered bytes, losses and latency are counted.
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Netns } from '../../test/helpers/netns.js';
@@ -39,6 +40,8 @@ export interface RunOptions {
   cpuProfDir?: string;
   http?: '1.0' | '1.1';
   ns?: Netns;
+  /** Serve a status page (api "status") and keep this many Server-Sent Events subscribers on it. */
+  statusSubscribers?: number;
 }
 
 interface ClientReport {
@@ -62,6 +65,8 @@ export interface RunResult {
   /** Namespace UDP counters over the whole run (multicast): receive-buffer drops at the proxy. */
   udp?: Record<string, number>;
   stalledClients?: { connected: number; closedByProxy: number };
+  /** Status page subscribers during the window: messages and bytes they received in all. */
+  statusPage?: { subscribers: number; messages: number; bytes: number };
   loadgenCpuS: number;
   /** 1-minute load average at the start and end of the run (other tenants of the machine). */
   loadavg: [number, number];
@@ -102,6 +107,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const tsxArgs = ['--import', TSX];
   const children: Child[] = [];
   const load0 = loadavg()[0]!;
+  let sse: ReturnType<typeof statusSubscribers> | undefined;
   try {
     // 1. Source.
     const srcOpts = { mode: o.upstream, file: media, bitrate: o.bitrate, group: GROUP };
@@ -111,7 +117,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const remote = o.upstream === 'http' ? `http://127.0.0.1:${String(up.port)}/bench.ts` : `udp://${GROUP}`;
 
     // 2. Proxy: the real CLI with a config file.
-    const cfg = { listen: '127.0.0.1:0', resources: [{ type: 'stream', serve: '/bench.ts', remote, ...o.streamConfig }], ...o.proxyConfig };
+    const status = o.statusSubscribers !== undefined ? [{ type: 'api', api: 'status', serve: '/status' }] : [];
+    const cfg = { listen: '127.0.0.1:0', resources: [{ type: 'stream', serve: '/bench.ts', remote, ...o.streamConfig }, ...status], ...o.proxyConfig };
     const cfgPath = join(mkdtempSync(join(tmpdir(), 'rs-bench-')), 'restreamer.json');
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
@@ -125,6 +132,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     // Let the proxy see a first keyframe (GOP = 2 s), so keyframe starts are immediate.
     await sleep((o.warmS ?? 2.5) * 1000);
     const proxySampler = new TreeSampler(() => [proxy.pid]);
+    if (o.statusSubscribers) sse = statusSubscribers(listen.port as number, o.statusSubscribers);
     const udpA = o.ns ? await udpCounters(o.ns) : undefined;
 
     // 3. Clients: all connect at once.
@@ -167,8 +175,10 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const loadA = loadSampler.cpu();
     const w0 = performance.now();
     for (const c of clientProcs) c.send('window');
+    const sse0 = sse ? { messages: sse.messages, bytes: sse.bytes } : undefined;
     await sleep(o.measureS * 1000);
     for (const c of clientProcs) c.send('report');
+    const sseInfo = sse && sse0 ? { subscribers: sse.connected, messages: sse.messages - sse0.messages, bytes: sse.bytes - sse0.bytes } : undefined;
     const cpuB = proxySampler.cpu();
     const loadB = loadSampler.cpu();
     const windowS = (performance.now() - w0) / 1000;
@@ -227,6 +237,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       udp: udpA && udpB ? Object.fromEntries(Object.keys(udpB).map((k) => [k, udpB[k]! - (udpA[k] ?? 0)])) : undefined,
       proxyProcs: proxySampler.maxProcs,
       stalledClients: stalledInfo,
+      statusPage: sseInfo,
       loadgenCpuS: r3(loadB.user + loadB.sys - loadA.user - loadA.sys),
       loadavg: [+load0.toFixed(2), +loadavg()[0]!.toFixed(2)],
       sourceMaxLateMs: Math.round(Number(srcReport?.maxLateMs ?? NaN)),
@@ -241,9 +252,29 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       },
     };
   } finally {
+    sse?.close();
     // Proxy first (gracefully, so a CPU profile gets written), then everything else.
     const proxy = children.find((c) => c.name === 'proxy');
     if (proxy) await proxy.stop(o.cpuProfDir ? 15000 : 5000);
     await Promise.all(children.map((c) => c.stop(2000)));
   }
+}
+
+/** `n` status page viewers (Server-Sent Events), in this process; counts what they get. */
+function statusSubscribers(port: number, n: number): { readonly messages: number; readonly bytes: number; readonly connected: number; close(): void } {
+  const reqs: http.ClientRequest[] = [];
+  const st = { messages: 0, bytes: 0, connected: 0, close: () => { for (const r of reqs) r.destroy(); } };
+  for (let i = 0; i < n; i++) {
+    const req = http.get({ host: '127.0.0.1', port, path: '/status?events', agent: false }, (res) => {
+      st.connected++;
+      res.on('data', (d: Buffer) => {
+        st.bytes += d.length;
+        for (let j = d.indexOf(10); j >= 0 && j + 1 < d.length; j = d.indexOf(10, j + 1)) if (d[j + 1] === 10) st.messages++;
+      });
+      res.on('error', () => {});
+    });
+    req.on('error', () => {});
+    reqs.push(req);
+  }
+  return st;
 }

@@ -23,10 +23,15 @@ export const SECRET_HEADER = 'x-restreamer-secret';
 export const internalPath = (generation: number, resourceIndex: number): string => `/r/${generation}/${resourceIndex}`;
 
 /** What the primary needs to answer, per kind of resource. */
-export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static';
+export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static' | 'status';
+
+/** A resource's own request builder (the status page): fixed method and query, or the answer to give at once. */
+export type ForwardQuery = (req: http.IncomingMessage) =>
+  | { ok: true; method: 'GET' | 'HEAD'; query: string }
+  | { ok: false; status: number; error: string };
 
 /** Response headers passed from the primary to the client; everything else is dropped. */
-const RELAYED = ['content-type', 'content-length', 'content-encoding', 'etag', 'cache-control', 'last-modified', 'vary', 'allow', 'x-content-type-options'];
+const RELAYED = ['content-type', 'content-length', 'content-encoding', 'etag', 'cache-control', 'last-modified', 'vary', 'allow', 'x-content-type-options', 'content-security-policy', 'x-frame-options', 'referrer-policy'];
 /** A static ETag as the primary makes it: 64-bit FNV-1a, 16 hex digits, quoted. */
 const ETAG = /"[0-9a-f]{16}"/g;
 const MAX_ETAGS = 16;
@@ -42,6 +47,8 @@ export interface ForwardOptions {
   /** Longest wait for the primary's answer, ms (static: its upstream timeout and more). */
   timeoutMs?: number;
   agent: http.Agent;
+  /** kind 'status': builds the method and query from parsed values (src/status/forward.ts). */
+  query?: ForwardQuery;
 }
 
 /** One agent per worker for the internal socket: connections are reused, bodies never sent. */
@@ -92,6 +99,7 @@ export function buildForward(req: http.IncomingMessage, o: Pick<ForwardOptions, 
       break;
     }
     case 'api':
+    case 'status':
       break;
   }
   return { method, path, headers };
@@ -101,6 +109,15 @@ export function buildForward(req: http.IncomingMessage, o: Pick<ForwardOptions, 
 export function primaryProxy(o: ForwardOptions): Handler {
   return (req, res) => {
     const f = buildForward(req, o);
+    if (o.query) {
+      const q = o.query(req);
+      if (!q.ok) {
+        res.writeHead(q.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' }).end(`${q.error}\n`);
+        return;
+      }
+      f.method = q.method;
+      if (q.query) f.path += `?${q.query}`;
+    }
     const up = http.request({ socketPath: o.socketPath, agent: o.agent, method: f.method, path: f.path, headers: f.headers }, (ur) => {
       const headers: Record<string, string | string[]> = {};
       for (const name of RELAYED) {

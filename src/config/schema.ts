@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { parseListen } from './listen.js';
 
 // The one schema of restreamer.json: the Go restreamer's keys with its defaults, plus
@@ -10,7 +11,7 @@ import { parseListen } from './listen.js';
 // generated from this file (npm run schema).
 
 export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
-export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus'] as const;
+export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus', 'status', 'playlist'] as const;
 export const AUTH_TYPES = ['', 'basic', 'bearer'] as const;
 export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat'] as const;
 export const NOTIFICATION_TYPES = ['url'] as const;
@@ -52,6 +53,16 @@ const seconds = () => z.number().min(0).max(MAX_SECONDS).refine((v) => v === 0 |
 });
 const SECONDS = `seconds, 0 or ${MIN_TIMER_SECONDS}-${MAX_SECONDS.toLocaleString('en-US')}`;
 
+/** "192.0.2.1", "::1", "10.0.0.0/8", "fd00::/8". */
+function isAddressOrSubnet(s: string): boolean {
+  const slash = s.indexOf('/');
+  const family = isIP(slash < 0 ? s : s.slice(0, slash));
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = s.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 const listenAddress = z.string().superRefine((value, ctx) => {
   try {
     parseListen(value);
@@ -74,6 +85,7 @@ export const ResourceSchema = z.strictObject({
   type: z.enum(RESOURCE_TYPES).describe('"stream" (live MPEG-TS proxy), "static" (cached file or HTTP resource) or "api"'),
   api: z.enum(API_TYPES).optional().describe('which API a resource of type "api" serves'),
   serve: z.string().min(1).describe('local path this resource is served on, e.g. "/stream.ts"; as in Go\'s http.ServeMux, a path ending in "/" serves its whole subtree and one not starting with "/" begins with a host name ("localhost/health")'),
+  name: z.string().optional().describe('stream: display name on the status page and in the playlist (default: the serve path) (restreamer addition)'),
   remote: z.string().optional().describe('upstream URL (stream, static); for check/control APIs the serve path of the stream they refer to'),
   remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin'),
   cache: z.number().min(0).max(MAX_CACHE_SECONDS).default(0).describe(`static: seconds a fetched resource is kept (0 = fetch on every request); ${range(0, MAX_CACHE_SECONDS)}`),
@@ -118,6 +130,8 @@ export const ConfigSchema = z.strictObject({
   workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes, 0-256; 0 (auto) and 1 = a single process, the cheapest on every host measured; 2 or more = a primary plus that many workers, see docs/configuration.md (restreamer addition)'),
   drain: seconds().max(3600).default(0).describe('on SIGTERM, 0-3,600: seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)'),
   slowtimeout: seconds().default(60).describe(`disconnect a client that has not read anything for this many seconds; ${SECONDS} (0 = never) (restreamer addition)`),
+  trustedproxies: z.array(z.string().refine(isAddressOrSubnet, 'expected an IP address or a subnet like "10.0.0.0/8" or "fd00::/8"')).default([])
+    .describe('addresses (or subnets) of reverse proxies whose X-Forwarded-Host / X-Forwarded-Proto the playlist and status page trust (restreamer addition)'),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
   notifications: z.array(NotificationSchema).default([]).describe('event callbacks'),

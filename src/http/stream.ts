@@ -31,6 +31,20 @@ export interface StreamEndpointOptions {
   admission: AdmissionGate;
   preamble?: Buffer;
   log: Logger;
+  /** Told of each admitted client (the status page); returns what to call when it leaves. Per connection, never per packet. */
+  onClient?: (c: AdmittedClient) => () => void;
+}
+
+/** An admitted client as the status page sees it: who it is, its hub counters, and a way to end it. */
+export interface AdmittedClient {
+  readonly stream: string;
+  readonly remote: string | undefined;
+  readonly userAgent: string | undefined;
+  /** The authenticated user, when the stream has authentication. */
+  readonly user: string | undefined;
+  readonly client: HubClient;
+  /** End this client's response (operator action; logged with reason "kicked"). */
+  end(): void;
 }
 
 /** Headers of the Go restreamer, with Accept-Ranges spelt right and its misspelling kept. */
@@ -111,13 +125,20 @@ export class StreamEndpoint {
       ? { framing: res.chunkedEncoding ? 'chunked' : 'raw', write: (buf) => socket.write(buf), end: (r) => finish(r) }
       : { framing: 'raw', write: (buf) => res.write(buf), end: (r) => finish(r) };
     // A client too slow to read would never take a graceful end: cut it off.
-    const finish = (reason: EndReason) => { endReason = reason; if (reason === 'too_slow') res.destroy(); else res.end(); };
+    // An operator's kick closes the connection too, so a keep-alive client cannot linger.
+    const finish = (reason: EndReason) => { endReason = reason; if (reason === 'too_slow' || reason === 'kicked') res.destroy(); else res.end(); };
     let endReason: EndReason = 'closed';
     client = stream.hub.addClient(sink);
     corked.uncork();
     stream.viewerJoined();
     (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
     log.info({ ...who, evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
+    const admitted = client;
+    const forget = this.o.onClient?.({
+      stream: stream.name, remote: req.socket.remoteAddress, userAgent: req.headers['user-agent'],
+      user: (res as ServerResponse & { restreamerUser?: string }).restreamerUser, client: admitted,
+      end: () => { if (!admitted.closed) { stream.hub.removeClient(admitted); finish('kicked'); } },
+    });
 
     const drainer = direct ? socket : res;
     const onDrain = () => { if (client) stream.hub.drained(client); };
@@ -127,6 +148,7 @@ export class StreamEndpoint {
       const c = client;
       if (!c) return;
       client = undefined;
+      forget?.();
       stream.hub.removeClient(c);
       admission.release();
       stream.viewerLeft();

@@ -10,7 +10,7 @@ export interface ClientSink {
   end(reason: EndReason): void;
 }
 
-export type EndReason = 'upstream_lost' | 'offline' | 'shutdown' | 'closed' | 'too_slow';
+export type EndReason = 'upstream_lost' | 'offline' | 'shutdown' | 'closed' | 'too_slow' | 'kicked';
 
 /** Where a new client starts: at the latest keyframe (after PAT/PMT) or at the live edge. */
 export type StartMode = 'keyframe' | 'live';

@@ -38,6 +38,7 @@ export const EVT = {
   fdExhausted: 'fd_exhausted',
   httpSocketCap: 'http_socket_cap',
   httpError: 'http_error',
+  statusAction: 'status_action',
 } as const;
 
 export interface LogHandle {

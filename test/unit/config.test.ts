@@ -43,7 +43,7 @@ describe('defaults', () => {
       maxconnections: 0, fullconnections: 0, nostats: false, profile: false, heartbeatinterval: 60, log: '',
       batchms: 20, batchmaxms: null, userlist: {}, resources: [], notifications: [],
       // restreamer additions
-      workers: 0, grace: null, slowtimeout: 60, drain: 0,
+      workers: 0, grace: null, slowtimeout: 60, drain: 0, trustedproxies: [],
     });
   });
 
