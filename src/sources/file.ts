@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { UpstreamBase } from './base.js';
 import { Pacer } from './pacer.js';
+import { LoopClock } from '../ts/loopclock.js';
 import type { DataSink, SourceContext, SourceKind } from './source.js';
 
 // file:///abs/path[?loop][&realtime][&bitrate=N]
@@ -13,7 +14,9 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 // O_NONBLOCK, so the open never waits for a writer and never holds a threadpool thread,
 // and are then read through a net.Socket on the descriptor (libuv polls it). Options,
 // for regular files only:
-//   loop      restart at the beginning at end of file, forever
+//   loop      restart at the beginning at end of file, forever, as one endless stream:
+//             the loop clock (ts/loopclock.ts) continues PCR, PTS, DTS and continuity
+//             counters across each restart, in place in the buffer just read
 //   realtime  release data at the pace of the stream's PCR (see pacer.ts)
 //   bitrate   bits/s for realtime when the file has no PCR (default 4000000; k/M suffix)
 
@@ -65,6 +68,9 @@ class FileUpstream extends UpstreamBase {
   private reading = false;
   private pos = 0;
   private pacer: Pacer | undefined;
+  private clock: LoopClock | undefined;
+  /** Loop: where the first packet starts (garbage before it is skipped on every pass). */
+  private start = -1;
 
   constructor(private readonly opts: FileOptions, private readonly onData: DataSink) {
     super();
@@ -106,6 +112,7 @@ class FileUpstream extends UpstreamBase {
         fallbackBitrate: this.opts.bitrate,
       });
     }
+    if (this.opts.loop) this.clock = new LoopClock();
     this.markConnected();
     this.readNext();
   }
@@ -119,6 +126,14 @@ class FileUpstream extends UpstreamBase {
       if (this.isDone) { this.closeFd(); return; }
       if (err) { this.finish(fromSystemError(err, `reading ${this.opts.path}`)); return; }
       if (n === 0) { this.atEof(); return; }
+      if (this.clock) {
+        if (this.start < 0) {
+          // Read whole packets from the first one, so every chunk (and pass) stays aligned.
+          this.start = firstPacket(buf, n);
+          if (this.start > 0) { this.pos = this.start; this.readNext(); return; }
+        }
+        this.clock.process(buf, 0, n);
+      }
       this.pos += n;
       const chunk = n === CHUNK ? buf : buf.subarray(0, n);
       if (this.pacer) {
@@ -134,7 +149,8 @@ class FileUpstream extends UpstreamBase {
   private atEof(): void {
     // pos > 0: an empty file must not spin in a read loop.
     if (this.opts.loop && this.pos > 0) {
-      this.pos = 0;
+      this.pos = Math.max(0, this.start);
+      this.clock?.restart();
       this.readNext();
       return;
     }
@@ -154,6 +170,14 @@ class FileUpstream extends UpstreamBase {
     this.socket?.destroy();
     this.closeFd();
   }
+}
+
+/** Offset of the first packet start (three sync bytes a packet apart, or fewer at the end), 0 if none. */
+function firstPacket(buf: Buffer, n: number): number {
+  for (let p = 0; p + 188 <= n; p++) {
+    if (buf[p] === 0x47 && (p + 188 >= n || buf[p + 188] === 0x47) && (p + 376 >= n || buf[p + 376] === 0x47)) return p;
+  }
+  return 0;
 }
 
 export const fileKind: SourceKind = {
