@@ -32,7 +32,10 @@ export function checkStream(buf: Buffer): StreamCheck {
     const b3 = buf[o + 3]!;
     const hasAf = (b3 & 0x20) !== 0 && buf[o + 4]! > 0;
     const disc = hasAf && (buf[o + 5]! & 0x80) !== 0;
-    if (disc) r.discontinuities++;
+    if (disc) {
+      r.discontinuities++;
+      lastPcr[pid] = -1; // on a PCR PID: the next PCR starts a new time base
+    }
     const cc = b3 & 0x0f;
     const payload = (b3 & 0x10) !== 0;
     const last = lastCc[pid]!;
@@ -48,7 +51,7 @@ export function checkStream(buf: Buffer): StreamCheck {
       const base = buf[o + 6]! * 33554432 + buf[o + 7]! * 131072 + buf[o + 8]! * 512 + buf[o + 9]! * 2 + (buf[o + 10]! >> 7);
       const pcr = base * 300 + (((buf[o + 10]! & 1) << 8) | buf[o + 11]!);
       const prev = lastPcr[pid]!;
-      if (prev >= 0 && !disc) {
+      if (prev >= 0) {
         const d = (pcr - prev + WRAP) % WRAP;
         if (d === 0 || d > 27_000_000) { r.pcrErrors++; note(`packet ${o / PKT} pid ${pid}: PCR step ${(d > WRAP / 2 ? d - WRAP : d) / 27000} ms`); }
       }
