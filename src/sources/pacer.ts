@@ -5,9 +5,11 @@ import type { DataSink } from './source.js';
 // coarse tick (~15 ms) releases whatever has become due, as one slice per buffered
 // chunk. "Due" comes from the PCR of one PID: the packet carrying a PCR is released when
 // wall-clock time since the previous PCR has caught up with the PCR difference; packets
-// in between are spread at the byte rate of the previous PCR interval. Using deltas (not absolute PCR values) makes the
-// wrap at 2^33 and the jump back at a loop restart simple: a gap that is negative or
-// implausibly large is replaced by the last normal gap.
+// in between are spread at the byte rate of the previous PCR interval. Using deltas (not
+// absolute PCR values) makes the wrap at 2^33 simple, and a time base jump inside a file
+// harmless: a gap that is negative or implausibly large is replaced by the last normal
+// gap. A looped file reaches the pacer with its PCR already continued across the loop
+// point (the loop clock, ../ts/loopclock.ts), so the whole playout is paced from one clock.
 //
 // Without a PCR in the first `probeBytes`, the stream is paced at `fallbackBitrate`.
 // Slices are views (subarray) of the chunks pushed in: nothing is copied.

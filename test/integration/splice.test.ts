@@ -25,13 +25,20 @@ function makeClip(name: string, hz: number): string {
   return p;
 }
 
-test('five upstream switches with grace: 0 continuity errors, every PID flagged at each switch, ffmpeg decodes across them with no error', async () => {
+const a = makeClip('a.ts', 440);
+const b = makeClip('b.ts', 880);
+
+for (const workers of [1, 2]) {
+  test(`five upstream switches with grace (workers: ${workers}): 0 continuity errors, every PID flagged at each switch, ffmpeg decodes across them with no error`, async () => {
+    await fiveSwitches(workers);
+  });
+}
+
+async function fiveSwitches(workers: number): Promise<void> {
   // Each upstream plays its clip once in real time and ends: the supervisor then switches
   // to the other one at once (the connection lasted longer than `reconnect`).
-  const a = makeClip('a.ts', 440);
-  const b = makeClip('b.ts', 880);
   const p = await scope.proxy({
-    workers: 1, reconnect: 1, grace: 10,
+    workers, reconnect: 1, grace: 10,
     resources: [{ type: 'stream', serve: '/s.ts', remote: `file://${a}?realtime`, remotes: [`file://${b}?realtime`] }],
   });
   const c = new StreamClient(p.url('/s.ts'));
@@ -55,7 +62,7 @@ test('five upstream switches with grace: 0 continuity errors, every PID flagged 
   // Decode up to the last video PES start: the client hung up mid-frame, and that cut is ours.
   let end = cap.length;
   for (let o = cap.length - 188; o > 0; o -= 188) if ((((cap[o + 1]! & 0x1f) << 8) | cap[o + 2]!) === 0x100 && (cap[o + 1]! & 0x40)) { end = o; break; }
-  const f = join(dir, 'capture.ts');
+  const f = join(dir, `capture-${workers}.ts`);
   writeFileSync(f, cap.subarray(0, end));
   const r = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-i', f, '-f', 'null', '-'], { encoding: 'utf8', timeout: 60000 });
   assert.equal(r.status, 0, r.stderr);
@@ -65,4 +72,4 @@ test('five upstream switches with grace: 0 continuity errors, every PID flagged 
   // re-encoded audio at each switch. That is the time base change, not damage.
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/non monotonically increasing dts to muxer/.test(l));
   assert.deepEqual(lines, [], r.stderr);
-});
+}
