@@ -73,8 +73,8 @@ export class StreamHub {
    * the next counter of any PID is known in advance (splice markers, PAT/PMT copies).
    */
   readonly continuity = new CcContinuer();
-  /** The upstream was lost: the next data starts a new session. */
-  private sessionEnded = false;
+  /** Data has arrived since the current upstream session began. */
+  private sessionOpen = false;
   private readonly clients = new Set<HubClient>();
   private readonly outputBuffer: number;
   private readonly batchMs: number;
@@ -142,7 +142,7 @@ export class StreamHub {
   /** Aligned packets from the upstream (PacketSink signature). */
   push(buf: Buffer, offset: number, count: number): void {
     if (this.closed) return;
-    if (this.sessionEnded) this.startSession();
+    this.sessionOpen = true;
     this.analyzer.scan(buf, offset, count, this.ring.head);
     this.ring.write(buf, offset, count);
     this.ring.forRuns(Math.max(this.ring.tail, this.ring.head - count), this.ring.head, this.stampRun);
@@ -163,12 +163,14 @@ export class StreamHub {
   };
 
   /**
-   * A new upstream session (after a switch, a loss, a restart): forget the old stream's
-   * tables and keyframes, so nobody starts in the old session's data and runs into the
-   * new one unmarked, and let every PID's counters continue from where they stand.
+   * The upstream session ended (a loss, a switch): forget its tables and keyframes at
+   * once, so nobody starts in the old session's data and runs into the next one unmarked,
+   * and let every PID's counters continue from where they stand when data comes again.
+   * Idempotent until new data arrives.
    */
-  private startSession(): void {
-    this.sessionEnded = false;
+  private endSession(): void {
+    if (!this.sessionOpen) return;
+    this.sessionOpen = false;
     this.analyzer.reset();
     this.continuity.join();
     this.prefixCache = undefined;
@@ -301,7 +303,7 @@ export class StreamHub {
   /** End every client's response (upstream loss, offline, shutdown). */
   endAll(reason: EndReason): void {
     this.stopFiller();
-    if (reason === 'upstream_lost') this.sessionEnded = true;
+    if (reason === 'upstream_lost') this.endSession();
     for (const c of [...this.clients]) {
       this.removeClient(c);
       c.sink.end(reason);
@@ -314,7 +316,7 @@ export class StreamHub {
    */
   upstreamLost(intervalMs = 500): void {
     this.flush();
-    this.sessionEnded = true;
+    this.endSession();
     this.stopFiller();
     this.fillerTimer = setInterval(() => {
       for (const c of this.clients) {
@@ -332,7 +334,7 @@ export class StreamHub {
   upstreamResumed(): void {
     this.stopFiller();
     this.flush();
-    this.startSession();
+    this.endSession();
     for (const c of this.clients) this.waitForKeyframe(c, this.ring.head, false, true);
   }
 

@@ -73,3 +73,32 @@ async function fiveSwitches(workers: number): Promise<void> {
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/non monotonically increasing dts to muxer/.test(l));
   assert.deepEqual(lines, [], r.stderr);
 }
+
+// On-demand: the upstream stops after the last viewer leaves and starts again for the
+// next one. That viewer must start in the new session, at its first keyframe, not in the
+// old session's last GOP (still in the ring) running into the new one unmarked. The hub
+// starts a new session when told the old one ended; the stream does not tell it when an
+// on-demand upstream is stopped (src/streams.ts, linger timer: after stopUpstream(),
+// `this.endAll('upstream_lost')`, which ends nobody then, would).
+test('on demand: a viewer after the upstream was stopped and restarted starts in the new session (0 continuity errors, PCR forward)', { todo: 'src/streams.ts must end the session when it stops an on-demand upstream' }, async () => {
+  const p = await scope.proxy({
+    workers: 1, reconnect: 1, timeout: 5,
+    resources: [{ type: 'stream', serve: '/od.ts', remote: `file://${a}?loop&realtime`, ondemand: true, linger: 1 }],
+  }, false);
+  const first = new StreamClient(p.url('/od.ts'));
+  scope.defer(() => first.close());
+  await until(() => first.bytes > 200 * 188, 10000, 'first viewer data');
+  await new Promise((r) => setTimeout(r, 1500)); // into the clip, past a keyframe
+  first.close();
+  await p.waitLog((l) => typeof l.msg === 'string' && l.msg.startsWith('on-demand upstream stopped'), 10000);
+  const c = new StreamClient(p.url('/od.ts'));
+  scope.defer(() => c.close());
+  await c.responded;
+  assert.equal(c.status, 200);
+  await until(() => c.bytes > 400 * 188, 10000, 'second viewer data');
+  c.close();
+  const cap = c.body().subarray(0, c.bytes - (c.bytes % 188));
+  const chk = checkStream(cap);
+  assert.equal(chk.ccErrors, 0, chk.notes.join('; '));
+  assert.equal(chk.pcrErrors, 0, chk.notes.join('; '));
+});

@@ -80,18 +80,24 @@ test('after a loss without grace, a new client never starts in the old upstream\
   hub.addClient(old);
   hub.endAll('upstream_lost'); // as the stream does when grace is 0 or nobody watched
   assert.equal(old.ended, 'upstream_lost');
+  const early = new Sink(); // joins before the new upstream has sent anything
+  hub.addClient(early);
+  assert.equal(early.all().length, 0, 'nothing from the old upstream');
   feed(hub, 150, 200); // the new upstream, before its first keyframe (packet ~235)
   hub.flush();
   const s = new Sink();
   hub.addClient(s);
   assert.equal(s.all().length, 0, 'nothing until the new upstream has a keyframe');
+  assert.equal(early.all().length, 0);
   feed(hub, 200, TOTAL);
   hub.flush();
-  const out = s.all();
-  assert.equal(pidOf(out, 0), 0, 'starts with the PAT');
-  const chk = checkStream(out);
-  assert.equal(chk.ccErrors, 0, chk.notes.join('; '));
-  assert.equal(chk.pcrErrors, 0, chk.notes.join('; '));
+  for (const [name, sink] of [['early', early], ['later', s]] as const) {
+    const out = sink.all();
+    assert.equal(pidOf(out, 0), 0, `${name}: starts with the PAT`);
+    const chk = checkStream(out);
+    assert.equal(chk.ccErrors, 0, `${name}: ${chk.notes.join('; ')}`);
+    assert.equal(chk.pcrErrors, 0, `${name}: ${chk.notes.join('; ')}`);
+  }
   hub.close();
 });
 
