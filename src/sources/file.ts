@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { UpstreamBase } from './base.js';
 import { Pacer } from './pacer.js';
-import { LoopClock } from '../ts/loopclock.js';
+import { LoopClock, detectPacketSize } from '../ts/loopclock.js';
 import type { DataSink, SourceContext, SourceKind } from './source.js';
 
 // file:///abs/path[?loop][&realtime][&bitrate=N]
@@ -21,6 +21,8 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 //   bitrate   bits/s for realtime when the file has no PCR (default 4000000; k/M suffix)
 
 const CHUNK = 188 * 348; // ~64 KiB, whole packets so aligned files stay aligned per chunk
+/** Packets per read once the packet size is known (loop, realtime). */
+const CHUNK_PACKETS = 348;
 const DEFAULT_BITRATE = 4_000_000;
 
 export interface FileOptions {
@@ -69,8 +71,10 @@ class FileUpstream extends UpstreamBase {
   private pos = 0;
   private pacer: Pacer | undefined;
   private clock: LoopClock | undefined;
-  /** Loop: where the first packet starts (garbage before it is skipped on every pass). */
+  /** Loop, realtime: where the first packet starts (garbage before it is skipped on every pass), -1 until known. */
   private start = -1;
+  /** Bytes per read: whole packets of the file's packet size. */
+  private chunk = CHUNK;
 
   constructor(private readonly opts: FileOptions, private readonly onData: DataSink) {
     super();
@@ -112,7 +116,7 @@ class FileUpstream extends UpstreamBase {
         fallbackBitrate: this.opts.bitrate,
       });
     }
-    if (this.opts.loop) this.clock = new LoopClock();
+    if (!this.opts.loop && !this.opts.realtime) this.start = 0;
     this.markConnected();
     this.readNext();
   }
@@ -120,22 +124,27 @@ class FileUpstream extends UpstreamBase {
   private readNext(): void {
     if (this.isDone || this.reading || this.fd < 0) return;
     this.reading = true;
-    const buf = Buffer.allocUnsafe(CHUNK);
-    fs.read(this.fd, buf, 0, CHUNK, this.pos, (err, n) => {
+    const size = this.chunk;
+    const buf = Buffer.allocUnsafe(size);
+    fs.read(this.fd, buf, 0, size, this.pos, (err, n) => {
       this.reading = false;
       if (this.isDone) { this.closeFd(); return; }
       if (err) { this.finish(fromSystemError(err, `reading ${this.opts.path}`)); return; }
       if (n === 0) { this.atEof(); return; }
-      if (this.clock) {
-        if (this.start < 0) {
-          // Read whole packets from the first one, so every chunk (and pass) stays aligned.
-          this.start = firstPacket(buf, n);
-          if (this.start > 0) { this.pos = this.start; this.readNext(); return; }
-        }
-        this.clock.process(buf, 0, n);
+      if (this.start < 0) {
+        // Read whole packets (188, or 192/204 bytes) from the first one, so every read,
+        // and every pass of a loop, stays aligned: the loop clock and the pacer rely on it.
+        const d = detectPacketSize(buf, 0, n);
+        this.start = d ? d.start : 0;
+        const stride = d ? d.size : 188;
+        this.chunk = stride * CHUNK_PACKETS;
+        if (this.opts.loop) this.clock = new LoopClock(stride, d ? d.sync - d.start : 0);
+        if (this.pacer) this.pacer.packetSize = stride;
+        if (this.start > 0 || this.chunk !== size) { this.pos = this.start; this.readNext(); return; }
       }
+      this.clock?.process(buf, 0, n);
       this.pos += n;
-      const chunk = n === CHUNK ? buf : buf.subarray(0, n);
+      const chunk = n === size ? buf : buf.subarray(0, n);
       if (this.pacer) {
         this.pacer.push(chunk);
         if (this.pacer.wantsMore()) this.readNext();
@@ -170,14 +179,6 @@ class FileUpstream extends UpstreamBase {
     this.socket?.destroy();
     this.closeFd();
   }
-}
-
-/** Offset of the first packet start (three sync bytes a packet apart, or fewer at the end), 0 if none. */
-function firstPacket(buf: Buffer, n: number): number {
-  for (let p = 0; p + 188 <= n; p++) {
-    if (buf[p] === 0x47 && (p + 188 >= n || buf[p + 188] === 0x47) && (p + 376 >= n || buf[p + 376] === 0x47)) return p;
-  }
-  return 0;
 }
 
 export const fileKind: SourceKind = {

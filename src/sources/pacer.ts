@@ -64,6 +64,8 @@ export class Pacer {
   private readonly probeBytes: number;
   private readonly highWater: number;
   private readonly now: () => number;
+  /** Bytes from one sync byte to the next: 188, or 192/204 for M2TS and RS-coded files. */
+  private stride = PKT;
 
   constructor(private readonly o: PacerOptions) {
     this.tickMs = o.tickMs ?? 15;
@@ -73,6 +75,8 @@ export class Pacer {
   }
 
   get queuedBytes(): number { return this.queued; }
+  /** Set the packet size (before the first push) when the file's is not 188. */
+  set packetSize(n: number) { this.stride = n; }
   /** Which clock paces the stream: 'probe' until decided. */
   get pacing(): 'probe' | 'pcr' | 'bitrate' { return this.mode; }
 
@@ -107,7 +111,7 @@ export class Pacer {
   }
 
   private probe(chunk: Buffer): void {
-    for (let p = firstSync(chunk, 0); p + PKT <= chunk.length; p += PKT) {
+    for (let p = firstSync(chunk, 0, this.stride); p + PKT <= chunk.length; p += this.stride) {
       if (readPcr(chunk, p) >= 0) {
         this.mode = 'pcr';
         this.pcrPid = packetPid(chunk, p);
@@ -149,7 +153,7 @@ export class Pacer {
     while (this.queue.length > 0) {
       const buf = this.queue[0]!;
       if (!this.headAligned) {
-        this.scanPos = firstSync(buf, this.emitPos);
+        this.scanPos = firstSync(buf, this.emitPos, this.stride);
         this.headAligned = true;
       }
       let blocked = false;
@@ -162,10 +166,10 @@ export class Pacer {
           break;
         }
         this.blockedDue = NaN;
-        this.scanPos += PKT;
-        this.passed += PKT;
+        this.scanPos += this.stride;
+        this.passed += this.stride;
         if (buf[this.scanPos] !== 0x47 && this.scanPos < buf.length) {
-          const next = firstSync(buf, this.scanPos);
+          const next = firstSync(buf, this.scanPos, this.stride);
           this.passed += next - this.scanPos;
           this.scanPos = next;
         }
@@ -179,7 +183,7 @@ export class Pacer {
         return;
       }
       // Chunk done; a partial packet at its end goes out with it.
-      this.passed += buf.length - this.scanPos;
+      if (buf.length > this.scanPos) this.passed += buf.length - this.scanPos;
       const slice = this.emitPos === 0 ? buf : buf.subarray(this.emitPos);
       this.queue.shift();
       this.queued -= buf.length;
@@ -231,10 +235,10 @@ export class Pacer {
 }
 
 /** First offset >= from that looks like a packet start (0x47, and 0x47 one packet on when there is room). */
-function firstSync(buf: Buffer, from: number): number {
+function firstSync(buf: Buffer, from: number, stride: number): number {
   const len = buf.length;
   for (let p = from; p + PKT <= len; p++) {
-    if (buf[p] === 0x47 && (p + PKT >= len || buf[p + PKT] === 0x47)) return p;
+    if (buf[p] === 0x47 && (p + stride >= len || buf[p + stride] === 0x47)) return p;
   }
   return len;
 }

@@ -113,6 +113,35 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/**
+ * Packet size and first sync byte of a transport stream read from a file: 188, or 192
+ * (M2TS/BDAV: a 4-byte timestamp before each packet) or 204 (16 bytes of Reed-Solomon
+ * parity after each), recognised by three sync bytes one packet apart. `start` is where
+ * the first whole unit begins (for 192: its timestamp, 4 bytes before the sync byte).
+ * Undefined when there is no such run.
+ */
+export function detectPacketSize(buf: Uint8Array, from: number, to: number): { size: number; sync: number; start: number } | undefined {
+  for (let p = from; p + 188 <= to; p++) {
+    if (buf[p] !== 0x47) continue;
+    for (const size of [188, 192, 204]) {
+      if (p + 2 * size < to && buf[p + size] === 0x47 && buf[p + 2 * size] === 0x47) {
+        let sync = p;
+        // M2TS: a 0x47 in the 4-byte timestamp repeats too (its top byte changes slowly);
+        // the real sync byte is then up to 4 bytes on: take the last one that repeats.
+        if (size === 192) {
+          for (let k = 4; k > 0; k--) {
+            const q = p + k;
+            if (q + 2 * size < to && buf[q] === 0x47 && buf[q + size] === 0x47 && buf[q + 2 * size] === 0x47) { sync = q; break; }
+          }
+        }
+        const start = size === 192 ? sync - 4 : sync;
+        return { size, sync, start: start < from ? sync : start };
+      }
+    }
+  }
+  return undefined;
+}
+
 export class LoopClock {
   private readonly cc = new CcContinuer();
   private pass = 0;
@@ -131,6 +160,13 @@ export class LoopClock {
   private readonly pesSlot = new Int16Array(PID_COUNT).fill(-1);
   private readonly pes: PesTiming[] = [];
 
+  /**
+   * @param stride bytes from one packet's sync byte to the next (188, 192 or 204).
+   * @param syncOffset where the sync byte sits in each unit handed to process() (4 for M2TS,
+   *   whose units begin with their timestamp; process() is then given whole units).
+   */
+  constructor(private readonly stride = TS_PACKET_SIZE, private readonly syncOffset = 0) {}
+
   /** Clip duration in 90 kHz ticks, known after the first pass (-1 before, or when it cannot be made continuous). */
   get durationTicks(): number { return this.duration; }
   /** Passes completed. */
@@ -141,15 +177,18 @@ export class LoopClock {
   /**
    * Handle the aligned packets in buf[from, to) (a partial packet at the end is left
    * alone): learn on the first pass, rewrite on the others. Bytes that do not start a
-   * packet are skipped up to the next sync byte.
+   * packet are skipped up to the next sync byte. Only the 188 bytes from each sync byte
+   * are touched (an M2TS timestamp or RS parity around them is left as it is).
    */
   process(buf: Uint8Array, from: number, to: number): void {
-    let off = from;
+    let off = from + this.syncOffset;
     while (off + TS_PACKET_SIZE <= to) {
-      if (buf[off] !== 0x47) { off++; continue; }
+      // A sync byte, and (where the buffer shows it) the next one a packet on: a 0x47 in
+      // an M2TS timestamp or in parity bytes is not taken for a packet.
+      if (buf[off] !== 0x47 || (off + this.stride < to && buf[off + this.stride] !== 0x47)) { off++; continue; }
       if (this.pass === 0) this.learn(buf, off);
       else this.rewrite(buf, off);
-      off += TS_PACKET_SIZE;
+      off += this.stride;
     }
   }
 

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StreamClient, until } from '../helpers/proxy.js';
+import { findSourceKind } from '../../src/sources/registry.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { Scope } from '../helpers/scope.js';
 import { checkStream, pesTimes } from '../helpers/continuity.js';
 
@@ -76,4 +78,29 @@ test('looped file through the CLI: ffmpeg -v warning reads 5 s (two loop points 
   assert.equal(code, 0, stderr);
   const bad = stderr.split('\n').filter((l) => BAD.test(l));
   assert.deepEqual(bad, [], stderr);
+});
+
+test('a looped 192-byte (M2TS) file from ffmpeg: every pass continues counters and PCR, its timestamps kept in place', async () => {
+  const m2ts = join(dir, 'clip.m2ts');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', clip, '-c', 'copy', '-f', 'mpegts', '-mpegts_m2ts_mode', '1', m2ts], { timeout: 60000 });
+  const size = statSync(m2ts).size;
+  assert.equal(size % 192, 0);
+  const url = new URL(`file://${m2ts}?loop&realtime`);
+  const kind = findSourceKind(url.protocol)!;
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const up = kind.open({ url, stream: '/m', log: silentLogger(), inputBufferPackets: 1000, connectTimeoutMs: 0, options: { mru: 1500 } }, (c) => { chunks.push(c); got += c.length; });
+  scope.defer(() => up.close());
+  await until(() => got > 2.3 * size, 20000, 'more than two passes');
+  up.close();
+  const all = Buffer.concat(chunks);
+  const ts: Buffer[] = [];
+  for (let o = 0; o + 192 <= all.length; o += 192) {
+    assert.equal(all[o + 4], 0x47, `sync byte of unit ${o / 192}`);
+    ts.push(all.subarray(o + 4, o + 192));
+  }
+  const chk = checkStream(Buffer.concat(ts));
+  assert.equal(chk.ccErrors, 0, chk.notes.join('; '));
+  assert.equal(chk.pcrErrors, 0, chk.notes.join('; '));
+  assert.ok(pcrSpan(Buffer.concat(ts)) > 4.4);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { LoopClock, TS_WRAP, readTimestamp, tsDiff, writeTimestamp } from '../../src/ts/loopclock.js';
+import { LoopClock, TS_WRAP, detectPacketSize, readTimestamp, tsDiff, writeTimestamp } from '../../src/ts/loopclock.js';
 import { CcContinuer } from '../../src/ts/continuity.js';
 import { readPcr } from '../../src/ts/pcr.js';
 import { checkStream, pesTimes } from '../helpers/continuity.js';
@@ -67,8 +67,8 @@ function syntheticClip(t0: number): Buffer {
   return Buffer.concat(parts);
 }
 
-function loop(clip: Buffer, passes: number, chunk = clip.length): { out: Buffer; clock: LoopClock } {
-  const clock = new LoopClock();
+function loop(clip: Buffer, passes: number, chunk = clip.length, stride = PKT, syncOffset = 0): { out: Buffer; clock: LoopClock } {
+  const clock = new LoopClock(stride, syncOffset);
   const out: Buffer[] = [];
   for (let i = 0; i < passes; i++) {
     const b = Buffer.from(clip);
@@ -179,4 +179,34 @@ test('loop clock: the ffmpeg-made fixture (H.264 + AAC) looped 3 times: 0 contin
   for (let i = 1; i < v.length; i++) steps.add(v[i]! - v[i - 1]!);
   // Each frame 3600 ticks; at the two loop points the video waits for the longer audio (32 ms).
   assert.deepEqual([...steps].sort((x, y) => x - y), [3600, 3600 + 0.032 * 90000]);
+});
+
+/** Each 188-byte packet with `pre` bytes before and `post` after, filled with 0x47 (the worst case for a sync search). */
+function widen(ts: Buffer, pre: number, post: number): Buffer {
+  const n = ts.length / PKT, w = PKT + pre + post;
+  const out = Buffer.alloc(n * w, 0x47);
+  for (let i = 0; i < n; i++) ts.copy(out, i * w + pre, i * PKT, (i + 1) * PKT);
+  return out;
+}
+function narrow(buf: Buffer, pre: number, post: number): Buffer {
+  const w = PKT + pre + post, parts: Buffer[] = [];
+  for (let o = 0; o + w <= buf.length; o += w) parts.push(buf.subarray(o + pre, o + pre + PKT));
+  return Buffer.concat(parts);
+}
+
+test('loop clock: 192-byte (M2TS) and 204-byte (RS parity) files are rewritten like 188-byte ones, the extra bytes untouched', () => {
+  const clip = readFileSync(FIXTURE);
+  const expected = loop(clip, 3).out;
+  for (const [pre, post] of [[4, 0], [0, 16]] as const) {
+    const wide = widen(clip, pre, post);
+    const d = detectPacketSize(wide, 0, wide.length);
+    assert.deepEqual(d, { size: PKT + pre + post, sync: pre, start: 0 });
+    const { out } = loop(wide, 3, 348 * (PKT + pre + post), PKT + pre + post, pre);
+    assert.ok(narrow(out, pre, post).equals(expected), `${PKT + pre + post}-byte packets: same 188-byte packets as the plain file`);
+    for (let o = 0; o < out.length; o += PKT + pre + post) {
+      for (let k = 0; k < pre; k++) assert.equal(out[o + k], 0x47);
+      for (let k = 0; k < post; k++) assert.equal(out[o + pre + PKT + k], 0x47);
+    }
+  }
+  assert.deepEqual(detectPacketSize(Buffer.concat([Buffer.alloc(5), clip]), 0, 5 + clip.length), { size: 188, sync: 5, start: 5 });
 });
