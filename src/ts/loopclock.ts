@@ -19,6 +19,7 @@
 import { CcContinuer } from './continuity.js';
 import { NULL_PID, PID_COUNT, TS_PACKET_SIZE } from './packet.js';
 import { readPcr } from './pcr.js';
+import { audioFrameTicks, countAdts, isAdts, type AdtsWalk } from './audioframes.js';
 
 /** PTS/DTS and PCR base wrap here (33 bits at 90 kHz). */
 export const TS_WRAP = 2 ** 33;
@@ -84,7 +85,7 @@ function pesTimestamps(buf: Uint8Array, off: number): number {
 }
 
 /** Timing of one PES PID over the first pass. Times are unwrapped 90 kHz ticks. */
-interface PesTiming {
+interface PesTiming extends AdtsWalk {
   count: number;
   firstDts: number;
   prevDts: number;
@@ -101,11 +102,6 @@ interface PesTiming {
   irregular: boolean;
   /** Audio frame duration from the first frame's header (AAC ADTS, MPEG audio, AC-3), ticks; 0 unknown. */
   frameTicks: number;
-  /** ADTS: frames counted in the current PES (-1: not countable), and the walk through its frames. */
-  frames: number;
-  skip: number;
-  hlen: number;
-  readonly hdr: Uint8Array;
 }
 
 function gcd(a: number, b: number): number {
@@ -350,53 +346,4 @@ function lastDuration(t: PesTiming): number {
   const est = t.bytesBefore > 0 ? (t.bytesCurrent * span) / t.bytesBefore : t.maxStep;
   const g = t.gcd >= 90 ? t.gcd : 1;
   return Math.max(g, Math.ceil(est / g - 0.25) * g);
-}
-
-const ADTS_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-const MPA_RATES = [44100, 48000, 32000];
-const AC3_RATES = [48000, 44100, 32000];
-
-function isAdts(buf: Uint8Array, p: number): boolean {
-  return buf[p] === 0xff && (buf[p + 1]! & 0xf6) === 0xf0;
-}
-
-/** Duration of one audio frame from the header at `p` (90 kHz ticks), 0 when not recognised. */
-export function audioFrameTicks(buf: Uint8Array, p: number): number {
-  const b0 = buf[p]!, b1 = buf[p + 1]!, b2 = buf[p + 2]!;
-  if (b0 === 0xff && (b1 & 0xf6) === 0xf0) {
-    const sr = ADTS_RATES[(b2 >> 2) & 0x0f];
-    return sr ? (1024 * 90000) / sr : 0;
-  }
-  if (b0 === 0xff && (b1 & 0xe0) === 0xe0) {
-    const version = (b1 >> 3) & 3, layer = (b1 >> 1) & 3, sri = (b2 >> 2) & 3;
-    if (version === 1 || layer === 0 || sri === 3) return 0;
-    const sr = MPA_RATES[sri]! / (version === 3 ? 1 : version === 2 ? 2 : 4);
-    const samples = layer === 3 ? 384 : layer === 2 || version === 3 ? 1152 : 576;
-    return (samples * 90000) / sr;
-  }
-  if (b0 === 0x0b && b1 === 0x77) {
-    const sr = AC3_RATES[buf[p + 4]! >> 6];
-    return sr ? (1536 * 90000) / sr : 0;
-  }
-  return 0;
-}
-
-/** Walk ADTS frames through one packet's part of a PES, counting them (frames = -1 on a lost header). */
-function countAdts(t: PesTiming, buf: Uint8Array, p: number, end: number): void {
-  while (p < end) {
-    if (t.skip > 0) {
-      const n = Math.min(t.skip, end - p);
-      t.skip -= n;
-      p += n;
-      continue;
-    }
-    t.hdr[t.hlen++] = buf[p++]!;
-    if (t.hlen < 7) continue;
-    const h = t.hdr;
-    const len = ((h[3]! & 0x03) << 11) | (h[4]! << 3) | (h[5]! >> 5);
-    if (!isAdts(h, 0) || len < 7) { t.frames = -1; return; }
-    t.frames += (h[6]! & 0x03) + 1;
-    t.skip = len - 7;
-    t.hlen = 0;
-  }
 }

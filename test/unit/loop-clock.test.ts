@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { LoopClock, TS_WRAP, detectPacketSize, readTimestamp, tsDiff, writeTimestamp } from '../../src/ts/loopclock.js';
 import { CcContinuer } from '../../src/ts/continuity.js';
+import { audioFrameTicks } from '../../src/ts/audioframes.js';
 import { readPcr } from '../../src/ts/pcr.js';
 import { checkStream, pesTimes } from '../helpers/continuity.js';
 
@@ -209,4 +210,14 @@ test('loop clock: 192-byte (M2TS) and 204-byte (RS parity) files are rewritten l
     }
   }
   assert.deepEqual(detectPacketSize(Buffer.concat([Buffer.alloc(5), clip]), 0, 5 + clip.length), { size: 188, sync: 5, start: 5 });
+});
+
+test('audio frame durations from headers: AAC (ADTS), MPEG audio, AC-3; anything else unknown', () => {
+  const h = (...b: number[]) => Buffer.from([...b, 0, 0, 0, 0]);
+  assert.equal(audioFrameTicks(h(0xff, 0xf1, 0x4c, 0x80), 0), 1920); // AAC 48 kHz: 1024 samples
+  assert.equal(audioFrameTicks(h(0xff, 0xf1, 0x50, 0x80), 0), (1024 * 90000) / 44100);
+  assert.equal(audioFrameTicks(h(0xff, 0xfd, 0x84), 0), 2160); // MPEG-1 layer II, 48 kHz: 1152 samples
+  assert.equal(audioFrameTicks(h(0xff, 0xf3, 0x84), 0), 2160); // MPEG-2 layer III, 24 kHz: 576 samples (24 ms)
+  assert.equal(audioFrameTicks(h(0x0b, 0x77, 0, 0, 0x10), 0), 2880); // AC-3 48 kHz: 1536 samples
+  assert.equal(audioFrameTicks(h(0, 0, 1, 0xe0), 0), 0);
 });
