@@ -261,6 +261,9 @@ export class Stream implements StreamState {
       if (this.viewers > 0 || this.waiters.length > 0) return;
       this.log.info({ evt: EVT.upstreamInfo }, 'on-demand upstream stopped: no viewers');
       this.stopUpstream();
+      // Ends nobody (no one watches) but ends the upstream session in the hubs here and in
+      // the workers, so the next start splices cleanly (fresh PAT/PMT, keyframe, markers).
+      this.endAll('upstream_lost');
     }, this.lingerMs);
   }
 

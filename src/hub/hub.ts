@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
-import { continuePrefixCc, nullPackets, startPrefix } from './prefix.js';
+import { CcContinuer } from '../ts/continuity.js';
+import { nullPackets, startPrefix } from './prefix.js';
 import { framed, framedFromRing, type Framing } from './framing.js';
 import { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
 
@@ -67,6 +68,13 @@ const NULLS_CHUNKED = framed('chunked', NULLS);
 export class StreamHub {
   readonly ring: PacketRing;
   readonly analyzer = new StreamAnalyzer();
+  /**
+   * Keeps every PID's continuity counters running in the ring across upstream sessions, so
+   * the next counter of any PID is known in advance (splice markers, PAT/PMT copies).
+   */
+  readonly continuity = new CcContinuer();
+  /** Data has arrived since the current upstream session began. */
+  private sessionOpen = false;
   private readonly clients = new Set<HubClient>();
   private readonly outputBuffer: number;
   private readonly batchMs: number;
@@ -134,8 +142,10 @@ export class StreamHub {
   /** Aligned packets from the upstream (PacketSink signature). */
   push(buf: Buffer, offset: number, count: number): void {
     if (this.closed) return;
+    this.sessionOpen = true;
     this.analyzer.scan(buf, offset, count, this.ring.head);
     this.ring.write(buf, offset, count);
+    this.ring.forRuns(Math.max(this.ring.tail, this.ring.head - count), this.ring.head, this.stampRun);
     this.packetsIn += count;
     this.growForGop();
     if (this.clients.size === 0) {
@@ -144,6 +154,26 @@ export class StreamHub {
     }
     if (this.ring.head - this.flushed >= this.flushPackets || this.batchMs === 0) this.flush();
     else if (!this.timer) this.timer = setTimeout(this.onTimer, this.windowMs);
+  }
+
+  /** Continue the counters of packets just written to the ring (in place, before anyone has them). */
+  private readonly stampRun = (b: Buffer, off: number, n: number): void => {
+    const cc = this.continuity;
+    for (let i = 0; i < n; i++, off += TS_PACKET_SIZE) cc.apply(b, off);
+  };
+
+  /**
+   * The upstream session ended (a loss, a switch): forget its tables and keyframes at
+   * once, so nobody starts in the old session's data and runs into the next one unmarked,
+   * and let every PID's counters continue from where they stand when data comes again.
+   * Idempotent until new data arrives.
+   */
+  private endSession(): void {
+    if (!this.sessionOpen) return;
+    this.sessionOpen = false;
+    this.analyzer.reset();
+    this.continuity.join();
+    this.prefixCache = undefined;
   }
 
   /** The batch window now in use, ms (batchms, stretched under load). */
@@ -273,6 +303,7 @@ export class StreamHub {
   /** End every client's response (upstream loss, offline, shutdown). */
   endAll(reason: EndReason): void {
     this.stopFiller();
+    if (reason === 'upstream_lost') this.endSession();
     for (const c of [...this.clients]) {
       this.removeClient(c);
       c.sink.end(reason);
@@ -285,6 +316,7 @@ export class StreamHub {
    */
   upstreamLost(intervalMs = 500): void {
     this.flush();
+    this.endSession();
     this.stopFiller();
     this.fillerTimer = setInterval(() => {
       for (const c of this.clients) {
@@ -301,8 +333,8 @@ export class StreamHub {
    */
   upstreamResumed(): void {
     this.stopFiller();
-    this.analyzer.reset();
     this.flush();
+    this.endSession();
     for (const c of this.clients) this.waitForKeyframe(c, this.ring.head, false, true);
   }
 
@@ -442,9 +474,9 @@ export class StreamHub {
     const k = this.prefixCache;
     if (k && k.rap === rap && k.disc === withDiscontinuity && k.pat === a.patPackets && k.pmt === a.pmtPackets
       && (k.final || k.head === this.ring.head)) return k.buf;
-    const buf = startPrefix(a, withDiscontinuity);
-    if (!buf) return undefined;
-    const final = continuePrefixCc(buf, this.ring, rap, (pid) => (pid === 0 ? a.patIndex : pid === a.programs[0]?.pmtPid ? a.pmtIndex : -1));
+    const built = startPrefix(a, this.ring, rap, this.continuity, withDiscontinuity);
+    if (!built) return undefined;
+    const { buf, final } = built;
     this.prefixCache = { rap, disc: withDiscontinuity, pat: a.patPackets, pmt: a.pmtPackets, head: this.ring.head, final, buf, chunked: undefined };
     return buf;
   }

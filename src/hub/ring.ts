@@ -70,6 +70,25 @@ export class PacketRing {
     }
   }
 
+  /**
+   * Call `fn(buf, byteOffset, count)` for the one or two contiguous runs of ring memory
+   * holding packets [from, to) (same bounds rule as copyOut), for in-place edits of
+   * packets not yet handed out. Nothing is allocated.
+   */
+  forRuns(from: number, to: number, fn: (buf: Buffer, byteOffset: number, count: number) => void): void {
+    if (from < this.tail || to > this.head || from > to) {
+      throw new RangeError(`runs(${from}, ${to}) outside ring [${this.tail}, ${this.head})`);
+    }
+    let slot = from % this.capacity;
+    let remaining = to - from;
+    while (remaining > 0) {
+      const n = Math.min(remaining, this.capacity - slot);
+      fn(this.buf, slot * TS_PACKET_SIZE, n);
+      remaining -= n;
+      slot = 0;
+    }
+  }
+
   /** Read-only view of one packet (for analysis; do not hand it to a socket). */
   packetView(index: number): Buffer {
     const slot = index % this.capacity;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { UpstreamBase } from './base.js';
 import { Pacer } from './pacer.js';
+import { LoopClock, detectPacketSize } from '../ts/loopclock.js';
 import type { DataSink, SourceContext, SourceKind } from './source.js';
 
 // file:///abs/path[?loop][&realtime][&bitrate=N]
@@ -13,11 +14,15 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 // O_NONBLOCK, so the open never waits for a writer and never holds a threadpool thread,
 // and are then read through a net.Socket on the descriptor (libuv polls it). Options,
 // for regular files only:
-//   loop      restart at the beginning at end of file, forever
+//   loop      restart at the beginning at end of file, forever, as one endless stream:
+//             the loop clock (ts/loopclock.ts) continues PCR, PTS, DTS and continuity
+//             counters across each restart, in place in the buffer just read
 //   realtime  release data at the pace of the stream's PCR (see pacer.ts)
 //   bitrate   bits/s for realtime when the file has no PCR (default 4000000; k/M suffix)
 
 const CHUNK = 188 * 348; // ~64 KiB, whole packets so aligned files stay aligned per chunk
+/** Packets per read once the packet size is known (loop, realtime). */
+const CHUNK_PACKETS = 348;
 const DEFAULT_BITRATE = 4_000_000;
 
 export interface FileOptions {
@@ -65,6 +70,11 @@ class FileUpstream extends UpstreamBase {
   private reading = false;
   private pos = 0;
   private pacer: Pacer | undefined;
+  private clock: LoopClock | undefined;
+  /** Loop, realtime: where the first packet starts (garbage before it is skipped on every pass), -1 until known. */
+  private start = -1;
+  /** Bytes per read: whole packets of the file's packet size. */
+  private chunk = CHUNK;
 
   constructor(private readonly opts: FileOptions, private readonly onData: DataSink) {
     super();
@@ -106,6 +116,7 @@ class FileUpstream extends UpstreamBase {
         fallbackBitrate: this.opts.bitrate,
       });
     }
+    if (!this.opts.loop && !this.opts.realtime) this.start = 0;
     this.markConnected();
     this.readNext();
   }
@@ -113,14 +124,27 @@ class FileUpstream extends UpstreamBase {
   private readNext(): void {
     if (this.isDone || this.reading || this.fd < 0) return;
     this.reading = true;
-    const buf = Buffer.allocUnsafe(CHUNK);
-    fs.read(this.fd, buf, 0, CHUNK, this.pos, (err, n) => {
+    const size = this.chunk;
+    const buf = Buffer.allocUnsafe(size);
+    fs.read(this.fd, buf, 0, size, this.pos, (err, n) => {
       this.reading = false;
       if (this.isDone) { this.closeFd(); return; }
       if (err) { this.finish(fromSystemError(err, `reading ${this.opts.path}`)); return; }
       if (n === 0) { this.atEof(); return; }
+      if (this.start < 0) {
+        // Read whole packets (188, or 192/204 bytes) from the first one, so every read,
+        // and every pass of a loop, stays aligned: the loop clock and the pacer rely on it.
+        const d = detectPacketSize(buf, 0, n);
+        this.start = d ? d.start : 0;
+        const stride = d ? d.size : 188;
+        this.chunk = stride * CHUNK_PACKETS;
+        if (this.opts.loop) this.clock = new LoopClock(stride, d ? d.sync - d.start : 0);
+        if (this.pacer) this.pacer.packetSize = stride;
+        if (this.start > 0 || this.chunk !== size) { this.pos = this.start; this.readNext(); return; }
+      }
+      this.clock?.process(buf, 0, n);
       this.pos += n;
-      const chunk = n === CHUNK ? buf : buf.subarray(0, n);
+      const chunk = n === size ? buf : buf.subarray(0, n);
       if (this.pacer) {
         this.pacer.push(chunk);
         if (this.pacer.wantsMore()) this.readNext();
@@ -134,7 +158,8 @@ class FileUpstream extends UpstreamBase {
   private atEof(): void {
     // pos > 0: an empty file must not spin in a read loop.
     if (this.opts.loop && this.pos > 0) {
-      this.pos = 0;
+      this.pos = Math.max(0, this.start);
+      this.clock?.restart();
       this.readNext();
       return;
     }

@@ -5,9 +5,11 @@ import type { DataSink } from './source.js';
 // coarse tick (~15 ms) releases whatever has become due, as one slice per buffered
 // chunk. "Due" comes from the PCR of one PID: the packet carrying a PCR is released when
 // wall-clock time since the previous PCR has caught up with the PCR difference; packets
-// in between are spread at the byte rate of the previous PCR interval. Using deltas (not absolute PCR values) makes the
-// wrap at 2^33 and the jump back at a loop restart simple: a gap that is negative or
-// implausibly large is replaced by the last normal gap.
+// in between are spread at the byte rate of the previous PCR interval. Using deltas (not
+// absolute PCR values) makes the wrap at 2^33 simple, and a time base jump inside a file
+// harmless: a gap that is negative or implausibly large is replaced by the last normal
+// gap. A looped file reaches the pacer with its PCR already continued across the loop
+// point (the loop clock, ../ts/loopclock.ts), so the whole playout is paced from one clock.
 //
 // Without a PCR in the first `probeBytes`, the stream is paced at `fallbackBitrate`.
 // Slices are views (subarray) of the chunks pushed in: nothing is copied.
@@ -62,6 +64,8 @@ export class Pacer {
   private readonly probeBytes: number;
   private readonly highWater: number;
   private readonly now: () => number;
+  /** Bytes from one sync byte to the next: 188, or 192/204 for M2TS and RS-coded files. */
+  private stride = PKT;
 
   constructor(private readonly o: PacerOptions) {
     this.tickMs = o.tickMs ?? 15;
@@ -71,6 +75,8 @@ export class Pacer {
   }
 
   get queuedBytes(): number { return this.queued; }
+  /** Set the packet size (before the first push) when the file's is not 188. */
+  set packetSize(n: number) { this.stride = n; }
   /** Which clock paces the stream: 'probe' until decided. */
   get pacing(): 'probe' | 'pcr' | 'bitrate' { return this.mode; }
 
@@ -105,7 +111,7 @@ export class Pacer {
   }
 
   private probe(chunk: Buffer): void {
-    for (let p = firstSync(chunk, 0); p + PKT <= chunk.length; p += PKT) {
+    for (let p = firstSync(chunk, 0, this.stride); p + PKT <= chunk.length; p += this.stride) {
       if (readPcr(chunk, p) >= 0) {
         this.mode = 'pcr';
         this.pcrPid = packetPid(chunk, p);
@@ -147,7 +153,7 @@ export class Pacer {
     while (this.queue.length > 0) {
       const buf = this.queue[0]!;
       if (!this.headAligned) {
-        this.scanPos = firstSync(buf, this.emitPos);
+        this.scanPos = firstSync(buf, this.emitPos, this.stride);
         this.headAligned = true;
       }
       let blocked = false;
@@ -160,10 +166,10 @@ export class Pacer {
           break;
         }
         this.blockedDue = NaN;
-        this.scanPos += PKT;
-        this.passed += PKT;
+        this.scanPos += this.stride;
+        this.passed += this.stride;
         if (buf[this.scanPos] !== 0x47 && this.scanPos < buf.length) {
-          const next = firstSync(buf, this.scanPos);
+          const next = firstSync(buf, this.scanPos, this.stride);
           this.passed += next - this.scanPos;
           this.scanPos = next;
         }
@@ -177,7 +183,7 @@ export class Pacer {
         return;
       }
       // Chunk done; a partial packet at its end goes out with it.
-      this.passed += buf.length - this.scanPos;
+      if (buf.length > this.scanPos) this.passed += buf.length - this.scanPos;
       const slice = this.emitPos === 0 ? buf : buf.subarray(this.emitPos);
       this.queue.shift();
       this.queued -= buf.length;
@@ -229,10 +235,10 @@ export class Pacer {
 }
 
 /** First offset >= from that looks like a packet start (0x47, and 0x47 one packet on when there is room). */
-function firstSync(buf: Buffer, from: number): number {
+function firstSync(buf: Buffer, from: number, stride: number): number {
   const len = buf.length;
   for (let p = from; p + PKT <= len; p++) {
-    if (buf[p] === 0x47 && (p + PKT >= len || buf[p + PKT] === 0x47)) return p;
+    if (buf[p] === 0x47 && (p + stride >= len || buf[p + stride] === 0x47)) return p;
   }
   return len;
 }
