@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
-import { createLogger, EVT } from './log/logger.js';
+import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogHandle } from './log/logger.js';
+import { parseListen } from './config/listen.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { App } from './app.js';
@@ -30,23 +31,46 @@ Live MPEG-TS proxy: pulls transport streams from upstreams and serves each to ma
 HTTP clients. CONFIG is a restreamer.json file (default: ./restreamer.json).
 
 Options:
-  --check     validate CONFIG, print a summary and exit (0 valid, 2 invalid)
-  --demo      serve the built-in demo stream on http://localhost:8000/
-  --version   print the version and exit
-  --help      print this help and exit
+  --check              validate CONFIG (and that the log file can be opened), print a
+                       summary and exit (0 valid, 2 invalid)
+  --demo               serve the built-in demo stream on http://localhost:8000/
+  --listen ADDR        listen on ADDR instead of CONFIG's "listen" (":8080",
+                       "127.0.0.1:8080", "[::1]:8080"); e.g. --demo --listen :8080
+  --log-format FORMAT  auto (default: readable on a terminal, JSON lines otherwise),
+                       json, pretty, or restreamer (the Go original's lines)
+  --version            print the version and exit
+  --help               print this help and exit
 
 Docs: README.md and docs/configuration.md. Example configs: examples/.`;
 
 async function main(argv: string[]): Promise<number> {
   let check = false;
   let demo = false;
+  let listen: string | undefined;
+  let logFormat: LogFormat | undefined;
   const positional: string[] = [];
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     if (a === '--help' || a === '-h') { process.stdout.write(HELP + '\n'); return 0; }
     if (a === '--version' || a === '-V') {
       const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
       process.stdout.write(`restreamer ${pkg.version}\n`);
       return 0;
+    }
+    // Options with a value: "--opt VALUE" or "--opt=VALUE".
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (name === '--listen' || name === '--log-format') {
+      const value = eq > 0 && name !== a ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined) { process.stderr.write(`restreamer: ${name} needs a value\n\n${HELP}\n`); return EXIT_USAGE; }
+      if (name === '--listen') {
+        try { parseListen(value); } catch (err) { process.stderr.write(`restreamer: --listen: ${(err as Error).message}\n`); return EXIT_USAGE; }
+        listen = value;
+      } else {
+        if (!(LOG_FORMATS as readonly string[]).includes(value)) { process.stderr.write(`restreamer: --log-format must be one of ${LOG_FORMATS.join(', ')}, not ${JSON.stringify(value)}\n`); return EXIT_USAGE; }
+        logFormat = value as LogFormat;
+      }
+      continue;
     }
     if (a === '--check') check = true;
     else if (a === '--demo') demo = true;
@@ -79,13 +103,28 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (!cluster.isWorker) for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
+  if (listen !== undefined) cfg.listen = listen;
   if (check) {
+    // The log file is opened at start: a path that cannot work fails the check, without
+    // creating anything.
+    const why = cfg.log ? checkLogFile(cfg.log) : undefined;
+    if (why) {
+      process.stderr.write(`restreamer: invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}\n`);
+      return EXIT_USAGE;
+    }
     const streams = cfg.resources.filter((r) => r.type === 'stream').length;
     process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
     return 0;
   }
 
-  const logh = createLogger({ file: cfg.log || undefined });
+  // Every start-up failure from here on is one line naming what failed and why, exit 1.
+  let logh: LogHandle;
+  try {
+    logh = createLogger({ file: cfg.log || undefined, format: logFormat ?? cfg.logformat });
+  } catch (err) {
+    process.stderr.write(`restreamer: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
   if (cluster.isWorker) return runWorker(cfg, logh);
   const log = logh.logger;
   // Auto: one worker per CPU but one, which the primary (upstreams) and the kernel's
@@ -97,14 +136,14 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
-  const runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
+  let runner: App | Primary | undefined;
   let addr;
   try {
+    runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
     addr = await runner.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`restreamer: cannot listen on ${cfg.listen}: ${e.message}\n`);
-    await runner.close();
+    process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
+    await runner?.close();
     await logh.close();
     return EXIT_RUNTIME;
   }
@@ -114,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`\nrestreamer demo: open http://localhost:${addr.port}/ in VLC, ffplay or mpv (bound to ${host}). Ctrl-C stops it.\n\n`);
   }
 
+  const run = runner;
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -122,16 +162,42 @@ async function main(argv: string[]): Promise<number> {
       log.info({ evt: EVT.shutdown, signal }, 'shutting down');
       // Exit 0 within two seconds even if something refuses to close.
       setTimeout(() => { void logh.close(50).then(() => resolveExit(0)); }, 1900).unref();
-      void runner.close().then(() => logh.close()).then(() => resolveExit(0));
+      void run.close().then(() => logh.close()).then(() => resolveExit(0));
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => {
       logh.reopen();
-      if (runner instanceof Primary) runner.reopenLogs();
+      if (run instanceof Primary) run.reopenLogs();
       log.info({ evt: EVT.logReopen }, 'log file reopened');
     });
   });
+}
+
+/** What the listen errors mean to a person, by code. */
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use (EADDRINUSE): another program listens there',
+  EACCES: 'permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE',
+  EADDRNOTAVAIL: 'no such local address (EADDRNOTAVAIL): the host is not an address of this machine',
+  ENOTFOUND: 'unknown host name (ENOTFOUND)',
+  EAI_AGAIN: 'host name lookup failed (EAI_AGAIN)',
+};
+
+/** One line saying what failed at start and why. */
+function startFailure(err: unknown, listen: string, demo: boolean): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  // Listen errors come as system errors here, or as a worker's message in multi-process mode.
+  const code = e?.code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/.exec(message)?.[1];
+  const isListen = e?.syscall === 'listen' || e?.syscall === 'bind' || e?.syscall === 'getaddrinfo' || /^(listen|bind) |getaddrinfo/.test(message);
+  if (isListen && code) {
+    const hint = code !== 'EADDRINUSE' ? ''
+      : demo ? '; pick another address with --listen, e.g. "restreamer --demo --listen :8080" (or "npm start -- --listen :8080")'
+        : '; stop that program, or change "listen" in the configuration (or pass --listen :PORT)';
+    return `cannot listen on ${listen}: ${LISTEN_REASONS[code] ?? message}${hint}`;
+  }
+  if (isListen) return `cannot listen on ${listen}: ${message}`;
+  return `cannot start: ${message}`;
 }
 
 main(process.argv.slice(2)).then(
