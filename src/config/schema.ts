@@ -79,7 +79,7 @@ export const ConfigSchema = z.strictObject({
   profile: z.boolean().default(false).describe('enable runtime profiling metrics (the original started the Go profiler)'),
   heartbeatinterval: seconds().default(60).describe('seconds between heartbeat notifications'),
   log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)'),
-  logformat: z.enum(['auto', 'json', 'pretty', 'restreamer']).default('auto').describe('log line format: "auto" = readable text on a terminal, JSON lines otherwise; "json"; "pretty" (readable text); "restreamer" (the Go original\'s JSON keys, and its "[time] " prefix in a log file); --log-format overrides it (restreamer addition)'),
+  logformat: z.enum(['auto', 'json', 'pretty', 'restreamer']).optional().describe('log line format (default "auto"): "auto" = readable text on a terminal, JSON lines otherwise; "json"; "pretty" (readable text); "restreamer" (the Go original\'s JSON keys, and its "[time] " prefix in a log file); --log-format overrides it (restreamer addition)'),
   batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms (restreamer addition)'),
   batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
   grace: seconds().nullable().default(null).describe('seconds clients stay connected (fed null packets) while a lost upstream is replaced; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)'),
