@@ -199,6 +199,15 @@ export async function until(pred: () => boolean, timeoutMs = 10000, what = 'cond
   }
 }
 
+/** `until` for a condition that needs I/O to find out (e.g. a request). */
+export async function untilAsync(pred: () => Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 /**
  * Connect `n` streaming clients to `path`, wait until each has data, send SIGTERM and
  * wait for the exit and for every response to end. Returns how long the exit took, ms.
