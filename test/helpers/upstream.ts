@@ -54,6 +54,22 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * Wait until something listens on TCP `port` (IPv4 or IPv6), read from /proc/net without
+ * connecting: a server that takes one client only (ffmpeg -listen 1) keeps it for the test.
+ */
+export async function waitListening(port: number, timeoutMs = 15000): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const re = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A `, 'm');
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const tables = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } });
+    if (tables.some((t) => re.test(t))) return;
+    if (Date.now() > end) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
  * HTTP upstream that sends `data` in a loop at `bytesPerSec`, in 10 ms slices (real
  * time, like a live encoder). `mode` switches it to answering 404.
  */
