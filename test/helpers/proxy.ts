@@ -136,15 +136,15 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number;
  * When it does not (it exits, or the bound passes), it is killed, its folder removed, and
  * the error says why: a failed start leaves nothing behind.
  */
-export async function startProxy(cfg: Record<string, unknown>, opts: { waitStreams?: boolean; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ProxyProcess> {
+export async function startProxy(cfg: Record<string, unknown>, opts: { waitStreams?: boolean; args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ProxyProcess> {
   const dir = tempDir();
   const path = writeConfig({ listen: '127.0.0.1:0', ...cfg }, dir);
   const proc = spawn(process.execPath, ['--import', TSX, CLI, ...(opts.args ?? []), path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   const pp = new ProxyProcess(proc, path, dir);
   try {
-    const l = await pp.waitLog((x) => x.evt === 'listen', START_TIMEOUT_MS);
+    const l = await pp.waitLog((x) => x.evt === 'listen', opts.timeoutMs ?? START_TIMEOUT_MS);
     pp.port = l.port as number;
-    if (opts.waitStreams) await pp.waitLog((x) => x.evt === 'upstream_connect', START_TIMEOUT_MS);
+    if (opts.waitStreams) await pp.waitLog((x) => x.evt === 'upstream_connect', opts.timeoutMs ?? START_TIMEOUT_MS);
   } catch (err) {
     await pp.stop();
     throw err;
