@@ -136,17 +136,23 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
-  let runner: App | Primary | undefined;
-  let addr;
+  let runner: App | Primary;
   try {
     runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
+  } catch (err) {
+    process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
+    await logh.close();
+    return EXIT_RUNTIME;
+  }
+  let addr;
+  try {
     addr = await runner.start();
   } catch (err) {
     process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
     // Keeps the process alive until the exit status is set: the close below may wait on
     // things that hold no handle (measured once: exit 13, an unsettled promise, not 1).
     const guard = setTimeout(() => undefined, 5000);
-    await runner?.close();
+    await runner.close();
     await logh.close();
     clearTimeout(guard);
     return EXIT_RUNTIME;
@@ -157,7 +163,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`\nrestreamer demo: open http://localhost:${addr.port}/ in VLC, ffplay or mpv (bound to ${host}). Ctrl-C stops it.\n\n`);
   }
 
-  const run = runner;
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -166,13 +171,13 @@ async function main(argv: string[]): Promise<number> {
       log.info({ evt: EVT.shutdown, signal }, 'shutting down');
       // Exit 0 within two seconds even if something refuses to close.
       setTimeout(() => { void logh.close(50).then(() => resolveExit(0)); }, 1900).unref();
-      void run.close().then(() => logh.close()).then(() => resolveExit(0));
+      void runner.close().then(() => logh.close()).then(() => resolveExit(0));
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => {
       logh.reopen();
-      if (run instanceof Primary) run.reopenLogs();
+      if (runner instanceof Primary) runner.reopenLogs();
       log.info({ evt: EVT.logReopen }, 'log file reopened');
     });
   });
