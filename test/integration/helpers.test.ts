@@ -47,8 +47,12 @@ test('two test files making the fixture at the same moment both get a whole one'
   }
 });
 
-test('a proxy that does not start in time is killed and its folder removed; the error says why', { timeout: 60_000 }, async () => {
-  const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('rs-test-')));
+test('a proxy that does not start in time is killed and its folder removed; the error says why', { timeout: 60_000 }, async (t) => {
+  // A temporary directory of this test's own: other test files make rs-test-* folders too.
+  const own = tempDir('rs-own-tmp-');
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = own;
+  t.after(() => { process.env.TMPDIR = saved; removeTempDir(own); });
   // It listens, but its upstream never connects: waiting for the stream fails.
   await assert.rejects(
     startProxy({ reconnect: 1, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/never.ts' }] }, { waitStreams: true, timeoutMs: 3000 }),
@@ -67,6 +71,5 @@ test('a proxy that does not start in time is killed and its folder removed; the 
     blocker.close();
   }
   await until(() => cliChildren().length === 0, 5000, 'no CLI child left');
-  const after = readdirSync(tmpdir()).filter((f) => f.startsWith('rs-test-') && !before.has(f));
-  assert.deepEqual(after, [], 'no rs-test-* folder left behind');
+  assert.deepEqual(readdirSync(tmpdir()).filter((f) => f.startsWith('rs-test-')), [], 'no rs-test-* folder left behind');
 });
