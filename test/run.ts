@@ -55,7 +55,14 @@ const bound = setTimeout(() => {
   killAll('SIGTERM');
   setTimeout(() => killAll('SIGKILL'), 5000).unref();
 }, RUN_TIMEOUT_MS);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => killAll(sig));
+// node --test goes on starting files after a SIGTERM or SIGINT: what is still there 5 s
+// after the signal is killed.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    killAll(sig);
+    setTimeout(() => killAll('SIGKILL'), 5000).unref();
+  });
+}
 
 const code = await new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 1 : 0))));
 clearTimeout(bound);
