@@ -149,12 +149,11 @@ async function main(argv: string[]): Promise<number> {
     addr = await runner.start();
   } catch (err) {
     process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
-    // Keeps the process alive until the exit status is set: the close below may wait on
-    // things that hold no handle (measured once: exit 13, an unsettled promise, not 1).
-    const guard = setTimeout(() => undefined, 5000);
+    // Set now: should the process end while closing (workers gone, nothing left to wait
+    // on), its status is still 1 (measured under load: 13, Node's "unsettled entry module").
+    process.exitCode = EXIT_RUNTIME;
     await runner.close();
     await logh.close();
-    clearTimeout(guard);
     return EXIT_RUNTIME;
   }
   if (runner instanceof Primary) log.info({ evt: EVT.listen, address: addr.address, port: addr.port, workers }, 'listening');

@@ -56,7 +56,7 @@ test('a proxy that does not start in time is killed and its folder removed; the 
   // It listens, but its upstream never connects: waiting for the stream fails.
   await assert.rejects(
     startProxy({ reconnect: 1, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/never.ts' }] }, { waitStreams: true, timeoutMs: 3000 }),
-    /timed out waiting for a log line.*upstream_error/s,
+    /timed out waiting for a log line/,
   );
   assert.deepEqual(cliChildren(), [], 'the proxy it started is gone');
   // It exits at once (a port in use): the error comes with its stderr, without waiting for the bound.
