@@ -184,8 +184,6 @@ export class Primary {
     w.viewers.forEach((n, i) => { const s = this.app.streams.get(this.streamNames[i]!); for (let k = 0; k < n; k++) s?.viewerLeft(); });
     for (const c of this.collects.values()) { c.left.delete(worker.id); if (c.left.size === 0) c.done(); }
     if (this.stopping) return;
-    // Dying before it listens fails the start (a no-op once the start is done).
-    if (!w.listening) this.listenedReject(new Error(`worker process exited before it listened (${signal ?? `exit code ${code}`})`));
     this.log.error({ evt: EVT.warning, worker: worker.id, code, signal }, 'worker died: starting a new one');
     const early = Date.now() - w.startedAt < RESTART_BACKOFF_MS;
     setTimeout(() => { if (!this.stopping) this.fork(); }, early ? RESTART_BACKOFF_MS : 0);
