@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
-import { createLogger, EVT, type Logger } from './log/logger.js';
+import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
+import { parseListen } from './config/listen.js';
 import cluster from 'node:cluster';
 import { App } from './app.js';
 import { Primary } from './cluster/primary.js';
@@ -31,12 +32,18 @@ Live MPEG-TS proxy: pulls transport streams from upstreams and serves each to ma
 HTTP clients. CONFIG is a restreamer.json file (default: ./restreamer.json).
 
 Options:
-  --check     validate CONFIG, print a summary and exit (0 valid, 2 invalid)
-  --strict    refuse CONFIG (exit 2) when it has any warning: unknown keys, skipped
-              entries, ... (what the Go restreamer ignored is otherwise accepted)
-  --demo      serve the built-in demo stream on http://localhost:8000/
-  --version   print the version and exit
-  --help      print this help and exit
+  --check              validate CONFIG (and that the log file can be opened), print a
+                       summary and exit (0 valid, 2 invalid)
+  --strict             refuse CONFIG (exit 2) when it has any warning: unknown keys,
+                       skipped entries, ... (what the Go restreamer ignored is otherwise
+                       accepted); also for --check and for reloads (SIGHUP)
+  --demo               serve the built-in demo stream on http://localhost:8000/
+  --listen ADDR        listen on ADDR instead of CONFIG's "listen" (":8080",
+                       "127.0.0.1:8080", "[::1]:8080"); e.g. --demo --listen :8080
+  --log-format FORMAT  auto (default: readable on a terminal, JSON lines otherwise),
+                       json, pretty, or restreamer (the Go original's lines)
+  --version            print the version and exit
+  --help               print this help and exit
 
 Docs: README.md and docs/configuration.md. Example configs: examples/.`;
 
@@ -44,13 +51,31 @@ async function main(argv: string[]): Promise<number> {
   let check = false;
   let strict = false;
   let demo = false;
+  let listen: string | undefined;
+  let logFormat: LogFormat | undefined;
   const positional: string[] = [];
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     if (a === '--help' || a === '-h') { process.stdout.write(HELP + '\n'); return 0; }
     if (a === '--version' || a === '-V') {
       const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
       process.stdout.write(`restreamer ${pkg.version}\n`);
       return 0;
+    }
+    // Options with a value: "--opt VALUE" or "--opt=VALUE".
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    if (name === '--listen' || name === '--log-format') {
+      const value = eq > 0 && name !== a ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined) { process.stderr.write(`restreamer: ${name} needs a value\n\n${HELP}\n`); return EXIT_USAGE; }
+      if (name === '--listen') {
+        try { parseListen(value); } catch (err) { process.stderr.write(`restreamer: --listen: ${(err as Error).message}\n`); return EXIT_USAGE; }
+        listen = value;
+      } else {
+        if (!(LOG_FORMATS as readonly string[]).includes(value)) { process.stderr.write(`restreamer: --log-format must be one of ${LOG_FORMATS.join(', ')}, not ${JSON.stringify(value)}\n`); return EXIT_USAGE; }
+        logFormat = value as LogFormat;
+      }
+      continue;
     }
     if (a === '--check') check = true;
     else if (a === '--strict') strict = true;
@@ -84,13 +109,28 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (!cluster.isWorker) for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
+  if (listen !== undefined) cfg.listen = listen;
   if (check) {
+    // The log file is opened at start: a path that cannot work fails the check, without
+    // creating anything.
+    const why = cfg.log ? checkLogFile(cfg.log) : undefined;
+    if (why) {
+      process.stderr.write(`restreamer: invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}\n`);
+      return EXIT_USAGE;
+    }
     const streams = cfg.resources.filter((r) => r.type === 'stream').length;
     process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
     return 0;
   }
 
-  const logh = createLogger({ file: cfg.log || undefined });
+  // Every start-up failure from here on is one line naming what failed and why, exit 1.
+  let logh: LogHandle;
+  try {
+    logh = createLogger({ file: cfg.log || undefined, format: logFormat ?? cfg.logformat });
+  } catch (err) {
+    process.stderr.write(`restreamer: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
   if (cluster.isWorker) return runWorker(cfg, logh);
   const log = logh.logger;
   // Auto: a single process until multi-process mode beats one in a benchmark on the host (docs/configuration.md).
@@ -102,13 +142,22 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
-  let runner: App | Primary = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
+  let runner: App | Primary;
+  try {
+    runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
+  } catch (err) {
+    process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
+    await logh.close();
+    return EXIT_RUNTIME;
+  }
   let addr;
   try {
     addr = await runner.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`restreamer: cannot listen on ${cfg.listen}: ${e.message}\n`);
+    process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
+    // Set now: should the process end while closing (workers gone, nothing left to wait
+    // on), its status is still 1 (measured under load: 13, Node's "unsettled entry module").
+    process.exitCode = EXIT_RUNTIME;
     await runner.close();
     await logh.close();
     return EXIT_RUNTIME;
@@ -153,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
       reopen('SIGHUP');
       reloads = reloads.then(async () => {
         if (stopping || draining) return;
-        runner = await reloadConfig(runner, path, log, strict);
+        runner = await reloadConfig(runner, path, log, strict, listen);
       });
     });
     process.on('SIGUSR1', () => reopen('SIGUSR1'));
@@ -165,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
  * change that cannot be applied while running, is refused with the reasons in the log and
  * the running configuration kept.
  */
-async function reloadConfig(runner: App | Primary, path: string, log: Logger, strict: boolean): Promise<App | Primary> {
+async function reloadConfig(runner: App | Primary, path: string, log: Logger, strict: boolean, listen: string | undefined): Promise<App | Primary> {
   const warnings: { path: string; message: string }[] = [];
   let next;
   try {
@@ -176,6 +225,8 @@ async function reloadConfig(runner: App | Primary, path: string, log: Logger, st
     return runner;
   }
   for (const w of warnings) log.warn({ evt: EVT.warning, path: w.path }, w.message);
+  // --listen overrides the file's address for the whole run.
+  if (listen !== undefined) next.listen = listen;
   if (next.log !== runner.cfg.log) log.warn({ evt: EVT.reload, log: next.log }, '"log" cannot change while running: restart to write the log elsewhere');
   try {
     const { app, plan } = runner.reload(next);
@@ -187,6 +238,32 @@ async function reloadConfig(runner: App | Primary, path: string, log: Logger, st
     log.error({ evt: EVT.reload, ok: false, config: path }, `reload refused: ${(err as Error).message}; the running configuration stays`);
     return runner;
   }
+}
+
+/** What the listen errors mean to a person, by code. */
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use (EADDRINUSE): another program listens there',
+  EACCES: 'permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE',
+  EADDRNOTAVAIL: 'no such local address (EADDRNOTAVAIL): the host is not an address of this machine',
+  ENOTFOUND: 'unknown host name (ENOTFOUND)',
+  EAI_AGAIN: 'host name lookup failed (EAI_AGAIN)',
+};
+
+/** One line saying what failed at start and why. */
+function startFailure(err: unknown, listen: string, demo: boolean): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  // Listen errors come as system errors here, or as a worker's message in multi-process mode.
+  const code = e?.code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/.exec(message)?.[1];
+  const isListen = e?.syscall === 'listen' || e?.syscall === 'bind' || e?.syscall === 'getaddrinfo' || /^(listen|bind) |getaddrinfo/.test(message);
+  if (isListen && code) {
+    const hint = code !== 'EADDRINUSE' ? ''
+      : demo ? '; pick another address with --listen, e.g. "restreamer --demo --listen :8080" (or "npm start -- --listen :8080")'
+        : '; stop that program, or change "listen" in the configuration (or pass --listen :PORT)';
+    return `cannot listen on ${listen}: ${LISTEN_REASONS[code] ?? message}${hint}`;
+  }
+  if (isListen) return `cannot listen on ${listen}: ${message}`;
+  return `cannot start: ${message}`;
 }
 
 main(process.argv.slice(2)).then(

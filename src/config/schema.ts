@@ -121,6 +121,7 @@ export const ConfigSchema = z.strictObject({
   maxconnections: count().default(0).describe(`hard limit on client connections, all streams together; new clients beyond it get 404; ${range(0, MAX_CONNECTIONS)} (0 = none)`),
   fullconnections: count().default(0).describe(`soft limit: the health API reports "full" from here on and limit_hit / limit_miss fire; ${range(0, MAX_CONNECTIONS)} (0 = none)`),
   nostats: z.boolean().default(false).describe('disable the statistics collector'),
+  logformat: z.enum(['auto', 'json', 'pretty', 'restreamer']).optional().describe('log line format (default "auto"): "auto" = readable text on a terminal, JSON lines otherwise; "json"; "pretty" (readable text); "restreamer" (the Go original\'s JSON keys, and its "[time] " prefix in a log file); --log-format overrides it (restreamer addition)'),
   profile: z.boolean().default(false).describe('enable runtime profiling metrics (the original started the Go profiler)'),
   heartbeatinterval: seconds().default(60).describe(`seconds between heartbeat notifications; ${SECONDS} (0 only without heartbeat notifications)`),
   log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)'),

@@ -3,22 +3,41 @@
 import http from 'node:http';
 import net from 'node:net';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A small H.264 + AAC transport stream (4 s, 2 s GOP), made once per machine. */
-export function fixtureTs(): string {
-  const dir = join(tmpdir(), 'restreamer-fixtures');
+/**
+ * Where fixtures made by ffmpeg are kept between runs: RESTREAMER_FIXTURES (npm test sets
+ * it, see test/run.ts), else a folder in the temporary directory.
+ */
+export function fixtureDir(): string {
+  const dir = process.env.RESTREAMER_FIXTURES ?? join(tmpdir(), 'restreamer-fixtures');
   mkdirSync(dir, { recursive: true });
-  const p = join(dir, 'h264-aac-4s-gop2.ts');
+  return dir;
+}
+
+/**
+ * A small H.264 + AAC transport stream (4 s, 2 s GOP), made once per fixture folder.
+ * Test files run in parallel and may both find it missing: each writes its own uniquely
+ * named temporary file and renames it into place (atomic), so no file ever sees a
+ * half-written fixture and no two writers share a file.
+ */
+export function fixtureTs(): string {
+  const p = join(fixtureDir(), 'h264-aac-4s-gop2.ts');
   if (!existsSync(p)) {
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-      '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0',
-      '-b:v', '400k', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', p + '.tmp']);
-    execFileSync('mv', [p + '.tmp', p]);
+    const tmp = `${p}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-nostdin',
+        '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25',
+        '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+        '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0',
+        '-b:v', '400k', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', tmp], { timeout: 60000, stdio: ['ignore', 'ignore', 'pipe'] });
+      renameSync(tmp, p);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
   return p;
 }
@@ -32,6 +51,22 @@ export function freePort(): Promise<number> {
     });
     s.on('error', reject);
   });
+}
+
+/**
+ * Wait until something listens on TCP `port` (IPv4 or IPv6), read from /proc/net without
+ * connecting: a server that takes one client only (ffmpeg -listen 1) keeps it for the test.
+ */
+export async function waitListening(port: number, timeoutMs = 15000): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const re = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A `, 'm');
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const tables = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } });
+    if (tables.some((t) => re.test(t))) return;
+    if (Date.now() > end) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**
@@ -103,7 +138,7 @@ export class PacedServer {
 
 /** Bytes per second of a TS file, from its duration as ffprobe reports it. */
 export function tsByteRate(path: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path]).toString();
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', path], { timeout: 20000 }).toString();
   return Math.round(readFileSync(path).length / parseFloat(out));
 }
 

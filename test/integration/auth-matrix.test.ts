@@ -2,7 +2,7 @@
 // (none, basic, bearer, unknown type) x (no header, wrong user, wrong password, right).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,6 +44,7 @@ test('every resource type x auth type x credentials: status codes and WWW-Authen
   await up.start();
   cleanups.push(() => up.stop());
   const dir = mkdtempSync(join(tmpdir(), 'rs-auth-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const page = join(dir, 'page.html');
   writeFileSync(page, '<html>hello</html>');
 

@@ -1,11 +1,36 @@
-// The CLI as an operator meets it: help, version, --check, bad configs, no config.
-import { test } from 'node:test';
+// The CLI as an operator meets it: help, version, --check, bad configs, no config,
+// start-up failures (one line, exit 1), Ctrl-C.
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { runCli, writeConfig, ROOT } from '../helpers/proxy.js';
+import { runCli, writeConfig, startProxy, tempDir, removeTempDir, StreamClient, ROOT, type ProxyProcess } from '../helpers/proxy.js';
+import { untilAsync as until } from '../helpers/proxy.js';
+
+const started: ProxyProcess[] = [];
+after(async () => { for (const p of started) await p.stop(); });
+
+/** A start-up failure: exit 1, exactly one line on stderr, no stack trace. */
+function assertOneLine(r: { code: number | null; stderr: string }, re: RegExp): void {
+  assert.equal(r.code, 1, r.stderr);
+  // Configuration warnings (printed before the start) are not part of the failure.
+  const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('restreamer: warning:'));
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(lines[0]!, re);
+  assert.doesNotMatch(r.stderr, /\n\s+at |node:internal|Error:/, 'no stack trace');
+}
+
+/** A port that is taken for the duration of `fn`. */
+async function withBusyPort<T>(fn: (port: number) => Promise<T>): Promise<T> {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  try {
+    return await fn((blocker.address() as net.AddressInfo).port);
+  } finally {
+    await new Promise((r) => blocker.close(r));
+  }
+}
 
 const FIX = join(ROOT, 'test', 'fixtures', 'config');
 
@@ -53,24 +78,105 @@ test('every bad config fixture exits 2 before listening, naming the JSON path', 
 });
 
 test('no config and no ./restreamer.json: exit 2 with directions, never a demo by accident', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rs-empty-'));
-  const r = await runCli([], { cwd: dir });
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /no configuration/);
-  assert.match(r.stderr, /examples\/minimal\/restreamer\.json/);
-  assert.match(r.stderr, /npm start/);
+  const dir = tempDir('rs-empty-');
+  try {
+    const r = await runCli([], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no configuration/);
+    assert.match(r.stderr, /examples\/minimal\/restreamer\.json/);
+    assert.match(r.stderr, /npm start/);
+  } finally {
+    removeTempDir(dir);
+  }
 });
 
-test('a port already in use: exit 1 with the reason', async () => {
-  const blocker = net.createServer();
-  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
-  const port = (blocker.address() as net.AddressInfo).port;
+test('a port already in use: exit 1, one line with the address, the reason and a way out', async () => {
+  await withBusyPort(async (port) => {
+    const dir = tempDir();
+    try {
+      const cfg = writeConfig({ listen: `127.0.0.1:${port}`, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, dir);
+      assertOneLine(await runCli([cfg]), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--listen`));
+      // Multi-process mode: the workers' failure is reported the same way, and nothing hangs.
+      // (Node's cluster module may add a dying worker's own trace after it: the first line
+      // is ours.)
+      const cfg2 = writeConfig({ listen: `127.0.0.1:${port}`, workers: 2, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, tempDir());
+      const multi = await runCli([cfg2]);
+      assert.equal(multi.code, 1, multi.stderr);
+      assert.match(multi.stderr.split('\n')[0]!, /^restreamer: cannot listen on .*EADDRINUSE/);
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+});
+
+test('--demo on a busy port says how to pick another; --demo --listen serves on the address given', async () => {
+  await withBusyPort(async (port) => {
+    assertOneLine(await runCli(['--demo', '--listen', `127.0.0.1:${port}`]), /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*restreamer --demo --listen :8080/);
+  });
+  const p = await startProxy({}, { args: ['--demo', '--listen=127.0.0.1:0'] });
+  started.push(p);
+  await p.waitLog((l) => l.evt === 'upstream_connect' && l.stream === '/');
+  // Served once the first packets are in (bounded).
+  await until(async () => {
+    const c = new StreamClient(p.url('/'), { keep: false });
+    await c.responded;
+    c.close();
+    return c.status === 200;
+  }, 10000, 'the demo stream on the --listen address');
+  const bad = await runCli(['--demo', '--listen', 'nonsense']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--listen: invalid listen address "nonsense"/);
+  assert.equal((await runCli(['--demo', '--listen'])).code, 2);
+  const fmt = await runCli(['--log-format', 'xml', '--check', join(ROOT, 'examples', 'minimal', 'restreamer.json')]);
+  assert.equal(fmt.code, 2);
+  assert.match(fmt.stderr, /--log-format must be one of auto, json, pretty, restreamer/);
+});
+
+test('a log file that cannot be opened: start fails in one line (exit 1), --check says so (exit 2) and creates nothing', async () => {
+  const dir = tempDir();
   try {
-    const cfg = writeConfig({ listen: `127.0.0.1:${port}`, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] });
-    const r = await runCli([cfg]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot listen.*EADDRINUSE/);
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const resources = [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }, { type: 'api', api: 'health', serve: '/health' }];
+    // A path under a regular file: no one can create it, root included.
+    const under = writeConfig({ listen: '127.0.0.1:0', log: join(file, 'logs', 'restreamer.log'), resources }, dir);
+    assertOneLine(await runCli([under]), /cannot open the log file .*a-file\/logs\/restreamer\.log: .*a-file is not a directory/);
+    const checked = await runCli(['--check', under]);
+    assert.equal(checked.code, 2, checked.stderr);
+    assert.match(checked.stderr, /log: cannot open the log file .*a-file is not a directory/);
+    // A folder named as the log file.
+    const folder = writeConfig({ listen: '127.0.0.1:0', log: dir, resources }, tempDir());
+    assertOneLine(await runCli([folder]), /cannot open the log file .*: .* is a directory/);
+    assert.equal((await runCli(['--check', folder])).code, 2);
+    // A log file in folders that do not exist yet: --check accepts it and creates nothing.
+    const fresh = join(dir, 'new', 'sub', 'restreamer.log');
+    const ok = await runCli(['--check', writeConfig({ listen: '127.0.0.1:0', log: fresh, resources }, tempDir())]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(existsSync(join(dir, 'new')), false, '--check created nothing');
   } finally {
-    blocker.close();
+    removeTempDir(dir);
   }
+});
+
+test('Ctrl-C (SIGINT): without clients the proxy exits 0; with a viewer it ends the viewer\'s response cleanly first', async () => {
+  const demo = join(ROOT, 'examples', 'demo', 'demo.ts');
+  const cfg = { resources: [{ type: 'stream', serve: '/demo.ts', remote: `file://${demo}?loop&realtime` }] };
+  const idle = await startProxy(cfg, { waitStreams: true });
+  started.push(idle);
+  idle.proc.kill('SIGINT');
+  await idle.exited;
+  assert.equal(idle.exitCode, 0, idle.stderr);
+
+  const busy = await startProxy(cfg, { waitStreams: true });
+  started.push(busy);
+  const viewer = new StreamClient(busy.url('/demo.ts'), { keep: false });
+  await viewer.responded;
+  assert.equal(viewer.status, 200);
+  await busy.waitLog((l) => l.evt === 'client_connect');
+  busy.proc.kill('SIGINT');
+  await Promise.all([busy.exited, viewer.done]);
+  assert.equal(busy.exitCode, 0, busy.stderr);
+  assert.ok(viewer.bytes > 0);
+  assert.equal(viewer.ended, true, 'the response ended with its last chunk, not cut off');
+  assert.equal(viewer.res?.complete, true);
 });

@@ -6,8 +6,8 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startProxy, StreamClient, sleep, until, sigtermUnderLoad, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, type PacedServer } from '../helpers/upstream.js';
+import { startProxy, StreamClient, sleep, until, sigtermUnderLoad, tempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
 
@@ -39,7 +39,7 @@ test('ffprobe reads the proxied stream as the same programs and codecs as the so
   const port = await freePort();
   const ff = ffmpegHttpServer(file, port);
   scope.defer(() => ff.kill('SIGKILL'));
-  await sleep(500); // ffmpeg needs a moment to listen
+  await waitListening(port);
   const p = await proxy(streamCfg(`http://127.0.0.1:${port}/live.ts`));
   const through = probeCodecs(p.url('/live.ts'));
   assert.deepEqual(through, probeCodecs(file));
@@ -126,10 +126,9 @@ test('maxconnections: the client over the limit gets 404, the others keep stream
   await over.done;
   assert.equal(over.status, 404);
   const before = ok.map((c) => c.bytes);
-  await sleep(600);
-  ok.forEach((c, i) => assert.ok(c.bytes > before[i]!, `client ${i} still streaming`));
+  await until(() => ok.every((c, i) => c.bytes > before[i]!), 5000, 'the admitted clients still streaming');
   ok[0]!.close();
-  await sleep(200);
+  await p.waitLog((l) => l.evt === 'client_disconnect', 5000);
   const now = new StreamClient(p.url('/live.ts'));
   await now.responded;
   assert.equal(now.status, 200, 'a slot freed by a leaving client is usable');
@@ -168,7 +167,7 @@ test('a client that stops reading loses packets (counted); the others lose nothi
 
 test('preamble bytes go first to each client', async () => {
   const up = await paced();
-  const dir = mkdtempSync(join(tmpdir(), 'rs-pre-'));
+  const dir = tempDir('rs-pre-');
   const pre = join(dir, 'pre.bin');
   writeFileSync(pre, Buffer.from('PREAMBLE-BYTES'));
   const p = await proxy(streamCfg(up.url(), {}, { preamble: pre }));
@@ -180,10 +179,10 @@ test('preamble bytes go first to each client', async () => {
   assert.equal(b[14], 0x47);
 });
 
-test('SIGTERM with 20 clients connected: exit 0 within 2 s', async () => {
+test('SIGTERM with 20 clients connected: exit 0, every response ended', async () => {
   const up = await paced();
-  const p = await startProxy(streamCfg(up.url()), { waitStreams: true });
-  const took = await sigtermUnderLoad(p, '/live.ts');
+  const p = await proxy(streamCfg(up.url()));
+  // How long it takes is measured in bench/shutdown.ts, not asserted here.
+  await sigtermUnderLoad(p, '/live.ts');
   assert.equal(p.exitCode, 0, p.stderr);
-  assert.ok(took < 2000, `exit took ${took} ms`);
 });

@@ -4,12 +4,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { CLI, ROOT, startProxy, until, writeConfig, type LogLine } from '../helpers/proxy.js';
+import { CLI, ROOT, startProxy, tempDir, removeTempDir, until, writeConfig, type LogLine } from '../helpers/proxy.js';
 import { freePort } from '../helpers/upstream.js';
 import { fnv1a64Hex } from '../../src/http/fnv.js';
 
@@ -36,7 +35,8 @@ function lines(file: string): LogLine[] {
 }
 
 test('static resources through the proxy (served, 304, 502) and their access log lines', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rs-static-'));
+  const dir = tempDir('rs-static-');
+  cleanups.push(() => removeTempDir(dir));
   const file = join(dir, 'app.html');
   const body = '<html><body>hbbtv app</body></html>';
   writeFileSync(file, body);
@@ -97,14 +97,14 @@ test('static resources through the proxy (served, 304, 502) and their access log
 });
 
 test('SIGHUP reopens the log file: after a rename, the next lines land in a new file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rs-log-'));
+  const dir = tempDir('rs-log-');
   const log = join(dir, 'restreamer.log');
   const cfgPath = writeConfig({ listen: '127.0.0.1:0', log, resources: [{ type: 'api', api: 'health', serve: '/health' }] }, dir);
   const proc = spawn(process.execPath, ['--import', 'tsx', CLI, cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   proc.stdout.on('data', (d) => { stdout += d; });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  cleanups.push(() => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
+  cleanups.push(() => { if (proc.exitCode === null) proc.kill('SIGKILL'); removeTempDir(dir); });
 
   await until(() => lines(log).some((l) => l.evt === 'listen'), 15000, 'listen line in the log file');
   const port = lines(log).find((l) => l.evt === 'listen')!.port as number;

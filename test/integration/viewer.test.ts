@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
-import { fixtureTs, freePort, ffmpegHttpServer, type PacedServer } from '../helpers/upstream.js';
+import { startProxy, StreamClient, sleep, until, tempDir, removeTempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { fixtureTs, freePort, ffmpegHttpServer, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { PKT } from '../helpers/ts.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
@@ -39,11 +39,13 @@ function completeFrames(buf: Buffer): Buffer {
 /** ffmpeg's complaints when decoding a capture (empty = clean). */
 function decodeErrors(capture: Buffer): string {
   capture = completeFrames(capture);
-  const dir = mkdtempSync(join(tmpdir(), 'rs-dec-'));
+  // RS_KEEP_CAPTURES (with node --test, not npm test, which removes its temporary folder).
+  const dir = process.env.RS_KEEP_CAPTURES ? mkdtempSync(join(tmpdir(), 'rs-dec-')) : tempDir('rs-dec-');
   const f = join(dir, 'cap.ts');
   writeFileSync(f, capture);
   const r = spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', '-i', f, '-f', 'null', '-'], { encoding: 'utf8', timeout: 30000 });
   if (process.env.RS_KEEP_CAPTURES) console.log('capture kept at', f);
+  else removeTempDir(dir);
   // Timestamps that jump back (a looped test source) are a muxer remark, not a decode error.
   return r.stderr.split('\n').filter((l) => l.trim() && !/non monotonically increasing dts/.test(l)).join('\n');
 }
@@ -92,13 +94,14 @@ test('failover: clients stay connected through an upstream switch and decode wit
   const p = await proxy({ reconnect: 1, grace: 10, resources: [{ type: 'stream', serve: '/f.ts', remote: a.url(), remotes: [b.url()] }] });
   const clients = [0, 1, 2].map(() => new StreamClient(p.url('/f.ts')));
   await Promise.all(clients.map((c) => c.responded));
-  await sleep(1500);
+  await until(() => clients.every((c) => c.bytes > 50 * PKT), 10000, 'data before the switch');
   const first = (p.logs.find((l) => l.evt === 'upstream_connect')!.url as string);
   const active = first === a.url() ? a : b;
   await active.stop(); // the active upstream dies mid-stream
   await until(() => p.logs.filter((l) => l.evt === 'upstream_connect').length >= 2, 8000, 'switch to the other upstream');
   const before = clients.map((c) => c.bytes);
-  await sleep(3000);
+  // A few GOPs of the new upstream (2 s GOP), so each capture has a switch point to decode from.
+  await until(() => clients.every((c, i) => c.ended || c.bytes > before[i]! + 200_000), 15000, 'the new upstream\'s data on every client');
   for (const [i, c] of clients.entries()) {
     assert.equal(c.ended, false, `client ${i} still connected`);
     assert.ok(c.bytes > before[i]! + 50 * PKT, `client ${i} receives the new upstream`);
@@ -221,7 +224,7 @@ test('stream analysis in statistics and prometheus matches the known test stream
   const port = await freePort();
   const ff = ffmpegHttpServer(fixtureTs(), port);
   scope.defer(() => ff.kill('SIGKILL'));
-  await sleep(500);
+  await waitListening(port);
   const p = await proxy({ reconnect: 1, workers: 1, resources: [
     { type: 'stream', serve: '/a.ts', remote: `http://127.0.0.1:${port}/live.ts` },
     { type: 'api', api: 'statistics', serve: '/stats' },
