@@ -43,6 +43,10 @@ test('npm pack builds a complete package; installed from the tarball, `restreame
     'examples/demo/demo.ts', 'examples/systemd/restreamer.service', 'package.json']) {
     assert.ok(files.has(f), `the package contains ${f}`);
   }
+  // Assets served at run time (the status page, where present) ship too.
+  for (const f of ['web/status/index.html', 'web/status/app.js']) {
+    if (existsSync(join(ROOT, f))) assert.ok(files.has(f), `the package contains ${f}`);
+  }
   for (const f of files) assert.doesNotMatch(f, /^(test|src|bench|node_modules)\//, `no ${f} in the package`);
 
   // Runtime dependencies come from npm's cache (`npm install` in the clone put them there).
