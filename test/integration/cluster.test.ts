@@ -170,14 +170,13 @@ test('workers: 2 — control takes the stream offline on every worker; prometheu
   back.close();
 });
 
-test('workers: 2 — SIGTERM with clients connected: exit 0 within 2 s, no worker left behind', async () => {
+test('workers: 2 — SIGTERM with clients connected: exit 0, no worker left behind (the time is measured in bench/shutdown.ts)', async () => {
   const up = await paced();
   const p = await startProxy({ workers: 2, reconnect: 1, resources: [{ type: 'stream', serve: '/live.ts', remote: up.url() }] }, { waitStreams: true });
   scope.defer(() => p.stop());
   const pids = workerPids(p.proc.pid!);
-  const took = await sigtermUnderLoad(p, '/live.ts');
+  await sigtermUnderLoad(p, '/live.ts');
   assert.equal(p.exitCode, 0, p.stderr);
-  assert.ok(took < 2000, `exit took ${took} ms`);
   // Gone, or a zombie until its new parent reaps it.
   const gone = (pid: number) => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'Z'; } catch { return true; } };
   await until(() => pids.every(gone), 5000, 'every worker process to be gone');
