@@ -2,7 +2,7 @@ import http from 'node:http';
 import { openFileLimit } from '../fdlimit.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { EVT, type Logger } from '../log/logger.js';
 import { ServeMux } from './servemux.js';
 

@@ -27,8 +27,6 @@ export const TS_PACKET_SIZE = 188;
 export const PACKET_SIZES = [188, 192, 204] as const;
 const MAX_P = 204;
 const SYNC = 0x47;
-/** Look-ahead a decision needs: the candidate's packet and the lock point after it. */
-const DECIDE = 3 * MAX_P + 1;
 /** Sync bytes a packet apart for the first lock of a connection (a re-lock: a lock point, 3). */
 const FIRST_LOCK = 5;
 /** Look-ahead a search position needs: a first lock of the largest size. */

@@ -4,9 +4,10 @@
 // worker that cannot answer it, and workers whose primary is gone exit on their own.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
+import { childPids as workerPids } from '../helpers/procs.js';
 import { Scope } from '../helpers/scope.js';
 
 const scope = new Scope();
@@ -55,24 +56,6 @@ function procState(pid: number): string | undefined {
 function exited(pid: number): boolean {
   const s = procState(pid);
   return s === undefined || s === 'Z' || s === 'X';
-}
-
-/** PIDs of the worker processes (Node children of the proxy). */
-function workerPids(parent: number): number[] {
-  const out: number[] = [];
-  let entries: string[] = [];
-  try { entries = readdirSync('/proc'); } catch { /* none */ }
-  for (const d of entries) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      // Node processes only (tsx may run an esbuild service as another child); not zombies.
-      if (Number(rest[1]) === parent && comm === 'node' && rest[0] !== 'Z') out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 /** Make sure no process this test stopped or orphaned outlives it. */

@@ -35,11 +35,6 @@ before(async () => {
   });
 });
 
-/** Write `payload` on one raw connection; collect what comes back until the socket closes or `ms` pass. */
-function raw(payload: string, ms: number): Promise<string> {
-  return rawConn(payload, ms).then((r) => r.got);
-}
-
 /**
  * Send each request on one keep-alive connection only after the answer to the one before
  * it arrived (so the worker's internal connection is idle and reused between them), and
@@ -64,7 +59,7 @@ function sequential(requests: string[], ms = 4000): Promise<string> {
   });
 }
 
-/** As raw(), and whether the server closed the connection (rather than `ms` running out). */
+/** Write `payload` on one raw connection; what comes back until the socket closes or `ms` pass, and whether the server closed it. */
 function rawConn(payload: string, ms: number): Promise<{ got: string; closedByServer: boolean }> {
   return new Promise((resolve, reject) => {
     const s = net.connect(p.port, '127.0.0.1');

@@ -3,8 +3,9 @@
 // instance, and a worker that dies is replaced.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { childPids as workerPids } from '../helpers/procs.js';
 import { startProxy, StreamClient, sleep, until, sigtermUnderLoad, type ProxyProcess } from '../helpers/proxy.js';
 import { type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
@@ -27,22 +28,6 @@ function getJson(url: string): Promise<Record<string, unknown>> {
   });
 }
 
-/** PIDs of the worker processes (Node children of the proxy running the CLI). */
-function workerPids(parent: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSyncSafe('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      // Node processes only: tsx may run an esbuild service as another child.
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (ppid === parent && comm === 'node') out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
 /** Wait until the async `pred` holds (polled every 50 ms), at most `timeoutMs`. */
 async function eventually(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -50,10 +35,6 @@ async function eventually(pred: () => Promise<boolean>, timeoutMs: number, what:
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-function readdirSyncSafe(p: string): string[] {
-  try { return readdirSync(p); } catch { return []; }
 }
 
 test('workers: 2 — one upstream connection, every client on either worker gets identical, complete data', async () => {

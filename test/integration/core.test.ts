@@ -2,11 +2,10 @@
 // (ffmpeg and a paced server), real HTTP clients.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startProxy, StreamClient, sleep, until, sigtermUnderLoad, tempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, sleep, until, sigtermUnderLoad, tempDir, type ProxyProcess } from '../helpers/proxy.js';
 import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
+import { childPids } from '../helpers/procs.js';
 import { StreamClient, until } from '../helpers/proxy.js';
 import { Scope } from '../helpers/scope.js';
 
@@ -85,15 +85,3 @@ test('a second signal during the drain stops at once', async () => {
   v.close();
 });
 
-function childPids(parent: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, until } from '../helpers/proxy.js';
 import { fixtureTs, probeCodecs, tsByteRate } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { ccErrors, PKT } from '../helpers/ts.js';

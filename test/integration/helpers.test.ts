@@ -4,25 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, TSX, startProxy, tempDir, removeTempDir, until } from '../helpers/proxy.js';
 import { probeCodecs } from '../helpers/upstream.js';
+import { childPids } from '../helpers/procs.js';
 
 /** PIDs of this process's children running the CLI. */
-function cliChildren(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('src/cli.ts')) out.push(Number(d));
-    } catch { /* gone meanwhile */ }
-  }
-  return out;
-}
+const cliChildren = (): number[] => childPids(process.pid, { nodeOnly: false, cmdline: 'src/cli.ts' });
 
 test('two test files making the fixture at the same moment both get a whole one', { timeout: 120_000 }, async () => {
   const dir = tempDir('rs-fixtures-');

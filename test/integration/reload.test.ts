@@ -6,7 +6,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { childPids } from '../helpers/procs.js';
 import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
 import { Scope } from '../helpers/scope.js';
 
@@ -125,20 +126,6 @@ test(`workers: ${workers} — SIGHUP applies a new configuration without droppin
     assert.equal((await get(p, '/gone.ts')).status, 404);
   }
 });
-}
-
-function childPids(parent: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (ppid === parent && comm === 'node') out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 test('an invalid file or a new listen address is refused; the running configuration stays', async () => {

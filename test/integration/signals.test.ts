@@ -8,24 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renam
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { childPids } from '../helpers/procs.js';
 import { CLI, ProxyProcess, ROOT, TSX, until, writeConfig } from '../helpers/proxy.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 /** The proxy's process and its children (workers). */
-function family(pid: number): number[] {
-  const out = [pid];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
+const family = (pid: number): number[] => [pid, ...childPids(pid, { nodeOnly: false })];
 
 /** TCP ports in LISTEN state held by any of `pids` (from their fds and /proc/net/tcp{,6}). */
 function listeningPorts(pids: number[]): Set<number> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { startProxy, StreamClient, sleep, until, tempDir, removeTempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, sleep, until, tempDir, removeTempDir, type ProxyProcess } from '../helpers/proxy.js';
 import { fixtureTs, freePort, ffmpegHttpServer, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { PKT } from '../helpers/ts.js';
