@@ -61,28 +61,26 @@ function firstKeyframe(buf: Buffer): number {
   return -1;
 }
 
-test('zap: new clients get a keyframe at once (median < 100 ms over 20 connects) and decode cleanly from the start', async () => {
+test('zap: every new client starts with PAT, PMT and a keyframe, mid-GOP or not, and decodes cleanly from the start', async () => {
   const up = await paced();
   const p = await proxy({ reconnect: 1, workers: 1, resources: [{ type: 'stream', serve: '/k.ts', remote: up.url() }] });
-  await sleep(2500); // at least one GOP in the ring
-  const delays: number[] = [];
+  // A keyframe in the ring: from now on a client never waits for the next one. (How fast
+  // the first picture comes is measured in bench/, not asserted here.)
+  await p.waitLog((l) => l.evt === 'upstream_connect', 10000);
+  const probe = new StreamClient(p.url('/k.ts'));
+  await until(() => firstKeyframe(probe.body()) >= 0, 10000, 'a first keyframe');
+  probe.close();
   let firstCapture: Buffer | undefined;
   for (let i = 0; i < 20; i++) {
-    await sleep(Math.floor(Math.random() * 300));
-    const t0 = performance.now();
+    await sleep(Math.floor(Math.random() * 300)); // joins at random points of the GOP
     const c = new StreamClient(p.url('/k.ts'));
-    let seen = -1;
-    await until(() => {
-      if (seen < 0 && c.bytes >= 3 * PKT && firstKeyframe(c.body()) >= 0) seen = performance.now() - t0;
-      return seen >= 0;
-    }, 5000, 'a keyframe');
-    delays.push(seen);
-    if (i === 0) { await sleep(1500); firstCapture = c.body(); }
+    await until(() => c.bytes >= 3 * PKT && firstKeyframe(c.body()) >= 0, 5000, 'a keyframe');
+    // The keyframe follows the PAT/PMT prefix at once: its first packet is among the first few.
+    const at = firstKeyframe(c.body());
+    assert.ok(at <= 4, `client ${i}: first keyframe at packet ${at}, not right after PAT/PMT`);
+    if (i === 0) { await until(() => c.bytes > 600 * PKT, 5000, 'a second of data'); firstCapture = c.body(); }
     c.close();
   }
-  delays.sort((a, b) => a - b);
-  const median = delays[10]!;
-  assert.ok(median < 100, `median time to first keyframe ${median.toFixed(1)} ms (all: ${delays.map((d) => d.toFixed(0)).join(',')})`);
   const cap = firstCapture!;
   assert.equal(((cap[1]! & 0x1f) << 8) | cap[2]!, 0, 'the first packet is the PAT');
   assert.equal(decodeErrors(cap), '', 'ffmpeg decodes the capture from its first byte without errors');
