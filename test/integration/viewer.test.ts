@@ -126,12 +126,12 @@ test('slow client: after a long pause it resumes at a keyframe; one that never r
   const got: Buffer[] = [];
   sock.on('data', (d: Buffer) => got.push(d));
   sock.write('GET /s.ts HTTP/1.0\r\n\r\n');
-  await sleep(300);
+  await until(() => Buffer.concat(got).length > 100 * PKT, 5000, 'the first data');
   sock.pause();
-  await sleep(2500);
+  await sleep(2500); // the scenario: a client that stops reading this long
   const mark = Buffer.concat(got).length;
   sock.resume();
-  await sleep(1000);
+  await until(() => Buffer.concat(got).length > mark + 200 * PKT, 5000, 'data after resuming');
   sock.destroy();
   const all = Buffer.concat(got);
   const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
@@ -195,7 +195,7 @@ function findResumePoint(body: Buffer): number {
 test('on demand: no upstream without viewers, one with viewers, none again after linger', async () => {
   const up = await paced();
   const p = await proxy({ reconnect: 1, timeout: 5, resources: [{ type: 'stream', serve: '/o.ts', remote: up.url(), ondemand: true, linger: 1 }] }, false);
-  await sleep(800);
+  await sleep(800); // a window in which nothing may happen
   assert.equal(up.requests, 0, 'no upstream connection while nobody watches');
   const c = new StreamClient(p.url('/o.ts'));
   await c.responded;
@@ -207,7 +207,7 @@ test('on demand: no upstream without viewers, one with viewers, none again after
   assert.equal(up.active, 1, 'still one upstream connection for two viewers');
   c.close();
   c2.close();
-  await sleep(400);
+  await sleep(400); // within the 1 s linger
   assert.equal(up.active, 1, 'kept during linger');
   await until(() => up.active === 0, 4000, 'upstream closed after linger');
   // And it comes back for the next viewer.
@@ -228,8 +228,13 @@ test('stream analysis in statistics and prometheus matches the known test stream
     { type: 'api', api: 'statistics', serve: '/stats' },
     { type: 'api', api: 'prometheus', serve: '/metrics' },
   ] });
-  // Two keyframes (2 s GOP) are needed for a GOP estimate.
-  await sleep(4800);
+  // Two keyframes (2 s GOP) are needed for a GOP estimate: wait until statistics has one.
+  for (const end = Date.now() + 15000; ;) {
+    const st = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis?: { gop_ms?: number } }> };
+    if ((st.streams['/a.ts']?.analysis?.gop_ms ?? 0) > 0) break;
+    if (Date.now() > end) throw new Error('timed out waiting for a GOP estimate');
+    await sleep(200);
+  }
   const probe = JSON.parse(spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', fixtureTs()], { encoding: 'utf8' }).stdout) as { streams: { id: string; codec_name: string }[] };
   const expected = probe.streams.map((s) => ({ pid: Number(s.id), codec: s.codec_name })).sort((a, b) => a.pid - b.pid);
   const stats = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis: { programs: { streams: { pid: number; codec: string }[] }[]; video_codec: string; gop_ms: number; continuity_errors: number; keyframe_age_ms: number } }> };
