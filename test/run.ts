@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '..');
 /** One test (or hook) may take this long; the slowest measured take ~30 s on a loaded machine. */
 const TEST_TIMEOUT_MS = 180_000;
-/** The whole run (about 3 minutes on 2 idle cores). */
+/** The whole run (about 4-5 minutes on 2 idle cores). */
 const RUN_TIMEOUT_MS = 20 * 60_000;
 
 const outer = tmpdir();
