@@ -8,7 +8,7 @@ import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogH
 import { parseListen } from './config/listen.js';
 import cluster from 'node:cluster';
 import { App } from './app.js';
-import { Primary } from './cluster/primary.js';
+import { ENV_LOG_FILE, ENV_LOG_FORMAT, Primary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 import { fdLimitWarning, openFileLimit } from './fdlimit.js';
 
@@ -84,6 +84,9 @@ async function main(argv: string[]): Promise<number> {
     else positional.push(a);
   }
   if (positional.length > 1) { process.stderr.write(`restreamer: only one CONFIG may be given\n`); return EXIT_USAGE; }
+  // A worker never reads the configuration file: the primary sends it the one it runs
+  // (the file may have changed, or become invalid, since), and its log settings here.
+  if (cluster.isWorker) return workerMain(logFormat);
 
   let path: string;
   if (demo) path = join(packageRoot(), 'examples', 'demo', 'restreamer.json');
@@ -131,7 +134,6 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`restreamer: ${(err as Error).message}\n`);
     return EXIT_RUNTIME;
   }
-  if (cluster.isWorker) return runWorker(cfg, logh);
   const log = logh.logger;
   // Auto: a single process until multi-process mode beats one in a benchmark on the host (docs/configuration.md).
   const workers = cfg.workers === 0 ? 1 : cfg.workers;
@@ -207,6 +209,20 @@ async function main(argv: string[]): Promise<number> {
     });
     process.on('SIGUSR1', () => reopen('SIGUSR1'));
   });
+}
+
+/** A worker process: the log as the primary says, then the worker's life (cluster/worker.ts). */
+async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
+  const file = process.env[ENV_LOG_FILE] || undefined;
+  const format = logFormat ?? ((process.env[ENV_LOG_FORMAT] || undefined) as LogFormat | undefined);
+  let logh: LogHandle;
+  try {
+    logh = createLogger({ file, format });
+  } catch (err) {
+    process.stderr.write(`restreamer: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+  return runWorker(logh);
 }
 
 /**

@@ -20,6 +20,9 @@ import { Handoff, type HandoffTarget } from './handoff.js';
 
 /** Environment handed to workers (they get the primary's argv, so the same config path). */
 export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
+/** The log settings of the workers (they never read the configuration file). */
+export const ENV_LOG_FILE = 'RESTREAMER_LOG_FILE';
+export const ENV_LOG_FORMAT = 'RESTREAMER_LOG_FORMAT';
 /** The run's secret for the internal API socket (workers read it once and drop it). */
 export const ENV_API_SECRET = 'RESTREAMER_API_SECRET';
 
@@ -191,7 +194,10 @@ export class Primary {
   }
 
   private fork(): void {
-    const worker = cluster.fork({ [ENV_API_SOCKET]: this.apiSocket, [ENV_API_SECRET]: this.apiSecret });
+    const worker = cluster.fork({
+      [ENV_API_SOCKET]: this.apiSocket, [ENV_API_SECRET]: this.apiSecret,
+      [ENV_LOG_FILE]: this.app.cfg.log, [ENV_LOG_FORMAT]: this.app.cfg.logformat ?? '',
+    });
     const pipe = worker.process.stdio?.[DATA_FD] as Writable | undefined;
     if (!pipe) throw new Error('worker data pipe missing');
     pipe.on('error', () => { /* worker gone; exit handler cleans up */ });

@@ -2,7 +2,6 @@ import cluster from 'node:cluster';
 import net from 'node:net';
 import { EVT, type Logger } from '../log/logger.js';
 import type { LogHandle } from '../log/logger.js';
-import type { Config } from '../config/schema.js';
 import { App } from '../app.js';
 import { DATA_FD, FrameReader, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { WorkerRpc } from './rpc.js';
@@ -19,7 +18,7 @@ const CLOSE_WAIT_MS = 1000;
  * requests to it; answers its heartbeat. Exits, ending its clients, when the primary says
  * so or is gone.
  */
-export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
+export async function runWorker(logh: LogHandle): Promise<number> {
   const log: Logger = logh.logger.child({ worker: cluster.worker?.id });
   let app: App | undefined;
   let exiting: Promise<number> | undefined;
@@ -112,7 +111,7 @@ export async function runWorker(cfg: Config, logh: LogHandle): Promise<number> {
   process.on('SIGUSR1', () => logh.reopen());
   // With a drain time the primary decides when clients end (systemd signals the whole
   // group); without one, a SIGTERM stops this worker at once, as before.
-  process.on('SIGTERM', () => { if ((app?.cfg ?? cfg).drain <= 0) shutdown(0); });
+  process.on('SIGTERM', () => { if ((app?.cfg.drain ?? 0) <= 0) shutdown(0); });
   const timer = setInterval(() => rpc.report(), REPORT_MS);
   timer.unref();
   send({ t: 'hello' });

@@ -114,14 +114,25 @@ test(`workers: ${workers} — SIGHUP applies a new configuration without droppin
   if (workers > 1) {
     // A worker started after the reload runs the primary's configuration, not the file's
     // start-up one: kill one, and every new client (on either worker) is served as now.
-    rewrite(p, base); // the file changes again, without a SIGHUP: not applied anywhere
+    // The file changes again without a SIGHUP, here into something invalid: a worker
+    // started now must neither read nor need it.
+    writeFileSync(p.configPath, '{ "resources": [ { "type": "stream", "serve": 5 } ] }');
     const pid = childPids(p.proc.pid!)[0]!;
     process.kill(pid, 'SIGKILL');
     await p.waitLog((l) => l.msg === 'worker died: starting a new one', 10000);
     await until(() => childPids(p.proc.pid!).length >= 2, 10000, 'replacement worker');
+    const before = new Set(p.logs.filter((l) => l.worker !== undefined).map((l) => l.worker));
     const clients = Array.from({ length: 6 }, () => new StreamClient(p.url('/new.ts'), { keep: false }));
     await until(() => clients.every((c) => c.bytes > 0), 15000, 'every new client served');
     for (const c of clients) c.close();
+    // ... and the replacement, once ready, serves too: it runs (the primary's configuration).
+    const byNew = () => p.logs.some((l) => l.evt === 'client_connect' && l.worker !== undefined && !before.has(l.worker));
+    for (const end = Date.now() + 15000; !byNew();) {
+      if (Date.now() > end) throw new Error('no client was served by the replacement worker');
+      const c = new StreamClient(p.url('/new.ts'), { keep: false });
+      await until(() => c.bytes > 0, 10000, 'a new client served');
+      c.close();
+    }
     assert.equal((await get(p, '/keep.ts')).status, 401);
     assert.equal((await get(p, '/gone.ts')).status, 404);
   }
