@@ -223,3 +223,21 @@ export async function sigtermUnderLoad(p: ProxyProcess, path: string, n = 20): P
   await Promise.all(clients.map((c) => c.done));
   return took;
 }
+
+/**
+ * A viewer of `url` once the stream serves (200): a stream answers 404 until its first
+ * packet, so this retries every 100 ms, at most `timeoutMs`. Every client it made is
+ * passed to `track` (for the caller's cleanup); the refused ones are already closed.
+ */
+export async function servedViewer(url: string, track: (c: StreamClient) => void = () => {}, timeoutMs = 10000): Promise<StreamClient> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const c = new StreamClient(url, { keep: false });
+    track(c);
+    await c.responded;
+    if (c.status === 200) return c;
+    c.close();
+    if (Date.now() > end) throw new Error(`${url} answered ${c.status} for ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}

@@ -8,7 +8,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ROOT, StreamClient, until } from '../helpers/proxy.js';
+import { ROOT, StreamClient, servedViewer, until } from '../helpers/proxy.js';
 import { freePort } from '../helpers/upstream.js';
 import { NODE_FLAGS } from '../../src/node-flags.js';
 
@@ -183,16 +183,7 @@ describe('Dockerfile: its entrypoint and health check, run outside a container',
     const url = `http://127.0.0.1:${port}/health`;
     assert.equal(runHealthcheck(root, url), 0);
     // One viewer makes it full (fullconnections 1); retried until the clip's first packet is in.
-    let c: StreamClient | undefined;
-    const end = Date.now() + 10000;
-    while (!c || c.status !== 200) {
-      c?.close();
-      assert.ok(Date.now() < end, `stream answered ${c?.status}`);
-      if (c) await new Promise((r) => setTimeout(r, 100));
-      c = new StreamClient(`http://127.0.0.1:${port}/live.ts`, { keep: false });
-      clients.push(c);
-      await c.responded;
-    }
+    await servedViewer(`http://127.0.0.1:${port}/live.ts`, (x) => clients.push(x));
     const h = (await (await fetch(url)).json()) as { status: string };
     assert.equal(h.status, 'full');
     assert.equal(runHealthcheck(root, url), 0, 'a full instance is healthy: it must not be restarted');

@@ -19,7 +19,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { parseConfig, ConfigError } from '../../src/config/load.js';
-import { ROOT, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { ROOT, servedViewer, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
 
 const DIR = join(ROOT, 'examples', 'kubernetes');
 
@@ -220,16 +220,7 @@ describe('examples/kubernetes: the edge readiness probe, run against a restreame
       return spawnSync(process.execPath, args, { timeout: 10000 }).status;
     };
     assert.equal(probe(), 0, 'ready while "ok"');
-    let c: StreamClient | undefined;
-    const end = Date.now() + 10000;
-    while (!c || c.status !== 200) {
-      c?.close();
-      assert.ok(Date.now() < end, `stream answered ${c?.status}`);
-      if (c) await new Promise((r) => setTimeout(r, 100));
-      c = new StreamClient(p.url('/stream'), { keep: false });
-      clients.push(c);
-      await c.responded;
-    }
+    const c = await servedViewer(p.url('/stream'), (x) => clients.push(x));
     assert.notEqual(probe(), 0, 'not ready while "full"');
     c.close();
     await c.done;
