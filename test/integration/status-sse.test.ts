@@ -4,6 +4,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readSse } from '../helpers/sse.js';
 import type { AddressInfo } from 'node:net';
 import { SnapshotBroadcaster } from '../../src/status/sse.js';
 import { loadAssets, StatusPage } from '../../src/status/page.js';
@@ -29,16 +30,7 @@ function subscribe(port: number): { got: string[]; req: http.ClientRequest; res:
   const res = new Promise<http.IncomingMessage>((resolve, reject) => {
     req = http.get({ port, host: '127.0.0.1', path: '/', agent: false }, (r) => {
       resolve(r);
-      let buf = '';
-      r.setEncoding('utf8').on('data', (d: string) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const ev = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (ev.startsWith('data: ')) got.push(ev.slice(6));
-        }
-      });
+      readSse(r, (payload) => got.push(payload));
       r.on('error', () => {});
     });
     req.on('error', reject);

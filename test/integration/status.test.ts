@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readSse } from '../helpers/sse.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -255,16 +256,9 @@ describe('status actions over HTTP', () => {
     await new Promise<void>((resolve, reject) => {
       const req = http.get(p.url('/public-status?events'), { agent: false }, (res) => {
         assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
-        let buf = '';
-        res.setEncoding('utf8').on('data', (d: string) => {
-          buf += d;
-          let i;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const ev = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            if (ev.startsWith('data: ')) got.push(ev.slice(6));
-            if (got.length >= 2) { req.destroy(); resolve(); }
-          }
+        readSse(res, (payload) => {
+          got.push(payload);
+          if (got.length >= 2) { req.destroy(); resolve(); }
         });
       });
       req.on('error', (e) => { if (got.length < 2) reject(e); });
