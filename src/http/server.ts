@@ -127,17 +127,12 @@ export class HttpFront {
     return this.listenOn({ host, port });
   }
 
-  /** Listen on a Unix socket (the primary's internal API socket in multi-process mode). */
-  listenPath(path: string): Promise<void> {
-    return this.listenOn({ path }).then(() => undefined);
-  }
-
   /** Connections open now, and how many of them have no request in progress. */
   get socketCounts(): { open: number; idle: number } {
     return { open: this.active.size, idle: this.idle.size };
   }
 
-  private listenOn(opts: { host?: string; port?: number; path?: string }): Promise<AddressInfo> {
+  private listenOn(opts: { host?: string; port?: number }): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
       this.server.once('error', onErr);
