@@ -26,8 +26,10 @@ process.env.TMPDIR = runDir;
 
 function testFiles(): string[] {
   const out: string[] = [];
+  // test/unit mirrors src/, so it is walked to any depth.
   for (const d of ['test/unit', 'test/integration']) {
-    for (const f of readdirSync(join(ROOT, d)).sort()) if (f.endsWith('.test.ts')) out.push(`${d}/${f}`);
+    const found = readdirSync(join(ROOT, d), { recursive: true, encoding: 'utf8' });
+    for (const f of found.sort()) if (f.endsWith('.test.ts')) out.push(`${d}/${f}`);
   }
   return out;
 }
