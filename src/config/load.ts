@@ -12,7 +12,7 @@ import { didYouMean } from './suggest.js';
 // skipped entries dropped with warnings) -> schema (defaults, types, ranges) ->
 // cross-key checks (more warnings, and the few refusals). Every problem carries the JSON
 // path of the key to fix, so one run shows them all. Anything that is not a ConfigError
-// escaping from here is a bug: the fuzz test in test/unit/config-fuzz.test.ts holds that.
+// escaping from here is a bug: the fuzz test in test/unit/config/load-fuzz.test.ts holds that.
 
 export type { ConfigIssue } from './checks.js';
 export { formatPath } from './prepare.js';

@@ -282,7 +282,7 @@ test('file: ?loop restarts at EOF', async () => {
   assert.deepEqual(await o.ended, {});
   const got = o.bytes();
   // Each pass is the file again, with timestamps and continuity counters continued by the
-  // loop clock (unit-tested in loop-clock.test.ts): the same bytes the clock makes of it.
+  // loop clock (unit-tested in test/unit/ts/loopclock.test.ts): the same bytes the clock makes of it.
   const clock = new LoopClock();
   for (let i = 0; i < 3; i++) {
     const pass = Buffer.from(small);

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { buildPlaylist } from '../../src/status/playlist.js';
-import { statusForward } from '../../src/status/forward.js';
-import { absoluteUrl, crossSiteReason, encodePath, normaliseHost, relativeUrl, requestBase, TrustedProxies } from '../../src/status/urls.js';
+import { buildPlaylist } from '../../../src/status/playlist.js';
+import { statusForward } from '../../../src/status/forward.js';
+import { absoluteUrl, crossSiteReason, encodePath, normaliseHost, relativeUrl, requestBase, TrustedProxies } from '../../../src/status/urls.js';
 
 const none = new TrustedProxies([]);
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { MAX_BUFFER_PACKETS, MAX_CACHE_SECONDS, MAX_CONNECTIONS, MAX_SECONDS, MIN_TIMER_SECONDS, type Config } from '../../src/config/schema.js';
+import { ConfigError, parseConfig } from '../../../src/config/load.js';
+import { MAX_BUFFER_PACKETS, MAX_CACHE_SECONDS, MAX_CONNECTIONS, MAX_SECONDS, MIN_TIMER_SECONDS, type Config } from '../../../src/config/schema.js';
 
 const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'prototype', '__defineGetter__'];
 const TOP_KEYS = ['listen', 'timeout', 'reconnect', 'readtimeout', 'inputbuffer', 'outputbuffer', 'maxconnections', 'fullconnections',

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { acceptsGzip, buildForward, controlAction, SECRET_HEADER } from '../../src/cluster/primary-proxy.js';
+import { acceptsGzip, buildForward, controlAction, SECRET_HEADER } from '../../../src/cluster/primary-proxy.js';
 
 const req = (method: string, url: string, headers: Record<string, string>): IncomingMessage =>
   ({ method, url, headers } as unknown as IncomingMessage);

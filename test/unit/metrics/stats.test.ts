@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RateSampler, StatsCollector, StatusCounts, type StreamView } from '../../src/metrics/stats.js';
+import { RateSampler, StatsCollector, StatusCounts, type StreamView } from '../../../src/metrics/stats.js';
 
 function clock(start = 1000) {
   const c = { t: start, now: () => c.t };

@@ -2,8 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAuthorizer, authorizationHeader, allowedUsers, unknownUsers, type AuthResult } from '../../src/auth/auth.js';
-import type { AuthenticationConfig } from '../../src/config/schema.js';
+import { createAuthorizer, authorizationHeader, allowedUsers, unknownUsers, type AuthResult } from '../../../src/auth/auth.js';
+import type { AuthenticationConfig } from '../../../src/config/schema.js';
 
 const userlist = {
   alice: { password: 'wonder land' },

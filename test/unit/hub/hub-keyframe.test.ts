@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamHub, type ClientSink, type EndReason } from '../../src/hub/hub.js';
-import { StreamAnalyzer } from '../../src/ts/analyzer.js';
-import { PKT, ccErrors } from '../helpers/ts.js';
-import { busySink, sleep } from '../helpers/sinks.js';
+import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
+import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
+import { PKT, ccErrors } from '../../helpers/ts.js';
+import { busySink, sleep } from '../../helpers/sinks.js';
 
-const TS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
+const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
 
 class Sink implements ClientSink {
   readonly framing = 'raw' as const;

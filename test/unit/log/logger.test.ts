@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkLogFile, resolveLogFormat, rfc3339 } from '../../src/log/logger.js';
+import { checkLogFile, resolveLogFormat, rfc3339 } from '../../../src/log/logger.js';
 
 test('rfc3339: Go\'s time.RFC3339 in local time (whole seconds, Z or the offset)', () => {
   const saved = process.env.TZ;

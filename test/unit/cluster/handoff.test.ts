@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Handoff, ACK_MS, type HandoffTarget } from '../../src/cluster/handoff.js';
+import { Handoff, ACK_MS, type HandoffTarget } from '../../../src/cluster/handoff.js';
 
 interface Fake extends HandoffTarget {
   got: { id: number; socket: net.Socket }[];

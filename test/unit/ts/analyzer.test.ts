@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { StreamAnalyzer, setDiscontinuity } from '../../src/ts/analyzer.js';
-import { RAP_NO, RAP_UNDECIDED, RAP_YES, RapScanner, VideoKind } from '../../src/ts/rap.js';
-import { H264_DELTA, H264_KEY, Mux, PKT, patSection, pes, pmtSection } from '../fixtures/ts/build.js';
+import { StreamAnalyzer, setDiscontinuity } from '../../../src/ts/analyzer.js';
+import { RAP_NO, RAP_UNDECIDED, RAP_YES, RapScanner, VideoKind } from '../../../src/ts/rap.js';
+import { H264_DELTA, H264_KEY, Mux, PKT, patSection, pes, pmtSection } from '../../fixtures/ts/build.js';
 
-const fixturePath = (name: string): string => fileURLToPath(new URL(`../fixtures/ts/${name}`, import.meta.url));
+const fixturePath = (name: string): string => fileURLToPath(new URL(`../../fixtures/ts/${name}`, import.meta.url));
 const load = (name: string): Buffer => readFileSync(fixturePath(name));
 const FIXTURES = ['h264_aac.ts', 'hevc_aac.ts', 'mpeg2_mp2.ts'];
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { PCR_HZ, PCR_WRAP, packetPid, pcrForward, readPcr } from '../../src/ts/pcr.js';
+import { PCR_HZ, PCR_WRAP, packetPid, pcrForward, readPcr } from '../../../src/ts/pcr.js';
 
 /** A TS packet with an adaptation field carrying a PCR (base at 90 kHz, 9-bit extension). */
 function pcrPacket(base: number, ext: number, pid = 0x100): Buffer {
@@ -68,7 +68,7 @@ test('pcrForward measures forward distance across the wrap', () => {
 });
 
 test('the demo stream carries PCRs on one PID, at most 100 ms apart, about 8 s in all', () => {
-  const buf = readFileSync(new URL('../../examples/demo/demo.ts', import.meta.url));
+  const buf = readFileSync(new URL('../../../examples/demo/demo.ts', import.meta.url));
   assert.equal(buf.length % 188, 0);
   let first = -1, prev = -1, last = -1, maxGap = 0;
   const pids = new Set<number>();

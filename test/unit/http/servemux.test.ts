@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ServeMux, cleanPath, escapePath, percentDecode, stripHostPort, type Route } from '../../src/http/servemux.js';
-import { HttpFront } from '../../src/http/server.js';
+import { ServeMux, cleanPath, escapePath, percentDecode, stripHostPort, type Route } from '../../../src/http/servemux.js';
+import { HttpFront } from '../../../src/http/server.js';
 
 // Go http.ServeMux semantics (pattern syntax before Go 1.22), rule by rule.
 

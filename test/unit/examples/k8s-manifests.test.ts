@@ -18,8 +18,8 @@ import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { parseConfig, ConfigError } from '../../src/config/load.js';
-import { ROOT, servedViewer, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { parseConfig, ConfigError } from '../../../src/config/load.js';
+import { ROOT, servedViewer, startProxy, StreamClient, type ProxyProcess } from '../../helpers/proxy.js';
 
 const DIR = join(ROOT, 'examples', 'kubernetes');
 

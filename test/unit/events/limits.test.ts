@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LimitWatcher } from '../../src/events/limits.js';
+import { LimitWatcher } from '../../../src/events/limits.js';
 
 function watch(full: number) {
   const events: string[] = [];

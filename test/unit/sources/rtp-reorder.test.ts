@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { RTP_MALFORMED, RTP_NOT_V2, RTP_OK, RtpReorder, newRtpHeader, parseRtp } from '../../src/sources/rtp-reorder.js';
-import { rtpPacket } from '../helpers/datagram.js';
+import { RTP_MALFORMED, RTP_NOT_V2, RTP_OK, RtpReorder, newRtpHeader, parseRtp } from '../../../src/sources/rtp-reorder.js';
+import { rtpPacket } from '../../helpers/datagram.js';
 
 test('parseRtp: plain header', () => {
   const payload = Buffer.from('hello');

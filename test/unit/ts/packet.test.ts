@@ -5,12 +5,12 @@ import fc from 'fast-check';
 import {
   adaptationLength, afc, cc, discontinuity, hasAdaptation, hasPayload, hasPcr, payloadOffset, pid,
   pusi, randomAccess, scrambling, setDiscontinuity, tei,
-} from '../../src/ts/packet.js';
-import { readPcr } from '../../src/ts/pcr.js';
-import { SectionAssembler, type SectionSink } from '../../src/ts/psi.js';
-import { PKT, packet, patSection, pmtSection, psiPackets } from '../fixtures/ts/build.js';
+} from '../../../src/ts/packet.js';
+import { readPcr } from '../../../src/ts/pcr.js';
+import { SectionAssembler, type SectionSink } from '../../../src/ts/psi.js';
+import { PKT, packet, patSection, pmtSection, psiPackets } from '../../fixtures/ts/build.js';
 
-const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/ts/${name}`, import.meta.url));
+const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/ts/${name}`, import.meta.url));
 
 test('header fields of a hand-built packet, at a non-zero offset', () => {
   const p = packet(0x1234, Buffer.from([1, 2, 3]), { pusi: true, rai: true, pcr: 27_000_000 * 5 + 17, cc: 7 });

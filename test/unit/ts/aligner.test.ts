@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TsAligner } from '../../src/ts/aligner.js';
-import { makeStream, garbage, seqs, PKT } from '../helpers/ts.js';
+import { TsAligner } from '../../../src/ts/aligner.js';
+import { makeStream, garbage, seqs, PKT } from '../../helpers/ts.js';
 
 function collect() {
   const parts: Buffer[] = [];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fnv1a64Hex } from '../../src/http/fnv.js';
+import { fnv1a64Hex } from '../../../src/http/fnv.js';
 
 // Straightforward BigInt FNV-1a as the reference for the two-halves implementation.
 function reference(buf: Uint8Array): string {

@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamHub, type ClientSink, type EndReason } from '../../src/hub/hub.js';
-import { StreamAnalyzer } from '../../src/ts/analyzer.js';
-import { checkStream } from '../helpers/continuity.js';
+import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
+import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
+import { checkStream } from '../../helpers/continuity.js';
 
 const PKT = 188;
 // H.264 + AAC, 1 s GOP; PIDs 0 (PAT), 17 (SDT), 4096 (PMT), 256 (video, PCR), 257 (audio).
-const TS = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts'));
+const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'ts', 'h264_aac.ts'));
 const TOTAL = TS.length / PKT;
 
 class Sink implements ClientSink {

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { LoopClock, TS_WRAP, detectPacketSize, readTimestamp, tsDiff, writeTimestamp } from '../../src/ts/loopclock.js';
-import { CcContinuer } from '../../src/ts/continuity.js';
-import { audioFrameTicks } from '../../src/ts/audioframes.js';
-import { readPcr } from '../../src/ts/pcr.js';
-import { checkStream, pesTimes } from '../helpers/continuity.js';
+import { LoopClock, TS_WRAP, detectPacketSize, readTimestamp, tsDiff, writeTimestamp } from '../../../src/ts/loopclock.js';
+import { CcContinuer } from '../../../src/ts/continuity.js';
+import { audioFrameTicks } from '../../../src/ts/audioframes.js';
+import { readPcr } from '../../../src/ts/pcr.js';
+import { checkStream, pesTimes } from '../../helpers/continuity.js';
 
 const PKT = 188;
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'ts', 'h264_aac.ts');
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'ts', 'h264_aac.ts');
 
 /** A PES start packet on `pid` with PTS (and DTS), optionally a PCR; payload filler. */
 function pesPacket(pid: number, cc: number, pts: number, dts?: number, pcr?: number, disc = false): Buffer {

@@ -4,16 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RestreamerError } from '../../src/errors.js';
-import { configJsonSchema, configJsonSchemaText } from '../../src/config/jsonschema.js';
-import { findJsonError, firstJsonValueEnd } from '../../src/config/jsonpos.js';
-import { parseListen } from '../../src/config/listen.js';
-import { ConfigError, formatPath, loadConfig, parseConfig, type ConfigIssue } from '../../src/config/load.js';
-import { authUsers, resourceUpstreams, type Config } from '../../src/config/schema.js';
-import { closest, editDistance } from '../../src/config/suggest.js';
-import { knownSchemes } from '../../src/sources/registry.js';
+import { RestreamerError } from '../../../src/errors.js';
+import { configJsonSchema, configJsonSchemaText } from '../../../src/config/jsonschema.js';
+import { findJsonError, firstJsonValueEnd } from '../../../src/config/jsonpos.js';
+import { parseListen } from '../../../src/config/listen.js';
+import { ConfigError, formatPath, loadConfig, parseConfig, type ConfigIssue } from '../../../src/config/load.js';
+import { authUsers, resourceUpstreams, type Config } from '../../../src/config/schema.js';
+import { closest, editDistance } from '../../../src/config/suggest.js';
+import { knownSchemes } from '../../../src/sources/registry.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtures = join(root, 'test/fixtures/config');
 const STREAM = { type: 'stream', serve: '/live.ts', remote: 'http://127.0.0.1:9000/live.ts' };
 

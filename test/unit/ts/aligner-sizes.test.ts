@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TsAligner } from '../../src/ts/aligner.js';
-import { PKT, burstPattern, frame, randomPackets, rng } from '../helpers/garbage.js';
+import { TsAligner } from '../../../src/ts/aligner.js';
+import { PKT, burstPattern, frame, randomPackets, rng } from '../../helpers/garbage.js';
 
 function run(chunks: Buffer[]): { out: Buffer; a: TsAligner; locks: number[] } {
   const parts: Buffer[] = [];

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TsAligner } from '../../src/ts/aligner.js';
-import { PKT, SYNC, burstPattern, randomPackets, rng, syncGarbage } from '../helpers/garbage.js';
+import { TsAligner } from '../../../src/ts/aligner.js';
+import { PKT, SYNC, burstPattern, randomPackets, rng, syncGarbage } from '../../helpers/garbage.js';
 
 function run(chunks: Buffer[]): { out: Buffer; a: TsAligner } {
   const parts: Buffer[] = [];
