@@ -13,7 +13,7 @@ const CACHE = join(BENCH_DIR, '.cache');
 export function ensureMedia(bitrate: number): string {
   mkdirSync(CACHE, { recursive: true });
   const mbit = Math.round(bitrate / 1e5) / 10;
-  const file = join(CACHE, `h264-${mbit}M.ts`);
+  const file = join(CACHE, `h264-${mbit}M.mpegts`);
   if (existsSync(file)) return file;
   const video = Math.round(bitrate * 0.85);
   const tmp = `${file}.tmp`;

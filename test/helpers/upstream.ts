@@ -25,7 +25,7 @@ export function fixtureDir(): string {
  * half-written fixture and no two writers share a file.
  */
 export function fixtureTs(): string {
-  const p = join(fixtureDir(), 'h264-aac-4s-gop2.ts');
+  const p = join(fixtureDir(), 'h264-aac-4s-gop2.mpegts');
   if (!existsSync(p)) {
     const tmp = `${p}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {

@@ -31,7 +31,7 @@ test('two test files making the fixture at the same moment both get a whole one'
     assert.equal(b.code, 0, b.err);
     assert.equal(a.out, b.out);
     assert.deepEqual(probeCodecs(a.out), ['aac', 'h264']);
-    assert.deepEqual(readdirSync(dir), ['h264-aac-4s-gop2.ts'], 'no temporary file left');
+    assert.deepEqual(readdirSync(dir), ['h264-aac-4s-gop2.mpegts'], 'no temporary file left');
   } finally {
     removeTempDir(dir);
   }

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { ROOT, sleep, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
 
-const H264 = join(ROOT, 'test', 'fixtures', 'ts', 'h264_aac.ts');
+const H264 = join(ROOT, 'test', 'fixtures', 'mpegts', 'h264_aac.mpegts');
 const AUTH = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
 
 function request(url: string, method = 'GET', headers: Record<string, string> = { Authorization: AUTH }): Promise<{ status: number; text: string }> {

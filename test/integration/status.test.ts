@@ -11,9 +11,9 @@ import { ROOT, startProxy, StreamClient, until, type ProxyProcess } from '../hel
 import { PacedServer, tsByteRate } from '../helpers/upstream.js';
 import { browserSkipReason, launchBrowser, openPage, type WatchedPage } from '../helpers/browser.js';
 
-const FIX = join(ROOT, 'test', 'fixtures', 'ts');
-const H264 = join(FIX, 'h264_aac.ts');
-const MPEG2 = join(FIX, 'mpeg2_mp2.ts');
+const FIX = join(ROOT, 'test', 'fixtures', 'mpegts');
+const H264 = join(FIX, 'h264_aac.mpegts');
+const MPEG2 = join(FIX, 'mpeg2_mp2.mpegts');
 const ADMIN = { username: 'admin', password: 'secret' };
 const VIEWER = { username: 'viewer', password: 'watch' };
 const basic = (c: { username: string; password: string }) => `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;

@@ -7,7 +7,7 @@ import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
 import { PKT, ccErrors } from '../../helpers/ts.js';
 import { busySink, sleep } from '../../helpers/sinks.js';
 
-const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'ts', 'h264_aac.ts')); // 1 s GOP
+const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts')); // 1 s GOP
 
 class Sink implements ClientSink {
   readonly framing = 'raw' as const;

@@ -11,7 +11,7 @@ import { checkStream } from '../../helpers/continuity.js';
 
 const PKT = 188;
 // H.264 + AAC, 1 s GOP; PIDs 0 (PAT), 17 (SDT), 4096 (PMT), 256 (video, PCR), 257 (audio).
-const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'ts', 'h264_aac.ts'));
+const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts'));
 const TOTAL = TS.length / PKT;
 
 class Sink implements ClientSink {

@@ -8,9 +8,9 @@ import { StreamAnalyzer, setDiscontinuity } from '../../../src/ts/analyzer.js';
 import { RAP_NO, RAP_UNDECIDED, RAP_YES, RapScanner, VideoKind } from '../../../src/ts/rap.js';
 import { H264_DELTA, H264_KEY, Mux, PKT, patSection, pes, pmtSection } from '../../fixtures/ts/build.js';
 
-const fixturePath = (name: string): string => fileURLToPath(new URL(`../../fixtures/ts/${name}`, import.meta.url));
+const fixturePath = (name: string): string => fileURLToPath(new URL(`../../fixtures/mpegts/${name}`, import.meta.url));
 const load = (name: string): Buffer => readFileSync(fixturePath(name));
-const FIXTURES = ['h264_aac.ts', 'hevc_aac.ts', 'mpeg2_mp2.ts'];
+const FIXTURES = ['h264_aac.mpegts', 'hevc_aac.mpegts', 'mpeg2_mp2.mpegts'];
 
 function haveFfprobe(): boolean {
   try { execFileSync('ffprobe', ['-version'], { stdio: 'ignore', timeout: 5000 }); return true; } catch { return false; }
@@ -50,7 +50,7 @@ function stripRai(ts: Buffer): Buffer {
 for (const name of FIXTURES) {
   test(`${name}: PIDs, codecs, keyframes and GOP agree with ffprobe`, (t) => {
     if (!FFPROBE) return t.skip('ffprobe not installed');
-    if (!existsSync(fixturePath(name))) return t.skip(`${name} missing (ffmpeg without libx265?): run test/fixtures/ts/make.sh`);
+    if (!existsSync(fixturePath(name))) return t.skip(`${name} missing (ffmpeg without libx265?): run test/fixtures/mpegts/make.sh`);
     const ts = load(name);
     const { a, raps } = perPacket(ts);
     const probe = ffprobe(fixturePath(name), ['-show_programs', '-show_streams']);
@@ -95,7 +95,7 @@ for (const name of FIXTURES) {
 }
 
 test('split invariance: random batch sizes give the same state at every batch end', () => {
-  const ts = load('h264_aac.ts');
+  const ts = load('h264_aac.mpegts');
   const n = ts.length / PKT;
   // Reference: the state after every single packet.
   const ref: string[] = [];
@@ -126,7 +126,7 @@ test('split invariance: random batch sizes give the same state at every batch en
 });
 
 test('split invariance: every two-batch cut of a stream', () => {
-  const ts = load('mpeg2_mp2.ts');
+  const ts = load('mpeg2_mp2.mpegts');
   const n = ts.length / PKT;
   const ref = new StreamAnalyzer(() => 0);
   ref.scan(ts, 0, n, 0);
@@ -154,7 +154,7 @@ const ccErrors = (pkts: Buffer[]): number => {
 
 test('continuity: clean streams count 0, each deleted packet counts 1', () => {
   for (const name of FIXTURES) if (existsSync(fixturePath(name))) assert.equal(ccErrors(packetsOf(load(name))), 0, name);
-  const pkts = packetsOf(load('mpeg2_mp2.ts')); // has null packets, which have no CC rule
+  const pkts = packetsOf(load('mpeg2_mp2.mpegts')); // has null packets, which have no CC rule
   assert.ok(pkts.some((p) => pidOf(p) === 0x1fff));
   // Delete isolated payload packets: their PID's next packet follows with payload.
   const del = new Set<number>();
@@ -172,7 +172,7 @@ test('continuity: clean streams count 0, each deleted packet counts 1', () => {
 });
 
 test('continuity: one duplicate is legal, two are not; discontinuity_indicator and TEI excuse a jump', () => {
-  const pkts = packetsOf(load('h264_aac.ts'));
+  const pkts = packetsOf(load('h264_aac.mpegts'));
   const i = pkts.findIndex((p, j) => j > 20 && pidOf(p) === 0x100 && (p[3]! & 0x10) !== 0);
   const dup1 = [...pkts.slice(0, i + 1), pkts[i]!, ...pkts.slice(i + 1)];
   assert.equal(ccErrors(dup1), 0);

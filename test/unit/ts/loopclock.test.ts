@@ -12,7 +12,7 @@ import { readPcr } from '../../../src/ts/pcr.js';
 import { checkStream, pesTimes } from '../../helpers/continuity.js';
 
 const PKT = 188;
-const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'ts', 'h264_aac.ts');
+const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts');
 
 /** A PES start packet on `pid` with PTS (and DTS), optionally a PCR; payload filler. */
 function pesPacket(pid: number, cc: number, pts: number, dts?: number, pcr?: number, disc = false): Buffer {

@@ -10,7 +10,7 @@ import { readPcr } from '../../../src/ts/pcr.js';
 import { SectionAssembler, type SectionSink } from '../../../src/ts/psi.js';
 import { PKT, packet, patSection, pmtSection, psiPackets } from '../../fixtures/ts/build.js';
 
-const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/ts/${name}`, import.meta.url));
+const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/mpegts/${name}`, import.meta.url));
 
 test('header fields of a hand-built packet, at a non-zero offset', () => {
   const p = packet(0x1234, Buffer.from([1, 2, 3]), { pusi: true, rai: true, pcr: 27_000_000 * 5 + 17, cc: 7 });
@@ -115,7 +115,7 @@ test('setDiscontinuity grows a PSI packet over its stuffing and the sections sti
 });
 
 test('setDiscontinuity on every packet of a real stream: bit set or packet untouched', () => {
-  const ts = fixture('h264_aac.ts');
+  const ts = fixture('h264_aac.mpegts');
   let set = 0;
   for (let o = 0; o < ts.length; o += PKT) {
     const p = Buffer.from(ts.subarray(o, o + PKT));
