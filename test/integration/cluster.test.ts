@@ -9,7 +9,7 @@ import { childPids as workerPids } from '../helpers/procs.js';
 import { startProxy, StreamClient, sleep, until, sigtermUnderLoad, type ProxyProcess } from '../helpers/proxy.js';
 import { type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
-import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
+import { ccErrors, overlapEqual, PKT } from '../helpers/packets.js';
 
 const scope = new Scope();
 after(() => scope.close());

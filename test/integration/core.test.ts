@@ -8,7 +8,7 @@ import net from 'node:net';
 import { StreamClient, sleep, until, sigtermUnderLoad, tempDir, type ProxyProcess } from '../helpers/proxy.js';
 import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
-import { ccErrors, overlapEqual, PKT } from '../helpers/ts.js';
+import { ccErrors, overlapEqual, PKT } from '../helpers/packets.js';
 
 const scope = new Scope();
 after(() => scope.close());

@@ -14,7 +14,7 @@ import { ROOT, StreamClient, until, type ProxyProcess } from '../helpers/proxy.j
 import { parseConfig } from '../../src/config/load.js';
 import { Scope } from '../helpers/scope.js';
 import { freePort, PacedServer } from '../helpers/upstream.js';
-import { ccErrors } from '../helpers/ts.js';
+import { ccErrors } from '../helpers/packets.js';
 
 const EXAMPLES = join(ROOT, 'examples', 'haproxy');
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { StreamClient, until } from '../helpers/proxy.js';
 import { fixtureTs, probeCodecs, tsByteRate } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
-import { ccErrors, PKT } from '../helpers/ts.js';
+import { ccErrors, PKT } from '../helpers/packets.js';
 import { rng, syncGarbage } from '../helpers/garbage.js';
 
 const scope = new Scope();

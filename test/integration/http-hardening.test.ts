@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { CLI, ROOT, TSX, ProxyProcess, startProxy, until, writeConfig } from '../helpers/proxy.js';
 import { PacedServer } from '../helpers/upstream.js';
-import { makeStream, PKT } from '../helpers/ts.js';
+import { makeStream, PKT } from '../helpers/packets.js';
 import { HttpFront } from '../../src/http/server.js';
 import { createLogger } from '../../src/log/logger.js';
 

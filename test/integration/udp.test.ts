@@ -6,7 +6,7 @@ import { rtpKind, RtpUpstream } from '../../src/sources/rtp.js';
 import { findSourceKind } from '../../src/sources/registry.js';
 import { multicastInterface } from '../../src/sources/multicast.js';
 import { RestreamerError } from '../../src/errors.js';
-import { makeStream, seqs, PKT } from '../helpers/ts.js';
+import { makeStream, seqs, PKT } from '../helpers/packets.js';
 import { freeUdpPort, rtpPacket, testContext, until } from '../helpers/datagram.js';
 
 // Source-level tests on 127.0.0.1: open the kind with a SourceContext, send datagrams

@@ -8,7 +8,7 @@ import type * as Nus from 'node-unix-socket';
 import { unixgramKind, unixpacketKind } from '../../src/sources/unixgram.js';
 import { unixKind } from '../../src/sources/unix.js';
 import type { RestreamerError } from '../../src/errors.js';
-import { makeStream, seqs, PKT } from '../helpers/ts.js';
+import { makeStream, seqs, PKT } from '../helpers/packets.js';
 import { testContext, until } from '../helpers/datagram.js';
 
 // unixgram:// and unixpacket:// through node-unix-socket, with real sockets in a temp dir.

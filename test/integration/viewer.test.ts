@@ -10,7 +10,7 @@ import net from 'node:net';
 import { StreamClient, sleep, until, tempDir, removeTempDir, type ProxyProcess } from '../helpers/proxy.js';
 import { fixtureTs, freePort, ffmpegHttpServer, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
-import { PKT } from '../helpers/ts.js';
+import { PKT } from '../helpers/packets.js';
 import { StreamAnalyzer } from '../../src/ts/analyzer.js';
 
 const scope = new Scope();

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
 import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
-import { PKT, ccErrors } from '../../helpers/ts.js';
+import { PKT, ccErrors } from '../../helpers/packets.js';
 import { busySink, sleep } from '../../helpers/sinks.js';
 
 const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts')); // 1 s GOP

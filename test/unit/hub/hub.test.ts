@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
 import { PacketRing } from '../../../src/hub/ring.js';
-import { makeStream, seqs, PKT } from '../../helpers/ts.js';
+import { makeStream, seqs, PKT } from '../../helpers/packets.js';
 import { busySink, sleep } from '../../helpers/sinks.js';
 
 class FakeSink implements ClientSink {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TsAligner } from '../../../src/ts/aligner.js';
-import { makeStream, garbage, seqs, PKT } from '../../helpers/ts.js';
+import { makeStream, garbage, seqs, PKT } from '../../helpers/packets.js';
 
 function collect() {
   const parts: Buffer[] = [];

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { StreamAnalyzer, setDiscontinuity } from '../../../src/ts/analyzer.js';
 import { RAP_NO, RAP_UNDECIDED, RAP_YES, RapScanner, VideoKind } from '../../../src/ts/rap.js';
-import { H264_DELTA, H264_KEY, Mux, PKT, patSection, pes, pmtSection } from '../../fixtures/ts/build.js';
+import { H264_DELTA, H264_KEY, Mux, PKT, patSection, pes, pmtSection } from '../../helpers/packets.js';
 
 const fixturePath = (name: string): string => fileURLToPath(new URL(`../../fixtures/mpegts/${name}`, import.meta.url));
 const load = (name: string): Buffer => readFileSync(fixturePath(name));

@@ -8,7 +8,7 @@ import {
 } from '../../../src/ts/packet.js';
 import { readPcr } from '../../../src/ts/pcr.js';
 import { SectionAssembler, type SectionSink } from '../../../src/ts/psi.js';
-import { PKT, packet, patSection, pmtSection, psiPackets } from '../../fixtures/ts/build.js';
+import { PKT, packet, patSection, pmtSection, psiPackets } from '../../helpers/packets.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/mpegts/${name}`, import.meta.url));
 

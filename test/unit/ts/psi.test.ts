@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SectionAssembler, codecOf, crc32mpeg2, isValidSection, parsePat, parsePmt, sectionCrc, sectionVersion, type SectionSink } from '../../../src/ts/psi.js';
-import { PKT, crc32, patSection, pmtSection, psiPackets, section } from '../../fixtures/ts/build.js';
+import { PKT, crc32, patSection, pmtSection, psiPackets, section } from '../../helpers/packets.js';
 
 interface Got { bytes: Buffer; index: number; packets: Buffer | undefined }
 
