@@ -3,7 +3,8 @@
 // one duplicate is allowed, discontinuity_indicator excuses a jump), sync bytes, and the
 // PCR of each PID moving forward (a discontinuity_indicator excuses a time base change).
 
-const PKT = 188;
+import { PKT } from './packets.js';
+
 const WRAP = 2 ** 33 * 300;
 
 export interface StreamCheck {

@@ -2,7 +2,8 @@
 // payloads on a few PIDs, garbage with a chosen share of 0x47 bytes, and 192/204-byte
 // framings of 188-byte packets.
 
-export const PKT = 188;
+import { PKT } from './packets.js';
+
 export const SYNC = 0x47;
 
 /** Deterministic PRNG (mulberry32), so a failing case can be replayed. */

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PKT } from './packets.js';
 
 /**
  * Where fixtures made by ffmpeg are kept between runs: RESTREAMER_FIXTURES (npm test sets
@@ -91,15 +92,15 @@ export class PacedServer {
       this.conns.add(res);
       // Whole packets, with continuity counters rewritten so the loop point is seamless
       // (a live encoder never jumps back), so clients can check continuity exactly.
-      const npk = Math.floor(this.data.length / 188);
-      const perTick = Math.max(1, Math.round(this.bytesPerSec / 100 / 188));
+      const npk = Math.floor(this.data.length / PKT);
+      const perTick = Math.max(1, Math.round(this.bytesPerSec / 100 / PKT));
       const cc = new Uint8Array(8192);
       let pk = 0;
       const t = setInterval(() => {
-        const out = Buffer.allocUnsafe(perTick * 188);
+        const out = Buffer.allocUnsafe(perTick * PKT);
         for (let i = 0; i < perTick; i++) {
-          this.data.copy(out, i * 188, pk * 188, pk * 188 + 188);
-          const o = i * 188;
+          this.data.copy(out, i * PKT, pk * PKT, pk * PKT + PKT);
+          const o = i * PKT;
           const pid = ((out[o + 1]! & 0x1f) << 8) | out[o + 2]!;
           if (pid !== 0x1fff && (out[o + 3]! & 0x10)) {
             out[o + 3] = (out[o + 3]! & 0xf0) | cc[pid]!;

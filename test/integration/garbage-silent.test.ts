@@ -10,10 +10,10 @@ import { StreamClient, until } from '../helpers/proxy.js';
 import { fixtureTs, tsByteRate } from '../helpers/upstream.js';
 import { freeUdpPort } from '../helpers/datagram.js';
 import { Scope } from '../helpers/scope.js';
+import { PKT } from '../helpers/packets.js';
 
 const scope = new Scope();
 after(() => scope.close());
-const PKT = 188;
 
 /** Sends the fixture to 127.0.0.1:port, 7 packets a datagram, in real time, until stopped. */
 function udpSender(port: number): { stop(): void; sent: () => number } {

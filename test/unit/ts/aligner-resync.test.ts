@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TsAligner } from '../../../src/ts/aligner.js';
-import { PKT, SYNC, burstPattern, randomPackets, rng, syncGarbage } from '../../helpers/garbage.js';
+import { SYNC, burstPattern, randomPackets, rng, syncGarbage } from '../../helpers/garbage.js';
+import { PKT } from '../../helpers/packets.js';
 
 function run(chunks: Buffer[]): { out: Buffer; a: TsAligner } {
   const parts: Buffer[] = [];

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TsAligner } from '../../../src/ts/aligner.js';
-import { PKT, burstPattern, frame, randomPackets, rng } from '../../helpers/garbage.js';
+import { burstPattern, frame, randomPackets, rng } from '../../helpers/garbage.js';
+import { PKT } from '../../helpers/packets.js';
 
 function run(chunks: Buffer[]): { out: Buffer; a: TsAligner; locks: number[] } {
   const parts: Buffer[] = [];

@@ -10,8 +10,8 @@ import { CcContinuer } from '../../../src/ts/continuity.js';
 import { audioFrameTicks } from '../../../src/ts/audioframes.js';
 import { readPcr } from '../../../src/ts/pcr.js';
 import { checkStream, pesTimes } from '../../helpers/continuity.js';
+import { PKT } from '../../helpers/packets.js';
 
-const PKT = 188;
 const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts');
 
 /** A PES start packet on `pid` with PTS (and DTS), optionally a PCR; payload filler. */
