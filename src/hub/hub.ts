@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
@@ -6,9 +6,11 @@ import { CcContinuer } from '../ts/continuity.js';
 import { nullPackets, startPrefix } from './prefix.js';
 import { framed, framedFromRing, type Framing } from './framing.js';
 import { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 export type { Framing } from './framing.js';
 export { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
+export { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 export interface HubOptions {
   /** How far (packets) a client may fall behind before it loses data. */
@@ -43,6 +45,8 @@ export interface HubOptions {
   maxRingBytes?: number;
   /** Longest a new keyframe-start client waits for a first keyframe before starting live, ms. */
   keyframeWaitMs?: number;
+  /** Time and timers (default: the real ones); tests pass a fake. */
+  clock?: Clock;
 }
 
 const NULLS = nullPackets(7);
@@ -83,8 +87,9 @@ export class StreamHub {
   private windowMs: number;
   /** Smoothed duration of a flush, ms. */
   private flushCostMs = 0;
+  private readonly clock: Clock;
   /** Event-loop utilisation at the previous flush. */
-  private eluMark = performance.eventLoopUtilization();
+  private eluMark: EventLoopUtilization;
   private readonly deferBursts: boolean;
   /** Under saturation a new client's first write carries at most this much of its burst. */
   private readonly firstBurstPackets: number;
@@ -98,8 +103,8 @@ export class StreamHub {
   private readonly keyframeWaitMs: number;
   /** Ring index up to which data has been offered to clients. */
   private flushed = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private fillerTimer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private fillerTimer: TimerHandle | undefined;
   /** Keyframes counted when the ring size was last checked against the GOP. */
   private rapsSeen = -1;
   private readonly rawChunks = new Map<number, { end: number; buf: Buffer }>();
@@ -119,6 +124,8 @@ export class StreamHub {
   finishedClientMs = 0;
 
   constructor(opts: HubOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.eluMark = this.clock.eventLoopUtilization();
     this.outputBuffer = opts.outputBufferPackets;
     this.batchMs = opts.batchMs;
     this.maxBatchMs = Math.max(this.batchMs, opts.maxBatchMs ?? Math.min(MAX_WINDOW_FACTOR * this.batchMs, 100));
@@ -153,7 +160,7 @@ export class StreamHub {
       return;
     }
     if (this.ring.head - this.flushed >= this.flushPackets || this.batchMs === 0) this.flush();
-    else if (!this.timer) this.timer = setTimeout(this.onTimer, this.windowMs);
+    else if (!this.timer) this.timer = this.clock.setTimeout(this.onTimer, this.windowMs);
   }
 
   /** Continue the counters of packets just written to the ring (in place, before anyone has them). */
@@ -186,20 +193,20 @@ export class StreamHub {
 
   /** Offer everything accumulated since the last flush to every client. */
   flush(): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) { this.clock.clearTimeout(this.timer); this.timer = undefined; }
     const from = this.flushed;
     const to = this.ring.head;
     if (to === from) return;
     this.flushed = to;
     this.measureLoad();
-    const t0 = performance.now();
+    const t0 = this.clock.monotonic();
     // One framed copy per framing in use, shared by every client at the live edge.
     let sharedRaw: Buffer | undefined;
     let sharedChunked: Buffer | undefined;
     for (const c of this.clients) {
       if (c.waitRap && !this.tryResume(c, to)) continue;
       if (c.waiting) {
-        if (this.slowTimeoutMs > 0 && Date.now() - c.waitingSince > this.slowTimeoutMs) {
+        if (this.slowTimeoutMs > 0 && this.clock.now() - c.waitingSince > this.slowTimeoutMs) {
           this.slowDisconnects++;
           this.removeClient(c);
           c.sink.end('too_slow');
@@ -224,14 +231,14 @@ export class StreamHub {
         this.catchUp(c, to);
       }
     }
-    this.adaptWindow(performance.now() - t0);
+    this.adaptWindow(this.clock.monotonic() - t0);
   }
 
   /** Event-loop utilisation since the previous flush (only measured where it is used). */
   private measureLoad(): void {
     if (this.maxBatchMs === this.batchMs && !this.deferBursts) return;
-    const now = performance.eventLoopUtilization();
-    this.busy = performance.eventLoopUtilization(now, this.eluMark).utilization;
+    const now = this.clock.eventLoopUtilization();
+    this.busy = this.clock.eventLoopUtilization(now, this.eluMark).utilization;
     this.eluMark = now;
   }
 
@@ -262,7 +269,7 @@ export class StreamHub {
    * waits for the first one. Live mode: it starts at the live edge, as the original did.
    */
   addClient(sink: ClientSink, mode: StartMode = this.start): HubClient {
-    const c = new HubClient(sink, this.flushed, this.outputBuffer, mode);
+    const c = new HubClient(sink, this.flushed, this.outputBuffer, mode, this.clock.now());
     this.clients.add(c);
     if (mode === 'keyframe') {
       const a = this.analyzer;
@@ -297,7 +304,7 @@ export class StreamHub {
     if (c.closed) return;
     c.closed = true;
     this.clients.delete(c);
-    this.finishedClientMs += Date.now() - c.connectedAt;
+    this.finishedClientMs += this.clock.now() - c.connectedAt;
   }
 
   /** End every client's response (upstream loss, offline, shutdown). */
@@ -318,7 +325,7 @@ export class StreamHub {
     this.flush();
     this.endSession();
     this.stopFiller();
-    this.fillerTimer = setInterval(() => {
+    this.fillerTimer = this.clock.setInterval(() => {
       for (const c of this.clients) {
         if (c.waiting) continue;
         this.countSent(c, NULLS.length / TS_PACKET_SIZE);
@@ -339,7 +346,7 @@ export class StreamHub {
   }
 
   /** Streaming time of all clients so far, ms (finished plus running). */
-  clientMs(now = Date.now()): number {
+  clientMs(now = this.clock.now()): number {
     let ms = this.finishedClientMs;
     for (const c of this.clients) ms += now - c.connectedAt;
     return ms;
@@ -349,11 +356,11 @@ export class StreamHub {
     if (this.closed) return;
     this.endAll('shutdown');
     this.closed = true;
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) { this.clock.clearTimeout(this.timer); this.timer = undefined; }
   }
 
   private stopFiller(): void {
-    if (this.fillerTimer) { clearInterval(this.fillerTimer); this.fillerTimer = undefined; }
+    if (this.fillerTimer) { this.clock.clearInterval(this.fillerTimer); this.fillerTimer = undefined; }
   }
 
   /** Packets that are not ring data (PAT/PMT prefix, markers, keep-alive) count as sent too. */
@@ -364,7 +371,7 @@ export class StreamHub {
 
   private markWaiting(c: HubClient): void {
     c.waiting = true;
-    c.waitingSince = Date.now();
+    c.waitingSince = this.clock.now();
   }
 
   private waitForKeyframe(c: HubClient, from: number, countSkipped: boolean, withDiscontinuity: boolean): void {
@@ -373,7 +380,7 @@ export class StreamHub {
     c.cursor = Math.max(c.cursor, Math.min(from, this.flushed));
     c.countSkipped = countSkipped;
     c.withDiscontinuity = withDiscontinuity;
-    c.waitRapUntil = Date.now() + this.keyframeWaitMs;
+    c.waitRapUntil = this.clock.now() + this.keyframeWaitMs;
     c.prefix = undefined;
     c.lagLimit = this.outputBuffer;
   }
@@ -394,7 +401,7 @@ export class StreamHub {
       c.lagLimit = this.outputBuffer + (to - rap);
       return true;
     }
-    if (Date.now() > c.waitRapUntil && !c.countSkipped) {
+    if (this.clock.now() > c.waitRapUntil && !c.countSkipped) {
       c.waitRap = false;
       c.cursor = Math.max(c.cursor, c.resumeFrom);
       return true;
