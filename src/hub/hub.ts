@@ -3,8 +3,9 @@ import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
 import { CcContinuer } from '../ts/continuity.js';
-import { nullPackets, startPrefix } from './prefix.js';
-import { framed, framedFromRing, type Framing } from './framing.js';
+import { nullPackets } from './prefix.js';
+import { framed, framedFromRing } from './framing.js';
+import { CatchUpCache, PrefixCache } from './join-cache.js';
 import { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
@@ -58,8 +59,6 @@ const MAX_WINDOW_FACTOR = 3;
 const SATURATED = 0.9;
 /** Under saturation a client behind the live edge then gets this many times the live batch per flush. */
 const DEFERRED_RATE = 1.25;
-/** Catch-up copies kept for sharing (each at most maxWriteBytes). */
-const CHUNK_CACHE_ENTRIES = 32;
 const NULLS_CHUNKED = framed('chunked', NULLS);
 
 /**
@@ -107,13 +106,11 @@ export class StreamHub {
   private fillerTimer: TimerHandle | undefined;
   /** Keyframes counted when the ring size was last checked against the GOP. */
   private rapsSeen = -1;
-  private readonly rawChunks = new Map<number, { end: number; buf: Buffer }>();
-  private readonly chunkedChunks = new Map<number, { end: number; buf: Buffer }>();
+  /** PAT/PMT prefixes for clients starting at a keyframe, shared by those joining together. */
+  private readonly prefixes: PrefixCache;
+  /** Catch-up copies of the ring, shared by clients walking the same ranges. */
+  private readonly chunks: CatchUpCache;
   private closed = false;
-  private prefixCache: {
-    rap: number; disc: boolean; pat: Buffer | undefined; pmt: Buffer | undefined; head: number; final: boolean;
-    buf: Buffer; chunked: Buffer | undefined;
-  } | undefined;
 
   // Plain counters, read by metrics and statistics when they publish.
   packetsIn = 0;
@@ -142,6 +139,8 @@ export class StreamHub {
     const cap = Math.max(this.outputBuffer, opts.ringPackets ?? 0) + this.flushPackets + 1;
     this.maxRingPackets = Math.max(cap, Math.floor((opts.maxRingBytes ?? 32 * 1024 * 1024) / TS_PACKET_SIZE));
     this.ring = new PacketRing(cap);
+    this.prefixes = new PrefixCache(this.analyzer, this.ring, this.continuity);
+    this.chunks = new CatchUpCache(this.ring);
   }
 
   get clientCount(): number { return this.clients.size; }
@@ -180,7 +179,7 @@ export class StreamHub {
     this.sessionOpen = false;
     this.analyzer.reset();
     this.continuity.join();
-    this.prefixCache = undefined;
+    this.prefixes.reset();
   }
 
   /** The batch window now in use, ms (batchms, stretched under load). */
@@ -275,7 +274,7 @@ export class StreamHub {
       const a = this.analyzer;
       const rap = a.lastRapIndex;
       const burst = this.flushed - rap;
-      const prefix = rap >= this.ring.tail ? this.prefixAt(rap, false) : undefined;
+      const prefix = rap >= this.ring.tail ? this.prefixes.at(rap, false) : undefined;
       if (prefix && burst >= 0 && burst + this.outputBuffer + this.flushPackets < this.ring.capacity) {
         c.cursor = rap;
         c.lagLimit = this.outputBuffer + burst;
@@ -392,7 +391,7 @@ export class StreamHub {
    */
   private tryResume(c: HubClient, to: number): boolean {
     const rap = this.analyzer.lastRapIndex;
-    const prefix = rap >= c.resumeFrom && rap >= c.cursor ? this.prefixAt(rap, c.withDiscontinuity) : undefined;
+    const prefix = rap >= c.resumeFrom && rap >= c.cursor ? this.prefixes.at(rap, c.withDiscontinuity) : undefined;
     if (prefix) {
       this.skip(c, rap - c.cursor);
       c.cursor = rap;
@@ -434,7 +433,7 @@ export class StreamHub {
       return;
     }
     const rap = this.analyzer.lastRapIndex;
-    const prefix = rap > c.cursor && head - rap <= this.outputBuffer ? this.prefixAt(rap, false) : undefined;
+    const prefix = rap > c.cursor && head - rap <= this.outputBuffer ? this.prefixes.at(rap, false) : undefined;
     if (prefix) {
       c.packetsDropped += rap - c.cursor;
       this.packetsDropped += rap - c.cursor;
@@ -456,64 +455,16 @@ export class StreamHub {
       const p = c.prefix;
       c.prefix = undefined;
       this.countSent(c, p.length / TS_PACKET_SIZE);
-      if (!c.sink.write(this.framedPrefix(c.sink.framing, p))) { this.markWaiting(c); return; }
+      if (!c.sink.write(this.prefixes.framed(c.sink.framing, p))) { this.markWaiting(c); return; }
     }
     while (c.cursor < to) {
       const end = Math.min(to, c.cursor + this.maxWritePackets);
-      const chunk = this.catchUpChunk(c.sink.framing, c.cursor, end);
+      const chunk = this.chunks.chunk(c.sink.framing, c.cursor, end, this.flushed - this.outputBuffer);
       c.packetsSent += end - c.cursor;
       this.packetsSent += end - c.cursor;
       c.cursor = end;
       if (!c.sink.write(chunk)) { this.markWaiting(c); return; }
     }
-  }
-
-  /**
-   * The PAT/PMT prefix (plus discontinuity markers after a switch) for a client starting at
-   * keyframe `rap`, with continuity counters that run into the ring from there. Clients
-   * starting at the same keyframe get the very same buffer (never modified once made), so
-   * a mass zap builds it once, not per client. It is rebuilt when the PAT or PMT changes,
-   * and, until the next PAT and PMT packets after `rap` are in the ring (which fixes the
-   * counters for good), whenever new data has arrived.
-   */
-  private prefixAt(rap: number, withDiscontinuity: boolean): Buffer | undefined {
-    const a = this.analyzer;
-    const k = this.prefixCache;
-    if (k && k.rap === rap && k.disc === withDiscontinuity && k.pat === a.patPackets && k.pmt === a.pmtPackets
-      && (k.final || k.head === this.ring.head)) return k.buf;
-    const built = startPrefix(a, this.ring, rap, this.continuity, withDiscontinuity);
-    if (!built) return undefined;
-    const { buf, final } = built;
-    this.prefixCache = { rap, disc: withDiscontinuity, pat: a.patPackets, pmt: a.pmtPackets, head: this.ring.head, final, buf, chunked: undefined };
-    return buf;
-  }
-
-  /** A prefix framed for the wire; the cached prefix's chunked copy is made once. */
-  private framedPrefix(framing: Framing, p: Buffer): Buffer {
-    if (framing === 'raw') return p;
-    const k = this.prefixCache;
-    if (k && k.buf === p) return (k.chunked ??= framed('chunked', p));
-    return framed('chunked', p);
-  }
-
-  /**
-   * A framed copy of [from, end) for a client catching up. Clients that joined together
-   * (keyframe start) walk the same ranges from the same keyframe, so the copies are
-   * kept briefly and shared: a thousand clients zapping in at once cost one copy of the
-   * GOP, not a thousand.
-   */
-  private catchUpChunk(framing: Framing, from: number, end: number): Buffer {
-    const cache = framing === 'raw' ? this.rawChunks : this.chunkedChunks;
-    const hit = cache.get(from);
-    if (hit && hit.end === end) return hit.buf;
-    const buf = framedFromRing(framing, this.ring, from, end);
-    if (cache.size >= CHUNK_CACHE_ENTRIES) {
-      const tail = this.ring.tail;
-      for (const [k, v] of cache) if (k < tail || v.end <= this.flushed - this.outputBuffer) cache.delete(k);
-      if (cache.size >= CHUNK_CACHE_ENTRIES) cache.clear();
-    }
-    cache.set(from, { end, buf });
-    return buf;
   }
 
   /** Grow the ring (rarely, by doubling) until two GOPs plus a client's buffer fit. */
