@@ -1,4 +1,3 @@
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { PacketRing } from './ring.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
@@ -8,6 +7,7 @@ import { framed, framedFromRing } from './framing.js';
 import { CatchUpCache, PrefixCache } from './join-cache.js';
 import { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { BatchWindow } from './batch-window.js';
 
 export type { Framing } from './framing.js';
 export { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
@@ -51,14 +51,6 @@ export interface HubOptions {
 }
 
 const NULLS = nullPackets(7);
-/** The batch window is at least this many times the (smoothed) time a flush takes. */
-const WINDOW_PER_FLUSH = 4;
-/** By default the window stretches to at most this many times batchms (and at most 100 ms). */
-const MAX_WINDOW_FACTOR = 3;
-/** Event-loop utilisation above which the window goes straight to its maximum. */
-const SATURATED = 0.9;
-/** Under saturation a client behind the live edge then gets this many times the live batch per flush. */
-const DEFERRED_RATE = 1.25;
 const NULLS_CHUNKED = framed('chunked', NULLS);
 
 /**
@@ -80,20 +72,9 @@ export class StreamHub {
   private sessionOpen = false;
   private readonly clients = new Set<HubClient>();
   private readonly outputBuffer: number;
-  private readonly batchMs: number;
-  private readonly maxBatchMs: number;
-  /** Current batch window, ms: batchMs when idle, longer when flushes get expensive. */
-  private windowMs: number;
-  /** Smoothed duration of a flush, ms. */
-  private flushCostMs = 0;
   private readonly clock: Clock;
-  /** Event-loop utilisation at the previous flush. */
-  private eluMark: EventLoopUtilization;
-  private readonly deferBursts: boolean;
-  /** Under saturation a new client's first write carries at most this much of its burst. */
-  private readonly firstBurstPackets: number;
-  /** Event-loop utilisation measured at the last flush. */
-  private busy = 0;
+  /** When to flush, and how much a lagging client gets under saturation. */
+  private readonly window: BatchWindow;
   private readonly flushPackets: number;
   private readonly maxWritePackets: number;
   private readonly maxRingPackets: number;
@@ -102,7 +83,6 @@ export class StreamHub {
   private readonly keyframeWaitMs: number;
   /** Ring index up to which data has been offered to clients. */
   private flushed = 0;
-  private timer: TimerHandle | undefined;
   private fillerTimer: TimerHandle | undefined;
   /** Keyframes counted when the ring size was last checked against the GOP. */
   private rapsSeen = -1;
@@ -122,17 +102,12 @@ export class StreamHub {
 
   constructor(opts: HubOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.eluMark = this.clock.eventLoopUtilization();
+    this.window = new BatchWindow(opts, this.clock, () => { this.flush(); });
     this.outputBuffer = opts.outputBufferPackets;
-    this.batchMs = opts.batchMs;
-    this.maxBatchMs = Math.max(this.batchMs, opts.maxBatchMs ?? Math.min(MAX_WINDOW_FACTOR * this.batchMs, 100));
-    this.windowMs = this.batchMs;
-    this.deferBursts = opts.deferBursts ?? false;
-    this.firstBurstPackets = Math.max(1, Math.floor((opts.firstBurstBytes ?? 64 * 1024) / TS_PACKET_SIZE));
     this.start = opts.start ?? 'keyframe';
     this.slowTimeoutMs = opts.slowTimeoutMs ?? 0;
     this.keyframeWaitMs = opts.keyframeWaitMs ?? 5000;
-    this.flushPackets = Math.max(1, Math.floor((opts.flushBytes ?? 64 * 1024) / TS_PACKET_SIZE));
+    this.flushPackets = this.window.flushPackets;
     this.maxWritePackets = Math.max(1, Math.floor((opts.maxWriteBytes ?? 256 * 1024) / TS_PACKET_SIZE));
     // The ring holds everything a client may lag by, plus one batch being assembled; it
     // grows (up to maxRingBytes) when a GOP does not fit, so keyframe starts keep working.
@@ -158,8 +133,8 @@ export class StreamHub {
       this.flushed = this.ring.head;
       return;
     }
-    if (this.ring.head - this.flushed >= this.flushPackets || this.batchMs === 0) this.flush();
-    else if (!this.timer) this.timer = this.clock.setTimeout(this.onTimer, this.windowMs);
+    if (this.window.due(this.ring.head - this.flushed)) this.flush();
+    else this.window.arm();
   }
 
   /** Continue the counters of packets just written to the ring (in place, before anyone has them). */
@@ -183,22 +158,16 @@ export class StreamHub {
   }
 
   /** The batch window now in use, ms (batchms, stretched under load). */
-  get batchWindowMs(): number { return this.windowMs; }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.flush();
-  };
+  get batchWindowMs(): number { return this.window.ms; }
 
   /** Offer everything accumulated since the last flush to every client. */
   flush(): void {
-    if (this.timer) { this.clock.clearTimeout(this.timer); this.timer = undefined; }
+    this.window.disarm();
     const from = this.flushed;
     const to = this.ring.head;
     if (to === from) return;
     this.flushed = to;
-    this.measureLoad();
-    const t0 = this.clock.monotonic();
+    const t0 = this.window.flushStarted();
     // One framed copy per framing in use, shared by every client at the live edge.
     let sharedRaw: Buffer | undefined;
     let sharedChunked: Buffer | undefined;
@@ -222,44 +191,15 @@ export class StreamHub {
         c.packetsSent += to - from;
         this.packetsSent += to - from;
         if (!c.sink.write(shared)) this.markWaiting(c);
-      } else if (this.saturated && !c.waitRap && c.cursor < from) {
+      } else if (this.window.saturated && !c.waitRap && c.cursor < from) {
         // Behind the live edge while the loop is saturated: the live amount (a little
         // more), so the lag does not grow; the rest when the load has passed.
-        this.catchUp(c, Math.min(to, c.cursor + Math.ceil((to - from) * DEFERRED_RATE)));
+        this.catchUp(c, this.window.deferredEnd(c.cursor, from, to));
       } else {
         this.catchUp(c, to);
       }
     }
-    this.adaptWindow(this.clock.monotonic() - t0);
-  }
-
-  /** Event-loop utilisation since the previous flush (only measured where it is used). */
-  private measureLoad(): void {
-    if (this.maxBatchMs === this.batchMs && !this.deferBursts) return;
-    const now = this.clock.eventLoopUtilization();
-    this.busy = this.clock.eventLoopUtilization(now, this.eluMark).utilization;
-    this.eluMark = now;
-  }
-
-  /** Bursts are being deferred: the event loop was saturated over the last batch window. */
-  private get saturated(): boolean {
-    return this.deferBursts && this.busy > SATURATED;
-  }
-
-  /**
-   * Interrupt coalescing, as network cards and Linux NAPI do it: when writing a batch to
-   * every client gets expensive (many clients), wait longer between batches so fan-out takes
-   * about a fifth of the time at most; when the event loop is saturated (a thousand clients
-   * connecting at once, a busy machine), go straight to the longest window. Every write is
-   * a syscall whatever its size, so fewer, larger writes leave CPU for accepting clients.
-   * Clients lose nothing (a batch only waits longer); a client that just joined has a
-   * whole keyframe burst to play meanwhile. Back to batchMs as soon as flushes are cheap.
-   */
-  private adaptWindow(ms: number): void {
-    if (this.maxBatchMs === this.batchMs) return;
-    this.flushCostMs += (ms - this.flushCostMs) * 0.25;
-    this.windowMs = this.busy > SATURATED ? this.maxBatchMs
-      : Math.min(this.maxBatchMs, Math.max(this.batchMs, WINDOW_PER_FLUSH * this.flushCostMs));
+    this.window.flushEnded(t0);
   }
 
   /**
@@ -280,7 +220,7 @@ export class StreamHub {
         c.lagLimit = this.outputBuffer + burst;
         c.prefix = prefix;
         // Saturated: PAT/PMT and the keyframe's first part now, the rest at the live rate.
-        this.catchUp(c, this.saturated ? Math.min(this.flushed, rap + this.firstBurstPackets) : this.flushed);
+        this.catchUp(c, this.window.firstWriteEnd(rap, this.flushed));
       } else {
         this.waitForKeyframe(c, this.flushed, false, false);
       }
@@ -294,7 +234,7 @@ export class StreamHub {
     c.waiting = false;
     if (c.waitRap) return;
     // Saturated: the next flush continues it (at the live rate), not this drain.
-    if (this.saturated && c.cursor < this.flushed) return;
+    if (this.window.saturated && c.cursor < this.flushed) return;
     this.catchUp(c, this.flushed);
   }
 
@@ -355,7 +295,7 @@ export class StreamHub {
     if (this.closed) return;
     this.endAll('shutdown');
     this.closed = true;
-    if (this.timer) { this.clock.clearTimeout(this.timer); this.timer = undefined; }
+    this.window.disarm();
   }
 
   private stopFiller(): void {
