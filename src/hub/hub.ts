@@ -8,6 +8,7 @@ import { CatchUpCache, PrefixCache } from './join-cache.js';
 import { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { BatchWindow } from './batch-window.js';
+import { KeyframePolicy } from './keyframe-policy.js';
 
 export type { Framing } from './framing.js';
 export { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
@@ -78,9 +79,8 @@ export class StreamHub {
   private readonly flushPackets: number;
   private readonly maxWritePackets: number;
   private readonly maxRingPackets: number;
-  private readonly start: StartMode;
-  private readonly slowTimeoutMs: number;
-  private readonly keyframeWaitMs: number;
+  /** Where clients start, resume and skip to. */
+  private readonly keyframes: KeyframePolicy;
   /** Ring index up to which data has been offered to clients. */
   private flushed = 0;
   private fillerTimer: TimerHandle | undefined;
@@ -104,9 +104,6 @@ export class StreamHub {
     this.clock = opts.clock ?? systemClock;
     this.window = new BatchWindow(opts, this.clock, () => { this.flush(); });
     this.outputBuffer = opts.outputBufferPackets;
-    this.start = opts.start ?? 'keyframe';
-    this.slowTimeoutMs = opts.slowTimeoutMs ?? 0;
-    this.keyframeWaitMs = opts.keyframeWaitMs ?? 5000;
     this.flushPackets = this.window.flushPackets;
     this.maxWritePackets = Math.max(1, Math.floor((opts.maxWriteBytes ?? 256 * 1024) / TS_PACKET_SIZE));
     // The ring holds everything a client may lag by, plus one batch being assembled; it
@@ -116,6 +113,7 @@ export class StreamHub {
     this.ring = new PacketRing(cap);
     this.prefixes = new PrefixCache(this.analyzer, this.ring, this.continuity);
     this.chunks = new CatchUpCache(this.ring);
+    this.keyframes = new KeyframePolicy(opts, this.clock, this.analyzer, this.ring, this.prefixes, this);
   }
 
   get clientCount(): number { return this.clients.size; }
@@ -172,15 +170,15 @@ export class StreamHub {
     let sharedRaw: Buffer | undefined;
     let sharedChunked: Buffer | undefined;
     for (const c of this.clients) {
-      if (c.waitRap && !this.tryResume(c, to)) continue;
+      if (c.waitRap && !this.keyframes.tryResume(c, to)) continue;
       if (c.waiting) {
-        if (this.slowTimeoutMs > 0 && this.clock.now() - c.waitingSince > this.slowTimeoutMs) {
+        if (this.keyframes.tooSlow(c)) {
           this.slowDisconnects++;
           this.removeClient(c);
           c.sink.end('too_slow');
           continue;
         }
-        this.trimLag(c);
+        this.keyframes.trimLag(c, this.flushed);
         continue;
       }
       if (c.cursor === from && !c.prefix) {
@@ -207,23 +205,12 @@ export class StreamHub {
    * at once (as fast as it reads), then continues live; with no keyframe known yet it
    * waits for the first one. Live mode: it starts at the live edge, as the original did.
    */
-  addClient(sink: ClientSink, mode: StartMode = this.start): HubClient {
+  addClient(sink: ClientSink, mode: StartMode = this.keyframes.start): HubClient {
     const c = new HubClient(sink, this.flushed, this.outputBuffer, mode, this.clock.now());
     this.clients.add(c);
-    if (mode === 'keyframe') {
-      const a = this.analyzer;
-      const rap = a.lastRapIndex;
-      const burst = this.flushed - rap;
-      const prefix = rap >= this.ring.tail ? this.prefixes.at(rap, false) : undefined;
-      if (prefix && burst >= 0 && burst + this.outputBuffer + this.flushPackets < this.ring.capacity) {
-        c.cursor = rap;
-        c.lagLimit = this.outputBuffer + burst;
-        c.prefix = prefix;
-        // Saturated: PAT/PMT and the keyframe's first part now, the rest at the live rate.
-        this.catchUp(c, this.window.firstWriteEnd(rap, this.flushed));
-      } else {
-        this.waitForKeyframe(c, this.flushed, false, false);
-      }
+    if (mode === 'keyframe' && this.keyframes.startAtKeyframe(c, this.flushed, this.flushPackets)) {
+      // Saturated: PAT/PMT and the keyframe's first part now, the rest at the live rate.
+      this.catchUp(c, this.window.firstWriteEnd(c.cursor, this.flushed));
     }
     return c;
   }
@@ -281,7 +268,7 @@ export class StreamHub {
     this.stopFiller();
     this.flush();
     this.endSession();
-    for (const c of this.clients) this.waitForKeyframe(c, this.ring.head, false, true);
+    for (const c of this.clients) this.keyframes.waitForKeyframe(c, this.ring.head, this.flushed, false, true);
   }
 
   /** Streaming time of all clients so far, ms (finished plus running). */
@@ -313,83 +300,8 @@ export class StreamHub {
     c.waitingSince = this.clock.now();
   }
 
-  private waitForKeyframe(c: HubClient, from: number, countSkipped: boolean, withDiscontinuity: boolean): void {
-    c.waitRap = true;
-    c.resumeFrom = from;
-    c.cursor = Math.max(c.cursor, Math.min(from, this.flushed));
-    c.countSkipped = countSkipped;
-    c.withDiscontinuity = withDiscontinuity;
-    c.waitRapUntil = this.clock.now() + this.keyframeWaitMs;
-    c.prefix = undefined;
-    c.lagLimit = this.outputBuffer;
-  }
-
-  /**
-   * A client waiting for a keyframe: start it there if one has arrived (true), else skip
-   * what came in meanwhile (false). A stream without keyframes (radio, unknown codec)
-   * starts live once the wait times out.
-   */
-  private tryResume(c: HubClient, to: number): boolean {
-    const rap = this.analyzer.lastRapIndex;
-    const prefix = rap >= c.resumeFrom && rap >= c.cursor ? this.prefixes.at(rap, c.withDiscontinuity) : undefined;
-    if (prefix) {
-      this.skip(c, rap - c.cursor);
-      c.cursor = rap;
-      c.prefix = prefix;
-      c.waitRap = false;
-      c.lagLimit = this.outputBuffer + (to - rap);
-      return true;
-    }
-    if (this.clock.now() > c.waitRapUntil && !c.countSkipped) {
-      c.waitRap = false;
-      c.cursor = Math.max(c.cursor, c.resumeFrom);
-      return true;
-    }
-    this.skip(c, to - c.cursor);
-    c.cursor = to;
-    return false;
-  }
-
-  private skip(c: HubClient, n: number): void {
-    if (n <= 0 || !c.countSkipped) return;
-    c.packetsDropped += n;
-    this.packetsDropped += n;
-  }
-
-  /**
-   * A client more than its lag limit behind: live mode drops the oldest data (the
-   * original's behaviour); keyframe mode skips to the newest keyframe, or waits for the
-   * next one, so the client never decodes from the middle of a GOP.
-   */
-  private trimLag(c: HubClient): void {
-    const head = this.ring.head;
-    const lag = head - c.cursor;
-    if (lag <= c.lagLimit) return;
-    if (c.mode === 'live') {
-      const n = lag - c.lagLimit;
-      c.cursor += n;
-      c.packetsDropped += n;
-      this.packetsDropped += n;
-      return;
-    }
-    const rap = this.analyzer.lastRapIndex;
-    const prefix = rap > c.cursor && head - rap <= this.outputBuffer ? this.prefixes.at(rap, false) : undefined;
-    if (prefix) {
-      c.packetsDropped += rap - c.cursor;
-      this.packetsDropped += rap - c.cursor;
-      c.cursor = rap;
-      c.prefix = prefix;
-      c.lagLimit = this.outputBuffer;
-    } else {
-      c.packetsDropped += this.flushed - c.cursor;
-      this.packetsDropped += this.flushed - c.cursor;
-      c.cursor = this.flushed;
-      this.waitForKeyframe(c, this.flushed, true, false);
-    }
-  }
-
   private catchUp(c: HubClient, to: number): void {
-    this.trimLag(c);
+    this.keyframes.trimLag(c, this.flushed);
     if (c.waitRap) return;
     if (c.prefix) {
       const p = c.prefix;
