@@ -12,7 +12,6 @@ import { KeyframePolicy } from './keyframe-policy.js';
 
 export type { Framing } from './framing.js';
 export { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
-export { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 export interface HubOptions {
   /** How far (packets) a client may fall behind before it loses data. */
