@@ -36,9 +36,9 @@ export class HubClient {
   withDiscontinuity = false;
   /** Bytes to send before the next ring data (PAT/PMT, discontinuity markers). */
   prefix: Buffer | undefined;
-  readonly connectedAt = Date.now();
   closed = false;
-  constructor(readonly sink: ClientSink, cursor: number, lagLimit: number, readonly mode: StartMode) {
+  /** `connectedAt`: when it joined, ms since the epoch (the hub's clock). */
+  constructor(readonly sink: ClientSink, cursor: number, lagLimit: number, readonly mode: StartMode, readonly connectedAt = Date.now()) {
     this.cursor = cursor;
     this.lagLimit = lagLimit;
   }

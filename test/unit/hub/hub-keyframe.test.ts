@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
 import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
 import { PKT, ccErrors } from '../../helpers/packets.js';
-import { busySink, sleep } from '../../helpers/sinks.js';
+import { busySink } from '../../helpers/sinks.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts')); // 1 s GOP
 
@@ -112,19 +113,23 @@ test('slow client in keyframe mode skips to a keyframe, counting the skipped pac
   hub.close();
 });
 
-test('upstream switch: clients stay, get null packets in the gap, resume at a keyframe after discontinuity markers', async () => {
-  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
+test('upstream switch: clients stay, get null packets in the gap, resume at a keyframe after discontinuity markers', () => {
+  const clock = new FakeClock();
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000, clock });
   const total = TS.length / PKT;
   const s = new Sink();
   feed(hub, 0, 300);
   hub.addClient(s);
   hub.upstreamLost(20);
-  await new Promise((r) => setTimeout(r, 70));
+  const before = s.chunks.length;
+  clock.tick(70);
+  assert.equal(s.chunks.length, before + 3, 'seven null packets every 20 ms');
   const gap = s.all().subarray(-7 * PKT);
   assert.equal(pidOf(gap, 0), 0x1fff, 'null packets keep the connection alive');
   assert.equal(s.ended, undefined);
   s.chunks = [];
   hub.upstreamResumed();
+  assert.equal(clock.pending, 0, 'the keep-alive stops when an upstream delivers again');
   feed(hub, 0, total);
   hub.flush();
   const out = s.all();
@@ -210,12 +215,13 @@ function saturate(hub: StreamHub, from: number, batches: number, per = 10): numb
 }
 
 // The fixture's GOP is ~120 packets: first writes of 20 packets stand in for 64 KiB.
-test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the keyframe and the first part, then the live rate; the rest once the load passes, nothing lost', async () => {
-  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, deferBursts: true, firstBurstBytes: 20 * PKT });
+test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the keyframe and the first part, then the live rate; the rest once the load passes, nothing lost', () => {
+  const clock = new FakeClock();
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, deferBursts: true, firstBurstBytes: 20 * PKT, clock });
   let p = 120; // just after a keyframe (packet 116); the next is at 235
   feed(hub, 0, p);
-  hub.addClient(busySink({ ms: 3 }), 'live');
-  await sleep(1);
+  hub.addClient(busySink({ ms: 3 }, clock), 'live');
+  clock.tick(1);
   p = saturate(hub, p, 8);
   const rap = hub.analyzer.lastRapIndex;
   const burst = hub.ring.head - rap;
@@ -233,7 +239,7 @@ test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the ke
   assert.ok(lag1 <= lag0, `lag ${lag0} -> ${lag1} packets while saturated`);
   assert.ok(got < hub.ring.head - rap, 'the rest of the burst is held back meanwhile');
   // The load passes: the next batch brings the client to the live edge.
-  await sleep(60);
+  clock.tick(60);
   feed(hub, p, p + 30);
   hub.flush();
   const out = c.all();
@@ -243,12 +249,13 @@ test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the ke
   hub.close();
 });
 
-test('without deferBursts (the hub default) a saturated loop still gets the whole burst at once', async () => {
-  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, firstBurstBytes: 20 * PKT });
+test('without deferBursts (the hub default) a saturated loop still gets the whole burst at once', () => {
+  const clock = new FakeClock();
+  const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 10, firstBurstBytes: 20 * PKT, clock });
   let p = 120;
   feed(hub, 0, p);
-  hub.addClient(busySink({ ms: 3 }), 'live');
-  await sleep(1);
+  hub.addClient(busySink({ ms: 3 }, clock), 'live');
+  clock.tick(1);
   p = saturate(hub, p, 8);
   const c = new Sink();
   hub.addClient(c);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
 import { PacketRing } from '../../../src/hub/ring.js';
 import { makeStream, seqs, PKT } from '../../helpers/packets.js';
-import { busySink, sleep } from '../../helpers/sinks.js';
+import { busySink } from '../../helpers/sinks.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 class FakeSink implements ClientSink {
   readonly framing = 'raw' as const;
@@ -107,55 +108,61 @@ test('endAll ends every client with the reason; removed clients get nothing more
   hub.close();
 });
 
-test('the batch timer bounds latency', async () => {
+test('the batch timer bounds latency (node:test mock timers drive a hub on the default clock)', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 15, start: 'live' });
   const a = new FakeSink();
   hub.addClient(a);
   hub.push(makeStream(2), 0, 2);
   assert.equal(a.chunks.length, 0);
-  await new Promise((r) => setTimeout(r, 60));
-  assert.equal(a.chunks.length, 1);
+  t.mock.timers.tick(14);
+  assert.equal(a.chunks.length, 0, 'not before the window ends');
+  t.mock.timers.tick(1);
+  assert.equal(a.chunks.length, 1, 'sent when the window ends');
   hub.close();
 });
 
-test('the batch window stretches while writing a batch is expensive and returns to batchms when it is cheap', async () => {
-  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live' });
+test('the batch window stretches while writing a batch is expensive and returns to batchms when it is cheap', () => {
+  const clock = new FakeClock();
+  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live', clock });
   const cost = { ms: 4 };
-  hub.addClient(busySink(cost));
+  hub.addClient(busySink(cost, clock));
   const s = makeStream(100);
   let i = 0;
   // One packet and a flush per round, with the event loop idle in between (not saturated).
-  const round = async () => { hub.push(s, (i++ % 100) * PKT, 1); hub.flush(); await sleep(5); };
+  const round = () => { hub.push(s, (i++ % 100) * PKT, 1); hub.flush(); clock.tick(5); };
   assert.equal(hub.batchWindowMs, 10);
-  for (let k = 0; k < 10; k++) await round();
+  for (let k = 0; k < 10; k++) round();
   assert.ok(hub.batchWindowMs > 10 && hub.batchWindowMs <= 40, `stretched to ${hub.batchWindowMs} ms`);
   cost.ms = 0;
-  for (let k = 0; k < 30; k++) await round();
+  for (let k = 0; k < 30; k++) round();
   assert.equal(hub.batchWindowMs, 10, 'back to batchms once flushes are cheap');
   hub.close();
 });
 
-test('a saturated event loop stretches the window to its maximum, and the timer waits that long', async () => {
-  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live' });
-  const sink = busySink({ ms: 3 });
+test('a saturated event loop stretches the window to its maximum, and the timer waits that long', () => {
+  const clock = new FakeClock();
+  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 40, start: 'live', clock });
+  const sink = busySink({ ms: 3 }, clock);
   hub.addClient(sink);
   const s = makeStream(100);
-  await sleep(1);
+  clock.tick(1);
   // Back-to-back flushes in one callback: the loop is busy all the time.
   for (let k = 0; k < 5; k++) { hub.push(s, k * PKT, 1); hub.flush(); }
   assert.equal(hub.batchWindowMs, 40);
   const before = sink.writes;
   hub.push(s, 5 * PKT, 1);
-  await sleep(20);
-  assert.equal(sink.writes, before, 'nothing sent before the stretched window ends (timers never fire early)');
-  await sleep(200);
+  clock.tick(39);
+  assert.equal(sink.writes, before, 'nothing sent before the stretched window ends');
+  clock.tick(1);
   assert.equal(sink.writes, before + 1, 'sent once the window ended');
   hub.close();
 });
 
 test('maxBatchMs equal to batchMs keeps the window fixed however expensive flushes are', () => {
-  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 10, start: 'live' });
-  hub.addClient(busySink({ ms: 3 }));
+  const clock = new FakeClock();
+  const hub = new StreamHub({ outputBufferPackets: 1000, batchMs: 10, maxBatchMs: 10, start: 'live', clock });
+  hub.addClient(busySink({ ms: 3 }, clock));
   const s = makeStream(10);
   for (let k = 0; k < 5; k++) { hub.push(s, k * PKT, 1); hub.flush(); }
   assert.equal(hub.batchWindowMs, 10);
