@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
+import { noteFor } from './notes.js';
 import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
 
 /** What the endpoint needs to know about its stream (src/streams.ts provides it). */
@@ -131,12 +132,13 @@ export class StreamEndpoint {
     client = stream.hub.addClient(sink);
     corked.uncork();
     stream.viewerJoined();
-    (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
+    const note = noteFor(res);
+    note.client = client;
     log.info({ ...who, evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
     const admitted = client;
     const forget = this.o.onClient?.({
       stream: stream.name, remote: req.socket.remoteAddress, userAgent: req.headers['user-agent'],
-      user: (res as ServerResponse & { restreamerUser?: string }).restreamerUser, client: admitted,
+      user: note.user, client: admitted,
       end: () => { if (!admitted.closed) { stream.hub.removeClient(admitted); finish('kicked'); } },
     });
 
