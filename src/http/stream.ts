@@ -118,10 +118,12 @@ export class StreamEndpoint {
     let client: HubClient | undefined;
     // The hot path: the hub hands over buffers already framed for the wire (chunked for
     // HTTP/1.1), written straight to the socket in one write each. Node writes the headers
-    // (above) and, on end(), the last chunk. Should the socket not be this response's
-    // alone (never for a fresh stream request), Node's own res.write() frames instead.
+    // (above) and, on end(), the last chunk. Node gives a response its connection
+    // (res.socket) only while it is the one on the wire: a request pipelined behind another
+    // is answered into a queue, res.socket null, until the earlier response has finished.
+    // Then Node's own res.write() frames and queues instead.
     const socket = res.socket;
-    const direct = socket !== null && (socket as unknown as { _httpMessage?: unknown })._httpMessage === res && socket.writable;
+    const direct = socket !== null && socket === req.socket && socket.writable;
     const sink: ClientSink = direct
       ? { framing: res.chunkedEncoding ? 'chunked' : 'raw', write: (buf) => socket.write(buf), end: (r) => finish(r) }
       : { framing: 'raw', write: (buf) => res.write(buf), end: (r) => finish(r) };
