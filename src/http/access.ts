@@ -2,19 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from '../auth/auth.js';
 import { EVT, type Logger } from '../log/logger.js';
 import type { Handler } from './server.js';
+import { noteFor, notesOf } from './notes.js';
 
 // Wrappers applied to every route by the composition root: authentication in front of
 // the resource, the access log around it. Both work per request, never per chunk.
-
-/** What handlers leave on a response for the access log. */
-export interface ResponseNotes {
-  /** Set by requireAuth when credentials were accepted. */
-  restreamerUser?: string;
-  /** Set by the stream endpoint once a client is admitted (its hub counters). */
-  restreamerClient?: { readonly packetsSent: number; readonly packetsDropped: number };
-}
-
-type NotedResponse = ServerResponse & ResponseNotes;
 
 /**
  * Let the request through to `next` only with acceptable credentials; otherwise answer
@@ -25,7 +16,7 @@ export function requireAuth(next: Handler, authorize: Authorizer): Handler {
   return (req, res) => {
     const result = authorize(req.headers.authorization);
     if (result.ok) {
-      if (result.user !== undefined) (res as NotedResponse).restreamerUser = result.user;
+      if (result.user !== undefined) noteFor(res).user = result.user;
       next(req, res);
       return;
     }
@@ -58,13 +49,13 @@ export function withAccessLog(next: Handler, o: AccessLogOptions): Handler {
     } as typeof res.writeHead;
     res.once('close', () => {
       if (!counted && res.headersSent) { counted = true; o.onStatus?.(res.statusCode); }
-      logAccess(o, req, res as NotedResponse, started, socket.bytesWritten - writtenBefore);
+      logAccess(o, req, res, started, socket.bytesWritten - writtenBefore);
     });
     next(req, res);
   };
 }
 
-function logAccess(o: AccessLogOptions, req: IncomingMessage, res: NotedResponse, started: number, bytes: number): void {
+function logAccess(o: AccessLogOptions, req: IncomingMessage, res: ServerResponse, started: number, bytes: number): void {
   const status = res.headersSent ? res.statusCode : 0;
   const line: Record<string, unknown> = {
     evt: EVT.access,
@@ -76,8 +67,9 @@ function logAccess(o: AccessLogOptions, req: IncomingMessage, res: NotedResponse
     durationMs: Math.round(performance.now() - started),
     ua: req.headers['user-agent'],
   };
-  if (res.restreamerUser !== undefined) line.user = res.restreamerUser;
-  const client = res.restreamerClient;
+  const note = notesOf(res);
+  if (note?.user !== undefined) line.user = note.user;
+  const client = note?.client;
   if (client) {
     line.packetsSent = client.packetsSent;
     line.packetsDropped = client.packetsDropped;

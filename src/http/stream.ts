@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
+import { noteFor } from './notes.js';
 import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
 
 /** What the endpoint needs to know about its stream (src/streams.ts provides it). */
@@ -117,10 +118,12 @@ export class StreamEndpoint {
     let client: HubClient | undefined;
     // The hot path: the hub hands over buffers already framed for the wire (chunked for
     // HTTP/1.1), written straight to the socket in one write each. Node writes the headers
-    // (above) and, on end(), the last chunk. Should the socket not be this response's
-    // alone (never for a fresh stream request), Node's own res.write() frames instead.
+    // (above) and, on end(), the last chunk. Node gives a response its connection
+    // (res.socket) only while it is the one on the wire: a request pipelined behind another
+    // is answered into a queue, res.socket null, until the earlier response has finished.
+    // Then Node's own res.write() frames and queues instead.
     const socket = res.socket;
-    const direct = socket !== null && (socket as unknown as { _httpMessage?: unknown })._httpMessage === res && socket.writable;
+    const direct = socket !== null && socket === req.socket && socket.writable;
     const sink: ClientSink = direct
       ? { framing: res.chunkedEncoding ? 'chunked' : 'raw', write: (buf) => socket.write(buf), end: (r) => finish(r) }
       : { framing: 'raw', write: (buf) => res.write(buf), end: (r) => finish(r) };
@@ -131,12 +134,13 @@ export class StreamEndpoint {
     client = stream.hub.addClient(sink);
     corked.uncork();
     stream.viewerJoined();
-    (res as ServerResponse & { restreamerClient?: HubClient }).restreamerClient = client;
+    const note = noteFor(res);
+    note.client = client;
     log.info({ ...who, evt: EVT.clientConnect, stream: stream.name, ua: req.headers['user-agent'] }, 'client connected');
     const admitted = client;
     const forget = this.o.onClient?.({
       stream: stream.name, remote: req.socket.remoteAddress, userAgent: req.headers['user-agent'],
-      user: (res as ServerResponse & { restreamerUser?: string }).restreamerUser, client: admitted,
+      user: note.user, client: admitted,
       end: () => { if (!admitted.closed) { stream.hub.removeClient(admitted); finish('kicked'); } },
     });
 

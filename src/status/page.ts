@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Handler } from '../http/server.js';
+import { notesOf } from '../http/notes.js';
 import { EVT, type Logger } from '../log/logger.js';
 import { SnapshotBroadcaster } from './sse.js';
 import type { StatusSnapshot, StatusSource, StreamStatus } from './types.js';
@@ -161,7 +162,7 @@ export class StatusPage {
     if (!this.o.actions) {
       return sendJson(res, 403, { ok: false, error: 'actions need authentication: give the status resource an "authentication" stanza' });
     }
-    const user = (res as ServerResponse & { restreamerUser?: string }).restreamerUser;
+    const user = notesOf(res)?.user;
     const action = q.get('action');
     const done = (ok: boolean, what: Record<string, unknown>, notFound: string) => {
       if (!ok) return sendJson(res, 404, { ok: false, error: notFound });

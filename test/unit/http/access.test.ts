@@ -1,0 +1,150 @@
+// The authentication and access-log wrappers in-process: real handlers on a real
+// node:http server on port 0, a real client, the access lines read from a pino logger.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { requireAuth, withAccessLog } from '../../../src/http/access.js';
+import { createAuthorizer, type Userlist } from '../../../src/auth/auth.js';
+import { capturedLogger, request, serve, until, type Handler } from '../../helpers/inproc.js';
+
+const USERS: Userlist = { alice: { password: 'wonderland' }, bob: { password: 'builder' } };
+const basic = createAuthorizer({ type: 'basic', realm: 'Tests "here"', users: ['alice'] }, USERS);
+const bearer = createAuthorizer({ type: 'bearer', realm: '', users: ['bob'] }, USERS);
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+/** A resource answering "hello" that records whether it was reached. */
+function hello(): { h: Handler; reached: number } {
+  const r = { reached: 0, h: ((_req, res) => { r.reached++; res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '5' }).end('hello'); }) as Handler };
+  return r;
+}
+
+test('basic: no or wrong credentials get 401 with the challenge and no body; the resource is never reached', async () => {
+  const r = hello();
+  const s = await serve(requireAuth(r.h, basic));
+  try {
+    for (const authorization of [undefined, `Basic ${b64('alice:wrong')}`, `Basic ${b64('bob:builder')}`, 'Basic !!!', `Bearer ${b64('alice:wonderland')}`]) {
+      const a = await request(`${s.base}/x`, { headers: authorization === undefined ? {} : { authorization } });
+      assert.equal(a.status, 401, String(authorization));
+      assert.equal(a.headers['www-authenticate'], 'Basic realm="Tests \\"here\\"" charset="UTF-8"');
+      assert.equal(a.headers['content-length'], '0');
+      assert.equal(a.body.length, 0);
+    }
+    assert.equal(r.reached, 0);
+    const ok = await request(`${s.base}/x`, { headers: { authorization: `Basic ${b64('alice:wonderland')}` } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.toString(), 'hello');
+    assert.equal(r.reached, 1);
+  } finally { await s.close(); }
+});
+
+test('bearer: a wrong or missing token gets 403 without a challenge; the right one passes', async () => {
+  const r = hello();
+  const s = await serve(requireAuth(r.h, bearer));
+  try {
+    for (const authorization of [undefined, 'Bearer nope', 'Bearer wonderland', `Basic ${b64('bob:builder')}`]) {
+      const a = await request(`${s.base}/x`, { headers: authorization === undefined ? {} : { authorization } });
+      assert.equal(a.status, 403, String(authorization));
+      assert.equal(a.headers['www-authenticate'], undefined);
+      assert.equal(a.body.length, 0);
+    }
+    assert.equal(r.reached, 0);
+    assert.equal((await request(`${s.base}/x`, { headers: { authorization: 'Bearer builder' } })).status, 200);
+    assert.equal(r.reached, 1);
+  } finally { await s.close(); }
+});
+
+/** Sends one raw request on a fresh connection and returns every byte the server sent until it closed. */
+function raw(port: number, text: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    const chunks: Buffer[] = [];
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('end', () => resolve(Buffer.concat(chunks)));
+    sock.on('error', reject);
+    sock.setTimeout(10_000, () => { sock.destroy(); reject(new Error('no answer')); });
+  });
+}
+
+test('access log: one line per request with remote, method, path, status, bytes on the wire, duration, user agent and user', async () => {
+  const { log, lines } = capturedLogger();
+  const statuses: number[] = [];
+  const r = hello();
+  const s = await serve(withAccessLog(requireAuth(r.h, basic), { log, onStatus: (st) => statuses.push(st) }));
+  try {
+    const ok = await raw(s.port, `GET /path?q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\r\nAuthorization: Basic ${b64('alice:wonderland')}\r\nConnection: close\r\n\r\n`);
+    assert.match(ok.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello$/);
+    await until(() => lines.some((l) => l.evt === 'access'), 'the access line');
+    const a = lines.find((l) => l.evt === 'access')!;
+    assert.equal(a.msg, 'request');
+    assert.equal(a.level, 30, 'info');
+    assert.equal(a.remote, '127.0.0.1');
+    assert.equal(a.method, 'GET');
+    assert.equal(a.path, '/path?q=1');
+    assert.equal(a.status, 200);
+    assert.equal(a.bytes, ok.length, 'bytes: headers and body as sent on the wire');
+    assert.equal(typeof a.durationMs, 'number');
+    assert.ok((a.durationMs as number) >= 0);
+    assert.equal(a.ua, 'probe/1.0');
+    assert.equal(a.user, 'alice');
+    assert.equal(a.aborted, undefined, 'finished normally');
+    assert.equal(a.packetsSent, undefined, 'not a stream client');
+
+    const denied = await raw(s.port, `GET /other HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${b64('alice:wrong')}\r\nConnection: close\r\n\r\n`);
+    assert.match(denied.toString('latin1'), /^HTTP\/1\.1 401 /);
+    await until(() => lines.filter((l) => l.evt === 'access').length === 2, 'the second access line');
+    const d = lines.filter((l) => l.evt === 'access')[1]!;
+    assert.equal(d.status, 401);
+    assert.equal(d.path, '/other');
+    assert.equal(d.user, undefined, 'only an accepted user is logged');
+    assert.equal(d.ua, undefined);
+    assert.equal(d.bytes, denied.length);
+    assert.deepEqual(statuses, [200, 401], 'onStatus once per response');
+  } finally { await s.close(); }
+});
+
+test('access log: the status is counted when the headers go out (long responses), and a client that leaves is logged as aborted', async () => {
+  const { log, lines } = capturedLogger();
+  const statuses: number[] = [];
+  let open: import('node:http').ServerResponse | undefined;
+  const s = await serve(withAccessLog((_req, res) => { res.writeHead(200, { 'Content-Type': 'video/mpeg' }); res.write('x'); open = res; }, { log, onStatus: (st) => statuses.push(st) }));
+  try {
+    const sock = net.connect(s.port, '127.0.0.1', () => sock.write('GET /live HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await until(() => open !== undefined && statuses.length === 1, 'the response under way');
+    assert.deepEqual(statuses, [200], 'counted while the response is still running');
+    assert.equal(lines.filter((l) => l.evt === 'access').length, 0, 'the line waits for the end');
+    sock.destroy();
+    await until(() => lines.some((l) => l.evt === 'access'), 'the access line');
+    const a = lines.find((l) => l.evt === 'access')!;
+    assert.equal(a.status, 200);
+    assert.equal(a.aborted, true);
+    assert.deepEqual(statuses, [200]);
+  } finally { await s.close(); }
+});
+
+test('access log: implicit headers (statusCode + end) are counted too; a client gone before any header logs status 0', async () => {
+  const { log, lines } = capturedLogger();
+  const statuses: number[] = [];
+  let held = 0;
+  const s = await serve(withAccessLog((req, res) => {
+    if (req.url === '/hold') { held++; return; } // never answers
+    res.statusCode = 204;
+    res.end();
+  }, { log, onStatus: (st) => statuses.push(st) }));
+  try {
+    assert.equal((await request(`${s.base}/empty`)).status, 204);
+    await until(() => lines.some((l) => l.evt === 'access'), 'the first access line');
+    assert.equal(lines.find((l) => l.evt === 'access')!.status, 204);
+    assert.deepEqual(statuses, [204]);
+
+    const sock = net.connect(s.port, '127.0.0.1', () => sock.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await until(() => held === 1, 'the held request');
+    sock.destroy();
+    await until(() => lines.filter((l) => l.evt === 'access').length === 2, 'the second access line');
+    const a = lines.filter((l) => l.evt === 'access')[1]!;
+    assert.equal(a.path, '/hold');
+    assert.equal(a.status, 0);
+    assert.equal(a.bytes, 0);
+    assert.equal(a.aborted, true);
+    assert.deepEqual(statuses, [204], 'nothing counted for a response never sent');
+  } finally { await s.close(); }
+});
