@@ -9,7 +9,7 @@ import { StreamEndpoint, type AdmittedClient, type AdmissionGate, type StreamSta
 import { requireAuth, withAccessLog } from '../../../src/http/access.js';
 import type { Logger } from '../../../src/log/logger.js';
 import type { Authorizer } from '../../../src/auth/auth.js';
-import { makeStream, seqs, PKT } from '../../helpers/ts.js';
+import { makeStream, seqs, PKT } from '../../helpers/packets.js';
 import { capturedLogger, request, serve, until, type Handler, type LogLine } from '../../helpers/inproc.js';
 
 /** A stream whose state the test sets; counts viewers. */

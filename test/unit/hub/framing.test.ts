@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { framed, framedFromRing } from '../../../src/hub/framing.js';
 import { PacketRing } from '../../../src/hub/ring.js';
-import { makeStream, seqs, PKT } from '../../helpers/ts.js';
+import { makeStream, seqs, PKT } from '../../helpers/packets.js';
 
 /** One chunk of HTTP/1.1 chunked coding: its data; throws unless `buf` is exactly one well-formed chunk. */
 function oneChunk(buf: Buffer): Buffer {

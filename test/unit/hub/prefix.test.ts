@@ -8,8 +8,7 @@ import { PacketRing } from '../../../src/hub/ring.js';
 import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
 import { CcContinuer } from '../../../src/ts/continuity.js';
 import { checkStream } from '../../helpers/continuity.js';
-import { makePacket, PKT } from '../../helpers/ts.js';
-import { H264_DELTA, H264_KEY, Mux, patSection, pes, pmtSection } from '../../fixtures/ts/build.js';
+import { H264_DELTA, H264_KEY, Mux, makePacket, patSection, pes, pmtSection, PKT } from '../../helpers/packets.js';
 
 const PMT_PID = 0x1000;
 const VIDEO = 0x100;
