@@ -3,6 +3,7 @@ import https from 'node:https';
 import { authorizationHeader, type Userlist } from '../auth/auth.js';
 import { authUsers, type NotificationConfig } from '../config/schema.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { redactUrl } from '../log/redact.js';
 
 // URL notifications (the original's `notifications`): a GET to each configured URL when
 // limit_hit, limit_miss or heartbeat happens. Unlike the original, whose handler ran the
@@ -37,13 +38,6 @@ const MAX_IN_FLIGHT = 4;
 const RETRIES = 1;
 const RETRY_BACKOFF_MS = 500;
 const ERROR_LOG_INTERVAL_MS = 10_000;
-
-function redact(u: URL): string {
-  if (!u.password) return u.href;
-  const c = new URL(u.href);
-  c.password = '***';
-  return c.href;
-}
 
 export class Notifier {
   /** sent: answered 2xx/3xx; failed: gave up after retries; dropped: too many in flight. */
@@ -118,7 +112,7 @@ export class Notifier {
       return undefined;
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      this.log.warn({ evt: EVT.warning, event: n.event, url: redact(url) }, 'notification ignored: only http and https URLs are supported');
+      this.log.warn({ evt: EVT.warning, event: n.event, url: redactUrl(url) }, 'notification ignored: only http and https URLs are supported');
       return undefined;
     }
     const headers: Record<string, string> = { 'user-agent': 'restreamer' };
@@ -128,9 +122,9 @@ export class Notifier {
       const user = authUsers(n.authentication)[0];
       const value = authorizationHeader(type, user, userlist);
       if (value) headers.authorization = value;
-      else this.log.warn({ evt: EVT.warning, event: n.event, url: redact(url), type, user }, 'notification sent without credentials: unknown authentication type or user');
+      else this.log.warn({ evt: EVT.warning, event: n.event, url: redactUrl(url), type, user }, 'notification sent without credentials: unknown authentication type or user');
     }
-    return { event: n.event, url, display: redact(url), headers, inFlight: 0 };
+    return { event: n.event, url, display: redactUrl(url), headers, inFlight: 0 };
   }
 
   private attempt(t: Target, n: number): void {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { redactUrl } from '../log/redact.js';
 import { fnv1a64Hex } from './fnv.js';
 
 // A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
@@ -97,14 +98,6 @@ function tooLarge(max: number): RestreamerError {
   return new RestreamerError('STATIC_TOO_LARGE', `static resource is larger than ${max} bytes`, { status: 502 });
 }
 
-/** A URL fit for logs: no password. */
-function redact(u: URL): string {
-  if (!u.password) return u.href;
-  const c = new URL(u.href);
-  c.password = '***';
-  return c.href;
-}
-
 /** Read a stream to the end, failing once more than `max` bytes arrive or on abort. */
 function collect(stream: Readable, max: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -162,7 +155,7 @@ export class StaticResource {
       throw new RestreamerError('CONFIG_INVALID', `static resource: unsupported scheme ${url.protocol} (file, http, https)`);
     }
     this.url = url;
-    this.display = redact(url);
+    this.display = redactUrl(url);
     this.cacheMs = Math.max(0, o.cacheS) * 1000;
     this.cacheControl = `max-age=${Math.floor(Math.max(0, o.cacheS))}`;
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;

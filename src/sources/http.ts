@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import { RestreamerError, fromSystemError } from '../errors.js';
+import { redactUrl } from '../log/redact.js';
 import { UpstreamBase } from './base.js';
 import type { DataSink, SourceContext, SourceKind } from './source.js';
 
@@ -27,17 +28,6 @@ export function restreamerUserAgent(): string {
   }
   userAgent = `restreamer/${version}`;
   return userAgent;
-}
-
-/** The URL for logs and messages: never print a password. */
-export function redactUrl(url: URL | string): string {
-  try {
-    const u = new URL(String(url));
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return String(url);
-  }
 }
 
 class HttpUpstream extends UpstreamBase {
