@@ -108,7 +108,7 @@ export class Notifier {
     try {
       url = new URL(n.url);
     } catch {
-      this.log.warn({ evt: EVT.warning, event: n.event, url: n.url }, 'notification ignored: invalid URL');
+      this.log.warn({ evt: EVT.warning, event: n.event, url: redactUrl(n.url) }, 'notification ignored: invalid URL');
       return undefined;
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
