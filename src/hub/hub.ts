@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { PacketRing } from './ring.js';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
 import { CcContinuer } from '../ts/continuity.js';
 import { nullPackets, startPrefix } from './prefix.js';

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { UpstreamBase } from './base.js';
 import { multicastInterface, parseDatagramUrl, validateDatagramUrl, type DatagramAddress } from './multicast.js';
 import type { DataSink, SourceContext, SourceKind } from './source.js';
@@ -13,7 +14,6 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 // supervisor's readtimeout, before or after that first datagram, which closes the socket
 // (leave) and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
 
-const PKT = 188;
 /** How often repeated faults (oversized datagrams, RTP losses, ...) are summarised in the log. */
 export const FAULT_SUMMARY_MS = 10_000;
 
@@ -73,7 +73,7 @@ export class FaultSummary {
 
 /** The receive buffer wanted for `inputbuffer` packets, and a warning when the kernel grants less. */
 export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) => void, get: () => number): number {
-  const want = packets * PKT;
+  const want = packets * TS_PACKET_SIZE;
   try {
     set(want);
   } catch (e) {
