@@ -3,6 +3,7 @@ import https from 'node:https';
 import { authorizationHeader, type Userlist } from '../auth/auth.js';
 import { authUsers, type NotificationConfig } from '../config/schema.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
 
 // URL notifications (the original's `notifications`): a GET to each configured URL when
@@ -37,13 +38,13 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const MAX_IN_FLIGHT = 4;
 const RETRIES = 1;
 const RETRY_BACKOFF_MS = 500;
-const ERROR_LOG_INTERVAL_MS = 10_000;
 
 export class Notifier {
   /** sent: answered 2xx/3xx; failed: gave up after retries; dropped: too many in flight. */
   readonly stats = { sent: 0, failed: 0, dropped: 0 };
   private readonly targets: Target[] = [];
   private readonly log: Logger;
+  private readonly faults: FaultLog;
   private readonly timeoutMs: number;
   private readonly heartbeatMs: number;
   // Private agents without keep-alive: close() can destroy every socket we own.
@@ -53,11 +54,10 @@ export class Notifier {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
-  private failuresSinceLog = 0;
-  private lastErrorLog = -Infinity;
 
   constructor(o: NotifierOptions) {
     this.log = o.log;
+    this.faults = new FaultLog(o.log);
     this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.heartbeatMs = Math.max(0, o.heartbeatIntervalS) * 1000;
     for (const n of o.notifications) {
@@ -194,11 +194,6 @@ export class Notifier {
   /** Failures are summarised: at most one log line per interval, with a count. */
   private noteFailure(t: Target, err: Error): void {
     if (this.closed) return;
-    this.failuresSinceLog++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
-    this.log.warn({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message, failures: this.failuresSinceLog }, 'notification failed');
-    this.failuresSinceLog = 0;
-    this.lastErrorLog = now;
+    this.faults.note({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message }, 'notification failed');
   }
 }

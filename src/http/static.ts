@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
 import { fnv1a64Hex } from './fnv.js';
 
@@ -48,7 +49,6 @@ const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
-const ERROR_LOG_INTERVAL_MS = 10_000;
 
 // Enough for what static resources are used for (HbbTV apps, playlists, manifests).
 const MIME: Record<string, string> = {
@@ -137,12 +137,11 @@ export class StaticResource {
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
   private readonly log: Logger;
+  private readonly faults: FaultLog;
   private cached: Entry | undefined;
   private inflight: Promise<Entry> | undefined;
   private abort: AbortController | undefined;
   private closed = false;
-  private failures = 0;
-  private lastErrorLog = -Infinity;
 
   constructor(o: StaticOptions) {
     let url: URL;
@@ -161,6 +160,7 @@ export class StaticResource {
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
     this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.log = o.log;
+    this.faults = new FaultLog(o.log);
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -338,12 +338,7 @@ export class StaticResource {
   /** Repeated upstream failures are summarised: at most one log line per interval. */
   private noteFailure(err: unknown): void {
     if (this.closed) return;
-    this.failures++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
     const e = err as RestreamerError;
-    this.log.warn({ evt: EVT.staticError, remote: this.display, code: e?.code, err: e?.message ?? String(err), failures: this.failures }, 'static resource fetch failed');
-    this.failures = 0;
-    this.lastErrorLog = now;
+    this.faults.note({ evt: EVT.staticError, remote: this.display, code: e?.code, err: e?.message ?? String(err) }, 'static resource fetch failed');
   }
 }

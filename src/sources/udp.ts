@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultSummary } from '../log/faults.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { UpstreamBase } from './base.js';
 import { multicastInterface, parseDatagramUrl, validateDatagramUrl, type DatagramAddress } from './multicast.js';
@@ -14,9 +15,6 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 // supervisor's readtimeout, before or after that first datagram, which closes the socket
 // (leave) and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
 
-/** How often repeated faults (oversized datagrams, RTP losses, ...) are summarised in the log. */
-export const FAULT_SUMMARY_MS = 10_000;
-
 export interface DatagramStats {
   /** Datagrams received, oversized ones included. */
   datagrams: number;
@@ -26,49 +24,6 @@ export interface DatagramStats {
   oversize: number;
   /** Socket receive buffer the kernel granted, bytes (0 until bound). */
   recvBufferBytes: number;
-}
-
-/**
- * Counters of repeated faults, logged as one line per interval with what changed (house
- * rule: summarise, don't log one by one). The first fault of a kind is logged at once,
- * so a misconfiguration shows up without waiting for the interval.
- */
-export class FaultSummary {
-  private readonly last: Record<string, number> = {};
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly log: Logger, private readonly read: () => Record<string, number>, private readonly intervalMs = FAULT_SUMMARY_MS) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.report(), this.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Log the first occurrence of a fault kind immediately (cheap: called only on faults). */
-  first(kind: string, fields: Record<string, unknown>, msg: string): void {
-    if ((this.last[`first:${kind}`] ?? 0) > 0) return;
-    this.last[`first:${kind}`] = 1;
-    this.log.warn({ evt: EVT.upstreamFaults, first: kind, ...fields }, msg);
-  }
-
-  report(): void {
-    const now = this.read();
-    let changed: Record<string, number> | undefined;
-    for (const k of Object.keys(now)) {
-      const d = now[k]! - (this.last[k] ?? 0);
-      if (d > 0) (changed ??= {})[k] = d;
-      this.last[k] = now[k]!;
-    }
-    if (changed) this.log.warn({ evt: EVT.upstreamFaults, since: changed, totals: now }, 'upstream faults since the last summary');
-  }
-
-  /** Final report and stop. Idempotent. */
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.report();
-  }
 }
 
 /** The receive buffer wanted for `inputbuffer` packets, and a warning when the kernel grants less. */
