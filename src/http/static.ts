@@ -267,18 +267,20 @@ export class StaticResource {
         const status = res.statusCode ?? 0;
         if (REDIRECT_STATUS.has(status) && res.headers.location) {
           res.resume();
+          if (redirectsLeft <= 0) {
+            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`, { status: 502 }));
+            return;
+          }
           let next: URL;
           try {
             next = new URL(res.headers.location, url);
           } catch {
-            reject(new RestreamerError('STATIC_UPSTREAM', `static upstream: invalid redirect to ${res.headers.location}`, { status: 502 }));
+            reject(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${status} with an invalid Location: ${res.headers.location}`, { status: 502 }));
             return;
           }
-          if (redirectsLeft <= 0) {
-            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `static upstream: more than ${MAX_REDIRECTS} redirects`, { status: 502 }));
-          } else if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          if (next.protocol !== 'http:' && next.protocol !== 'https:') {
             // Never let a remote server point us at file:// or anything else.
-            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `static upstream: redirect to unsupported scheme ${next.protocol}`, { status: 502 }));
+            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `redirect to unsupported scheme: ${next.protocol}`, { status: 502 }));
           } else {
             phase.headers = false;
             resolve(this.fetchHttp(next, redirectsLeft - 1, signal, phase));
