@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { EVT, type Logger } from '../log/logger.js';
 import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
 import { fnv1a64Hex } from './fnv.js';
+import { RedirectingGet } from './get.js';
 
 // A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
 // for `cacheS` seconds and served with an FNV-1a ETag, as the original's proxy does.
@@ -47,8 +47,6 @@ interface Fetched {
 
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_REDIRECTS = 5;
-const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 // Enough for what static resources are used for (HbbTV apps, playlists, manifests).
 const MIME: Record<string, string> = {
@@ -231,7 +229,7 @@ export class StaticResource {
       const started = Date.now();
       const got = this.url.protocol === 'file:'
         ? await this.fetchFile(ac.signal)
-        : await this.fetchHttp(this.url, MAX_REDIRECTS, ac.signal, phase);
+        : await this.fetchHttp(ac.signal, phase);
       const etag = got.status === 200 ? `"${fnv1a64Hex(got.body)}"` : '';
       this.log.debug({ evt: EVT.staticFetch, remote: this.display, status: got.status, bytes: got.body.length, etag, ms: Date.now() - started }, 'static resource fetched');
       return { status: got.status, body: got.body, etag, contentType: got.contentType, expires: Date.now() + this.cacheMs };
@@ -258,46 +256,29 @@ export class StaticResource {
     return { status: 200, body, contentType: mimeFor(path) };
   }
 
-  private fetchHttp(url: URL, redirectsLeft: number, signal: AbortSignal, phase: { headers: boolean }): Promise<Fetched> {
+  private fetchHttp(signal: AbortSignal, phase: { headers: boolean }): Promise<Fetched> {
     return new Promise<Fetched>((resolve, reject) => {
-      const mod = url.protocol === 'https:' ? https : http;
-      // identity: the body is hashed and served as is, so it must not arrive compressed.
-      const req = mod.get(url, { signal, headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' } }, (res) => {
-        phase.headers = true;
-        const status = res.statusCode ?? 0;
-        if (REDIRECT_STATUS.has(status) && res.headers.location) {
-          res.resume();
-          if (redirectsLeft <= 0) {
-            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`, { status: 502 }));
+      new RedirectingGet(this.url, {
+        what: 'static upstream',
+        signal,
+        errorStatus: 502,
+        // identity: the body is hashed and served as is, so it must not arrive compressed.
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' },
+        onError: (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')),
+        onResponse: (res) => {
+          phase.headers = true;
+          const status = res.statusCode ?? 0;
+          // Any status but a redirect is passed on with its body (bounded like any body).
+          const length = res.headers['content-length'];
+          if (length !== undefined && Number(length) > this.maxBytes) {
+            // Refused from the header alone: no point reading 10 MiB to throw it away.
+            res.destroy();
+            reject(tooLarge(this.maxBytes));
             return;
           }
-          let next: URL;
-          try {
-            next = new URL(res.headers.location, url);
-          } catch {
-            reject(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${status} with an invalid Location: ${res.headers.location}`, { status: 502 }));
-            return;
-          }
-          if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-            // Never let a remote server point us at file:// or anything else.
-            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `redirect to unsupported scheme: ${next.protocol}`, { status: 502 }));
-          } else {
-            phase.headers = false;
-            resolve(this.fetchHttp(next, redirectsLeft - 1, signal, phase));
-          }
-          return;
-        }
-        // Any other status is passed on with its body (bounded like any body).
-        const length = res.headers['content-length'];
-        if (length !== undefined && Number(length) > this.maxBytes) {
-          // Refused from the header alone: no point reading 10 MiB to throw it away.
-          res.destroy();
-          reject(tooLarge(this.maxBytes));
-          return;
-        }
-        collect(res, this.maxBytes, signal).then((body) => resolve({ status, body, contentType: res.headers['content-type'] }), reject);
+          collect(res, this.maxBytes, signal).then((body) => resolve({ status, body, contentType: res.headers['content-type'] }), reject);
+        },
       });
-      req.on('error', (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')));
     });
   }
 

@@ -1,17 +1,14 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { createRequire } from 'node:module';
 import { RestreamerError, fromSystemError } from '../errors.js';
+import { RedirectingGet, isRedirect } from '../http/get.js';
 import { redactUrl } from '../log/redact.js';
 import { UpstreamBase } from './base.js';
 import type { DataSink, SourceContext, SourceKind } from './source.js';
 
-// http(s) upstream over node:http (not fetch): plain 'data' events, no stream machinery
-// in between. `agent: false` gives every request its own socket, so close() really
-// closes the connection instead of parking it in a keep-alive pool.
-
-const MAX_REDIRECTS = 5;
-const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+// http(s) upstream over node:http (not fetch; see ../http/get.ts): plain 'data' events,
+// no stream machinery in between. `agent: false` gives every request its own socket, so
+// close() really closes the connection instead of parking it in a keep-alive pool.
 
 let userAgent: string | undefined;
 
@@ -31,57 +28,26 @@ export function restreamerUserAgent(): string {
 }
 
 class HttpUpstream extends UpstreamBase {
-  private req: http.ClientRequest | undefined;
+  private get: RedirectingGet | undefined;
   private res: http.IncomingMessage | undefined;
-  private redirects = 0;
 
   constructor(url: URL, private readonly onData: DataSink) {
     super();
-    this.request(url);
-  }
-
-  private request(url: URL): void {
-    const mod = url.protocol === 'https:' ? https : http;
-    let req: http.ClientRequest;
-    try {
-      req = mod.get(url, { agent: false, headers: { 'user-agent': restreamerUserAgent(), accept: '*/*' } });
-    } catch (e) {
-      this.finish(fromSystemError(e, `GET ${redactUrl(url)}`));
-      return;
-    }
-    this.req = req;
-    // A request replaced by a redirect may still report its teardown: ignore it.
-    req.on('error', (e) => { if (req === this.req) this.finish(fromSystemError(e, `GET ${redactUrl(url)}`)); });
-    req.on('response', (res) => { if (req === this.req) this.onResponse(url, res); else res.destroy(); });
+    this.get = new RedirectingGet(url, {
+      what: 'upstream',
+      agent: false,
+      headers: { 'user-agent': restreamerUserAgent(), accept: '*/*' },
+      onResponse: (res, u) => this.onResponse(u, res),
+      onError: (e, u) => this.finish(fromSystemError(e, `GET ${redactUrl(u)}`)),
+    });
   }
 
   private onResponse(url: URL, res: http.IncomingMessage): void {
     if (this.isDone) { res.destroy(); return; }
     const status = res.statusCode ?? 0;
-    if (REDIRECT_STATUS.has(status)) {
+    if (isRedirect(status)) {
       res.resume();
-      this.req?.destroy();
-      const loc = res.headers.location;
-      if (!loc) {
-        this.finish(new RestreamerError('UPSTREAM_HTTP_STATUS', `upstream answered ${status} without a Location header`));
-        return;
-      }
-      if (++this.redirects > MAX_REDIRECTS) {
-        this.finish(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`));
-        return;
-      }
-      let next: URL;
-      try {
-        next = new URL(loc, url);
-      } catch {
-        this.finish(new RestreamerError('UPSTREAM_HTTP_STATUS', `upstream answered ${status} with an invalid Location: ${loc}`));
-        return;
-      }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        this.finish(new RestreamerError('UPSTREAM_UNSUPPORTED', `redirect to unsupported scheme: ${next.protocol}`));
-        return;
-      }
-      this.request(next);
+      this.finish(new RestreamerError('UPSTREAM_HTTP_STATUS', `upstream answered ${status} without a Location header`));
       return;
     }
     this.res = res;
@@ -103,7 +69,7 @@ class HttpUpstream extends UpstreamBase {
 
   protected teardown(): void {
     this.res?.destroy();
-    this.req?.destroy();
+    this.get?.close();
   }
 }
 
