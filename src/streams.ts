@@ -6,6 +6,7 @@ import { TS_PACKET_SIZE } from './ts/packet.js';
 import { StreamHub } from './hub/hub.js';
 import type { StreamAnalyzer } from './ts/analyzer.js';
 import { Supervisor } from './sources/supervisor.js';
+import { sourceOptions } from './sources/source.js';
 import type { StreamState } from './http/stream.js';
 import type { StreamMirror } from './hub/output.js';
 import type { EndReason } from './hub/hub.js';
@@ -150,7 +151,7 @@ export class Stream implements StreamState {
       timeoutS: this.cfg.timeout,
       readTimeoutS: this.cfg.readtimeout,
       inputBufferPackets: this.cfg.inputbuffer,
-      options: { mru: this.res.mru, clientInterface: this.res.clientinterface || undefined, rtpReorder: this.res.rtpreorder },
+      options: sourceOptions(this.res),
       log: this.log,
       onData: (chunk) => this.aligner.push(chunk),
       packets: () => this.aligner.packets,

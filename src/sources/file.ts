@@ -6,7 +6,7 @@ import { UpstreamBase } from './base.js';
 import { Pacer } from './pacer.js';
 import { LoopClock, detectPacketSize } from '../ts/loopclock.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
 
 // file:///abs/path[?loop][&realtime][&bitrate=N]
 //
@@ -182,13 +182,13 @@ class FileUpstream extends UpstreamBase {
   }
 }
 
-export const fileKind: SourceKind = {
+export const fileKind: SourceKind<NoOptions> = {
   schemes: ['file'],
   validate(url) {
     const r = parseFileUrl(url);
     return typeof r === 'string' ? r : undefined;
   },
-  open(ctx: SourceContext, onData: DataSink) {
+  open(ctx: SourceContext<NoOptions>, onData: DataSink) {
     const r = parseFileUrl(ctx.url);
     if (typeof r === 'string') throw new RestreamerError('UPSTREAM_UNSUPPORTED', r);
     return new FileUpstream(r, onData);

@@ -4,7 +4,7 @@ import { RestreamerError, fromSystemError } from '../errors.js';
 import { RedirectingGet, isRedirect } from '../http/get.js';
 import { redactUrl } from '../log/redact.js';
 import { UpstreamBase } from './base.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
 
 // http(s) upstream over node:http (not fetch; see ../http/get.ts): plain 'data' events,
 // no stream machinery in between. `agent: false` gives every request its own socket, so
@@ -73,13 +73,13 @@ class HttpUpstream extends UpstreamBase {
   }
 }
 
-export const httpKind: SourceKind = {
+export const httpKind: SourceKind<NoOptions> = {
   schemes: ['http', 'https'],
   validate(url) {
     if (!url.hostname) return `${url.protocol}// upstream needs a host`;
     return undefined;
   },
-  open(ctx: SourceContext, onData: DataSink) {
+  open(ctx: SourceContext<NoOptions>, onData: DataSink) {
     return new HttpUpstream(ctx.url, onData);
   },
 };

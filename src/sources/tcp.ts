@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { fromSystemError } from '../errors.js';
 import { UpstreamBase } from './base.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
 
 /**
  * A stream socket upstream (TCP or Unix): connected on 'connect', bytes straight to the
@@ -32,14 +32,14 @@ function hostOf(url: URL): string {
   return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
 }
 
-export const tcpKind: SourceKind = {
+export const tcpKind: SourceKind<NoOptions> = {
   schemes: ['tcp'],
   validate(url) {
     if (!url.hostname) return 'tcp upstream needs a host: tcp://host:port';
     if (!url.port) return 'tcp upstream needs a port: tcp://host:port';
     return undefined;
   },
-  open(ctx: SourceContext, onData: DataSink) {
+  open(ctx: SourceContext<NoOptions>, onData: DataSink) {
     const host = hostOf(ctx.url);
     const port = Number(ctx.url.port);
     return new SocketUpstream({ host, port }, `tcp ${ctx.url.host}`, onData);

@@ -5,7 +5,7 @@ import { FaultSummary } from '../log/faults.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { UpstreamBase } from './base.js';
 import { multicastInterface, parseDatagramUrl, validateDatagramUrl, type DatagramAddress } from './multicast.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import type { DataSink, SourceContext, SourceKind, SourceOptions } from './source.js';
 
 // udp://host:port (unicast: bind and receive), udp://GROUP:PORT (multicast join) and
 // udp://SOURCE@GROUP:PORT (source-specific join). Each datagram's payload goes to the
@@ -14,6 +14,9 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 // bound socket or a joined group proves nothing). A silent group runs into the
 // supervisor's readtimeout, before or after that first datagram, which closes the socket
 // (leave) and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
+
+/** What udp:// (and rtp://) read from the resource: the largest datagram, the multicast interface. */
+export type DatagramOptions = Pick<SourceOptions, 'mru' | 'clientInterface'>;
 
 export interface DatagramStats {
   /** Datagrams received, oversized ones included. */
@@ -56,10 +59,10 @@ export class DatagramUpstream extends UpstreamBase {
   private socket: dgram.Socket | undefined;
   private joined: { group: string; source: string | undefined; iface: string | undefined } | undefined;
 
-  constructor(protected readonly ctx: SourceContext, protected readonly onData: DataSink) {
+  constructor(protected readonly ctx: SourceContext<DatagramOptions>, protected readonly onData: DataSink) {
     super();
     this.log = ctx.log;
-    this.mru = ctx.options.mru > 0 ? ctx.options.mru : 1500;
+    this.mru = ctx.options.mru;
     this.summary = new FaultSummary(this.log, () => this.faultCounters());
     this.ready = new Promise((res) => { this.resolveBound = res; });
   }
@@ -151,10 +154,10 @@ export class DatagramUpstream extends UpstreamBase {
   }
 }
 
-export const udpKind: SourceKind = {
+export const udpKind: SourceKind<DatagramOptions> = {
   schemes: ['udp'],
   validate: validateDatagramUrl,
-  open(ctx: SourceContext, onData: DataSink) {
+  open(ctx: SourceContext<DatagramOptions>, onData: DataSink) {
     return new DatagramUpstream(ctx, onData).start();
   },
 };
