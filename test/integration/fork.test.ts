@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/fork.js';
+import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/kinds/fork.js';
 import { Supervisor } from '../../src/sources/supervisor.js';
 import type { RestreamerError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -181,7 +181,7 @@ test('fork: children are killed when the proxy process exits', { timeout: 15000 
   try {
     const script = join(dir, 'exit.mts');
     writeFileSync(script, `
-      import { forkKind } from ${JSON.stringify(join(ROOT, 'src/sources/fork.ts'))};
+      import { forkKind } from ${JSON.stringify(join(ROOT, 'src/sources/kinds/fork.ts'))};
       import { testContext } from ${JSON.stringify(join(ROOT, 'test/helpers/datagram.ts'))};
       const { ctx } = testContext(${JSON.stringify(nodeUrl('process.stdout.write("x"); setInterval(() => {}, 1000)'))});
       const up = forkKind.open(ctx, () => {});

@@ -4,11 +4,11 @@ import { EVT, type Logger } from '../log/logger.js';
 import { FaultSummary } from '../log/faults.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { UpstreamBase } from './base.js';
-import { multicastInterface, parseDatagramUrl, validateDatagramUrl, type DatagramAddress } from './multicast.js';
-import type { DataSink, SourceContext, SourceKind, SourceOptions } from './source.js';
+import { multicastInterface, parseDatagramUrl, type DatagramAddress } from './multicast.js';
+import type { DataSink, SourceContext, SourceOptions } from './source.js';
 
-// udp://host:port (unicast: bind and receive), udp://GROUP:PORT (multicast join) and
-// udp://SOURCE@GROUP:PORT (source-specific join). Each datagram's payload goes to the
+// The UDP socket upstream behind udp:// and rtp:// (kinds/udp.ts, kinds/rtp.ts), and the
+// receive-buffer sizing the unixgram kind shares. Each datagram's payload goes to the
 // sink as it is; the aligner downstream cuts it into packets (1316 bytes = 7 packets).
 // A datagram socket has no connection: it counts as connected at its first datagram (a
 // bound socket or a joined group proves nothing). A silent group runs into the
@@ -46,7 +46,7 @@ export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) =>
   return granted;
 }
 
-/** A UDP socket upstream; rtp.ts extends it and overrides deliver(). */
+/** A UDP socket upstream (unicast, multicast, SSM); kinds/rtp.ts extends it and overrides deliver(). */
 export class DatagramUpstream extends UpstreamBase {
   readonly stats: DatagramStats = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
   readonly connectsOnData = true;
@@ -153,11 +153,3 @@ export class DatagramUpstream extends UpstreamBase {
     try { s.close(); } catch { /* already closed */ }
   }
 }
-
-export const udpKind: SourceKind<DatagramOptions> = {
-  schemes: ['udp'],
-  validate: validateDatagramUrl,
-  open(ctx: SourceContext<DatagramOptions>, onData: DataSink) {
-    return new DatagramUpstream(ctx, onData).start();
-  },
-};

@@ -1,10 +1,10 @@
 import type http from 'node:http';
 import { createRequire } from 'node:module';
-import { RestreamerError, fromSystemError } from '../errors.js';
-import { RedirectingGet, isRedirect } from '../http/get.js';
-import { redactUrl } from '../log/redact.js';
-import { UpstreamBase } from './base.js';
-import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
+import { RestreamerError, fromSystemError } from '../../errors.js';
+import { RedirectingGet, isRedirect } from '../../http/get.js';
+import { redactUrl } from '../../log/redact.js';
+import { UpstreamBase } from '../base.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
 
 // http(s) upstream over node:http (not fetch; see ../http/get.ts): plain 'data' events,
 // no stream machinery in between. `agent: false` gives every request its own socket, so
@@ -17,7 +17,7 @@ export function restreamerUserAgent(): string {
   if (userAgent !== undefined) return userAgent;
   let version = '0.0.0';
   const req = createRequire(import.meta.url);
-  for (const p of ['../../package.json', '../../../package.json']) {
+  for (const p of ['../../../package.json', '../../../../package.json']) {
     try {
       const pkg = req(p) as { name?: string; version?: string };
       if (pkg.name === 'restreamer' && pkg.version) { version = pkg.version; break; }

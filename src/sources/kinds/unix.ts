@@ -1,8 +1,8 @@
-import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
-import { SocketUpstream } from './tcp.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
+import { SocketUpstream } from '../socket.js';
 
 // unix:///path/to.sock: a stream-oriented Unix domain socket (datagram and seqpacket
-// sockets are separate kinds: unixgram.ts).
+// sockets are separate kinds: ./unixgram.ts).
 
 function socketPath(url: URL): string {
   return decodeURIComponent(url.pathname);

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { RestreamerError, fromSystemError } from '../errors.js';
-import { UpstreamBase } from './base.js';
-import { Pacer } from './pacer.js';
-import { LoopClock, detectPacketSize } from '../ts/loopclock.js';
-import { TS_PACKET_SIZE } from '../ts/packet.js';
-import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
+import { RestreamerError, fromSystemError } from '../../errors.js';
+import { UpstreamBase } from '../base.js';
+import { Pacer } from '../pacer.js';
+import { LoopClock, detectPacketSize } from '../../ts/loopclock.js';
+import { TS_PACKET_SIZE } from '../../ts/packet.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
 
 // file:///abs/path[?loop][&realtime][&bitrate=N]
 //

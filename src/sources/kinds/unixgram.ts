@@ -2,12 +2,12 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type * as Nus from 'node-unix-socket';
-import { RestreamerError } from '../errors.js';
-import { FaultSummary } from '../log/faults.js';
-import { EVT, type Logger } from '../log/logger.js';
-import { UpstreamBase } from './base.js';
-import type { DataSink, SourceContext, SourceKind, SourceOptions } from './source.js';
-import { sizeRecvBuffer } from './udp.js';
+import { RestreamerError } from '../../errors.js';
+import { FaultSummary } from '../../log/faults.js';
+import { EVT, type Logger } from '../../log/logger.js';
+import { UpstreamBase } from '../base.js';
+import type { DataSink, SourceContext, SourceKind, SourceOptions } from '../source.js';
+import { sizeRecvBuffer } from '../datagram.js';
 
 // Datagram Unix sockets, which Node's net module cannot open, through node-unix-socket
 // (a napi-rs addon shipped prebuilt for Linux/macOS x64/arm64; loaded on first use).

@@ -1,8 +1,8 @@
-import { EVT } from '../log/logger.js';
-import { validateDatagramUrl } from './multicast.js';
-import { RTP_NOT_V2, RTP_OK, RtpReorder, newRtpHeader, parseRtp, type ReorderStats } from './rtp-reorder.js';
-import type { DataSink, SourceContext, SourceKind, SourceOptions } from './source.js';
-import { DatagramUpstream, type DatagramOptions } from './udp.js';
+import { EVT } from '../../log/logger.js';
+import { validateDatagramUrl } from '../multicast.js';
+import { RTP_NOT_V2, RTP_OK, RtpReorder, newRtpHeader, parseRtp, type ReorderStats } from '../rtp-reorder.js';
+import type { DataSink, SourceContext, SourceKind, SourceOptions } from '../source.js';
+import { DatagramUpstream, type DatagramOptions } from '../datagram.js';
 
 // rtp://... : the udp addressing (unicast, GROUP:PORT, SOURCE@GROUP:PORT) with the RTP
 // header removed and the datagrams put back in sequence order within a small window

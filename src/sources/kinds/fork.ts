@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { RestreamerError } from '../errors.js';
-import { EVT, type Logger } from '../log/logger.js';
-import { UpstreamBase } from './base.js';
-import type { DataSink, NoOptions, SourceContext, SourceKind } from './source.js';
+import { RestreamerError } from '../../errors.js';
+import { EVT, type Logger } from '../../log/logger.js';
+import { UpstreamBase } from '../base.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
 
 // fork:///path/to/exe?arg1+arg2 and fork://cmd?arg1+arg2 (cmd looked up on PATH; the
 // original only worked in this form). No shell: the command is executed directly.
