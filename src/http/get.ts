@@ -26,8 +26,6 @@ export interface GetOptions {
   signal?: AbortSignal;
   /** Who answers, in messages ("upstream", "static upstream"). */
   what: string;
-  /** HTTP status the redirect errors carry, where they reach a client (static: 502). */
-  errorStatus?: number;
   /** The final answer: any status but a redirect with a Location (one without is an answer too). */
   onResponse(res: http.IncomingMessage, url: URL): void;
   /**
@@ -83,20 +81,19 @@ export class RedirectingGet {
     // on a socket of its own, closed at once.
     res.resume();
     if (this.o.agent === false) req.destroy();
-    const status_ = this.o.errorStatus === undefined ? {} : { status: this.o.errorStatus };
     if (++this.redirects > MAX_REDIRECTS) {
-      this.o.onError(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`, status_), url);
+      this.o.onError(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`), url);
       return;
     }
     let next: URL;
     try {
       next = new URL(loc, url);
     } catch {
-      this.o.onError(new RestreamerError('UPSTREAM_HTTP_STATUS', `${this.o.what} answered ${status} with an invalid Location: ${loc}`, status_), url);
+      this.o.onError(new RestreamerError('UPSTREAM_HTTP_STATUS', `${this.o.what} answered ${status} with an invalid Location: ${loc}`), url);
       return;
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-      this.o.onError(new RestreamerError('UPSTREAM_UNSUPPORTED', `redirect to unsupported scheme: ${next.protocol}`, status_), url);
+      this.o.onError(new RestreamerError('UPSTREAM_UNSUPPORTED', `redirect to unsupported scheme: ${next.protocol}`), url);
       return;
     }
     this.request(next);

@@ -261,7 +261,6 @@ export class StaticResource {
       new RedirectingGet(this.url, {
         what: 'static upstream',
         signal,
-        errorStatus: 502,
         // identity: the body is hashed and served as is, so it must not arrive compressed.
         headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' },
         onError: (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')),

@@ -22,7 +22,7 @@ async function serve(handler: http.RequestListener): Promise<{ base: string; see
 function get(url: string, agent: false | undefined = false): Promise<{ status?: number; url: string; err?: unknown }> {
   return new Promise((resolve) => {
     new RedirectingGet(new URL(url), {
-      what: 'upstream', agent, headers: {}, errorStatus: 502,
+      what: 'upstream', agent, headers: {},
       onResponse: (res, u) => { res.resume(); resolve({ status: res.statusCode!, url: u.href }); },
       onError: (err, u) => resolve({ err, url: u.href }),
     });
@@ -45,7 +45,7 @@ test('follows relative and absolute redirects; a redirect without Location is th
   }
 });
 
-test(`more than ${MAX_REDIRECTS} redirects, a non-http scheme, an invalid Location: errors with the status given`, async () => {
+test(`more than ${MAX_REDIRECTS} redirects, a non-http scheme, an invalid Location: errors`, async () => {
   const { base, seen } = await serve((req, res) => {
     if (req.url!.startsWith('/loop')) res.writeHead(307, { location: `/loop${seen.length}` }).end();
     else if (req.url === '/file') res.writeHead(301, { location: 'file:///etc/passwd' }).end();
@@ -54,7 +54,6 @@ test(`more than ${MAX_REDIRECTS} redirects, a non-http scheme, an invalid Locati
   const codeOf = async (path: string) => {
     const r = await get(`${base}${path}`);
     assert.ok(r.err instanceof RestreamerError, String(r.err));
-    assert.equal(r.err.status, 502);
     return r.err.code;
   };
   assert.equal(await codeOf('/loop'), 'UPSTREAM_TOO_MANY_REDIRECTS');
