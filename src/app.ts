@@ -18,7 +18,7 @@ import { StatsCollector, StatusCounts, type StreamView } from './metrics/stats.j
 import { PrometheusMetrics } from './metrics/prometheus.js';
 import { Notifier } from './events/notifier.js';
 import { LimitWatcher } from './events/limits.js';
-import { redactUrl } from './sources/http.js';
+import { redactUrl } from './log/redact.js';
 import { Stream } from './streams.js';
 import { planReload, type ReloadPlan } from './reload.js';
 import type { WorkerCounters } from './cluster/counters.js';

@@ -2,9 +2,11 @@ import type { Logger } from './log/logger.js';
 import { EVT } from './log/logger.js';
 import type { Config, ResourceConfig } from './config/schema.js';
 import { TsAligner } from './ts/aligner.js';
+import { TS_PACKET_SIZE } from './ts/packet.js';
 import { StreamHub } from './hub/hub.js';
 import type { StreamAnalyzer } from './ts/analyzer.js';
 import { Supervisor } from './sources/supervisor.js';
+import { sourceOptions } from './sources/source.js';
 import type { StreamState } from './http/stream.js';
 import type { StreamMirror } from './hub/output.js';
 import type { EndReason } from './hub/hub.js';
@@ -149,7 +151,7 @@ export class Stream implements StreamState {
       timeoutS: this.cfg.timeout,
       readTimeoutS: this.cfg.readtimeout,
       inputBufferPackets: this.cfg.inputbuffer,
-      options: { mru: this.res.mru, clientInterface: this.res.clientinterface || undefined, rtpReorder: this.res.rtpreorder },
+      options: sourceOptions(this.res),
       log: this.log,
       onData: (chunk) => this.aligner.push(chunk),
       packets: () => this.aligner.packets,
@@ -210,7 +212,7 @@ export class Stream implements StreamState {
   private onLock(packetSize: number, relock: boolean): void {
     if (relock) return; // re-locks after garbage are summarised by reportDiscards()
     this.log.info({ evt: EVT.upstreamInfo, packetSize, discarded: this.aligner.discardedBytes - this.discardedAtConnect },
-      packetSize === 188 ? 'upstream locked: 188-byte packets' : `upstream locked: ${packetSize}-byte packets, converted to 188`);
+      packetSize === TS_PACKET_SIZE ? 'upstream locked: 188-byte packets' : `upstream locked: ${packetSize}-byte packets, converted to 188`);
   }
 
   /** Discarded input since the last summary, one line per interval (house rule 3). */

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { StreamMirror } from '../hub/output.js';
 import type { EndReason } from '../hub/hub.js';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { END_REASONS, FRAME_HEADER, Frame, frameHeader } from './protocol.js';
 
 /** A worker whose pipe holds more than this is stuck: it is killed and replaced. */

@@ -2,6 +2,7 @@ import type { StreamHub, EndReason } from '../hub/hub.js';
 import type { StreamState, AdmissionGate } from '../http/stream.js';
 import { END_REASONS, Frame } from './protocol.js';
 import type { WorkerRpc } from './rpc.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 
 /**
  * A stream as a worker sees it: its own hub (and clients), fed by the primary's data pipe;
@@ -41,7 +42,7 @@ export class RemoteStream implements StreamState {
   /** A frame for this stream from the primary. */
   onFrame(type: Frame, arg: number, payload: Buffer): void {
     switch (type) {
-      case Frame.Data: this.hub.push(payload, 0, payload.length / 188); break;
+      case Frame.Data: this.hub.push(payload, 0, payload.length / TS_PACKET_SIZE); break;
       case Frame.Lost: this.hub.upstreamLost(); break;
       case Frame.Resumed: this.hub.upstreamResumed(); break;
       case Frame.End: this.hub.endAll((END_REASONS[arg] ?? 'upstream_lost') as EndReason); break;

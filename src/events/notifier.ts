@@ -3,6 +3,8 @@ import https from 'node:https';
 import { authorizationHeader, type Userlist } from '../auth/auth.js';
 import { authUsers, type NotificationConfig } from '../config/schema.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultLog } from '../log/faults.js';
+import { redactUrl } from '../log/redact.js';
 
 // URL notifications (the original's `notifications`): a GET to each configured URL when
 // limit_hit, limit_miss or heartbeat happens. Unlike the original, whose handler ran the
@@ -36,20 +38,13 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const MAX_IN_FLIGHT = 4;
 const RETRIES = 1;
 const RETRY_BACKOFF_MS = 500;
-const ERROR_LOG_INTERVAL_MS = 10_000;
-
-function redact(u: URL): string {
-  if (!u.password) return u.href;
-  const c = new URL(u.href);
-  c.password = '***';
-  return c.href;
-}
 
 export class Notifier {
   /** sent: answered 2xx/3xx; failed: gave up after retries; dropped: too many in flight. */
   readonly stats = { sent: 0, failed: 0, dropped: 0 };
   private readonly targets: Target[] = [];
   private readonly log: Logger;
+  private readonly faults: FaultLog;
   private readonly timeoutMs: number;
   private readonly heartbeatMs: number;
   // Private agents without keep-alive: close() can destroy every socket we own.
@@ -59,11 +54,10 @@ export class Notifier {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
-  private failuresSinceLog = 0;
-  private lastErrorLog = -Infinity;
 
   constructor(o: NotifierOptions) {
     this.log = o.log;
+    this.faults = new FaultLog(o.log);
     this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.heartbeatMs = Math.max(0, o.heartbeatIntervalS) * 1000;
     for (const n of o.notifications) {
@@ -114,11 +108,11 @@ export class Notifier {
     try {
       url = new URL(n.url);
     } catch {
-      this.log.warn({ evt: EVT.warning, event: n.event, url: n.url }, 'notification ignored: invalid URL');
+      this.log.warn({ evt: EVT.warning, event: n.event, url: redactUrl(n.url) }, 'notification ignored: invalid URL');
       return undefined;
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      this.log.warn({ evt: EVT.warning, event: n.event, url: redact(url) }, 'notification ignored: only http and https URLs are supported');
+      this.log.warn({ evt: EVT.warning, event: n.event, url: redactUrl(url) }, 'notification ignored: only http and https URLs are supported');
       return undefined;
     }
     const headers: Record<string, string> = { 'user-agent': 'restreamer' };
@@ -128,9 +122,9 @@ export class Notifier {
       const user = authUsers(n.authentication)[0];
       const value = authorizationHeader(type, user, userlist);
       if (value) headers.authorization = value;
-      else this.log.warn({ evt: EVT.warning, event: n.event, url: redact(url), type, user }, 'notification sent without credentials: unknown authentication type or user');
+      else this.log.warn({ evt: EVT.warning, event: n.event, url: redactUrl(url), type, user }, 'notification sent without credentials: unknown authentication type or user');
     }
-    return { event: n.event, url, display: redact(url), headers, inFlight: 0 };
+    return { event: n.event, url, display: redactUrl(url), headers, inFlight: 0 };
   }
 
   private attempt(t: Target, n: number): void {
@@ -200,11 +194,6 @@ export class Notifier {
   /** Failures are summarised: at most one log line per interval, with a count. */
   private noteFailure(t: Target, err: Error): void {
     if (this.closed) return;
-    this.failuresSinceLog++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
-    this.log.warn({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message, failures: this.failuresSinceLog }, 'notification failed');
-    this.failuresSinceLog = 0;
-    this.lastErrorLog = now;
+    this.faults.note({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message }, 'notification failed');
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { StatsCollector } from '../metrics/stats.js';
 import { describeAnalysis } from '../metrics/analysis.js';
 import type { Handler } from './server.js';

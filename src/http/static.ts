@@ -1,12 +1,14 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultLog } from '../log/faults.js';
+import { redactUrl } from '../log/redact.js';
 import { fnv1a64Hex } from './fnv.js';
+import { RedirectingGet } from './get.js';
 
 // A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
 // for `cacheS` seconds and served with an FNV-1a ETag, as the original's proxy does.
@@ -45,9 +47,6 @@ interface Fetched {
 
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_REDIRECTS = 5;
-const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
-const ERROR_LOG_INTERVAL_MS = 10_000;
 
 // Enough for what static resources are used for (HbbTV apps, playlists, manifests).
 const MIME: Record<string, string> = {
@@ -97,14 +96,6 @@ function tooLarge(max: number): RestreamerError {
   return new RestreamerError('STATIC_TOO_LARGE', `static resource is larger than ${max} bytes`, { status: 502 });
 }
 
-/** A URL fit for logs: no password. */
-function redact(u: URL): string {
-  if (!u.password) return u.href;
-  const c = new URL(u.href);
-  c.password = '***';
-  return c.href;
-}
-
 /** Read a stream to the end, failing once more than `max` bytes arrive or on abort. */
 function collect(stream: Readable, max: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -144,12 +135,11 @@ export class StaticResource {
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
   private readonly log: Logger;
+  private readonly faults: FaultLog;
   private cached: Entry | undefined;
   private inflight: Promise<Entry> | undefined;
   private abort: AbortController | undefined;
   private closed = false;
-  private failures = 0;
-  private lastErrorLog = -Infinity;
 
   constructor(o: StaticOptions) {
     let url: URL;
@@ -162,12 +152,13 @@ export class StaticResource {
       throw new RestreamerError('CONFIG_INVALID', `static resource: unsupported scheme ${url.protocol} (file, http, https)`);
     }
     this.url = url;
-    this.display = redact(url);
+    this.display = redactUrl(url);
     this.cacheMs = Math.max(0, o.cacheS) * 1000;
     this.cacheControl = `max-age=${Math.floor(Math.max(0, o.cacheS))}`;
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
     this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.log = o.log;
+    this.faults = new FaultLog(o.log);
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -238,7 +229,7 @@ export class StaticResource {
       const started = Date.now();
       const got = this.url.protocol === 'file:'
         ? await this.fetchFile(ac.signal)
-        : await this.fetchHttp(this.url, MAX_REDIRECTS, ac.signal, phase);
+        : await this.fetchHttp(ac.signal, phase);
       const etag = got.status === 200 ? `"${fnv1a64Hex(got.body)}"` : '';
       this.log.debug({ evt: EVT.staticFetch, remote: this.display, status: got.status, bytes: got.body.length, etag, ms: Date.now() - started }, 'static resource fetched');
       return { status: got.status, body: got.body, etag, contentType: got.contentType, expires: Date.now() + this.cacheMs };
@@ -265,44 +256,28 @@ export class StaticResource {
     return { status: 200, body, contentType: mimeFor(path) };
   }
 
-  private fetchHttp(url: URL, redirectsLeft: number, signal: AbortSignal, phase: { headers: boolean }): Promise<Fetched> {
+  private fetchHttp(signal: AbortSignal, phase: { headers: boolean }): Promise<Fetched> {
     return new Promise<Fetched>((resolve, reject) => {
-      const mod = url.protocol === 'https:' ? https : http;
-      // identity: the body is hashed and served as is, so it must not arrive compressed.
-      const req = mod.get(url, { signal, headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' } }, (res) => {
-        phase.headers = true;
-        const status = res.statusCode ?? 0;
-        if (REDIRECT_STATUS.has(status) && res.headers.location) {
-          res.resume();
-          let next: URL;
-          try {
-            next = new URL(res.headers.location, url);
-          } catch {
-            reject(new RestreamerError('STATIC_UPSTREAM', `static upstream: invalid redirect to ${res.headers.location}`, { status: 502 }));
+      new RedirectingGet(this.url, {
+        what: 'static upstream',
+        signal,
+        // identity: the body is hashed and served as is, so it must not arrive compressed.
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' },
+        onError: (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')),
+        onResponse: (res) => {
+          phase.headers = true;
+          const status = res.statusCode ?? 0;
+          // Any status but a redirect is passed on with its body (bounded like any body).
+          const length = res.headers['content-length'];
+          if (length !== undefined && Number(length) > this.maxBytes) {
+            // Refused from the header alone: no point reading 10 MiB to throw it away.
+            res.destroy();
+            reject(tooLarge(this.maxBytes));
             return;
           }
-          if (redirectsLeft <= 0) {
-            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `static upstream: more than ${MAX_REDIRECTS} redirects`, { status: 502 }));
-          } else if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-            // Never let a remote server point us at file:// or anything else.
-            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `static upstream: redirect to unsupported scheme ${next.protocol}`, { status: 502 }));
-          } else {
-            phase.headers = false;
-            resolve(this.fetchHttp(next, redirectsLeft - 1, signal, phase));
-          }
-          return;
-        }
-        // Any other status is passed on with its body (bounded like any body).
-        const length = res.headers['content-length'];
-        if (length !== undefined && Number(length) > this.maxBytes) {
-          // Refused from the header alone: no point reading 10 MiB to throw it away.
-          res.destroy();
-          reject(tooLarge(this.maxBytes));
-          return;
-        }
-        collect(res, this.maxBytes, signal).then((body) => resolve({ status, body, contentType: res.headers['content-type'] }), reject);
+          collect(res, this.maxBytes, signal).then((body) => resolve({ status, body, contentType: res.headers['content-type'] }), reject);
+        },
       });
-      req.on('error', (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')));
     });
   }
 
@@ -345,12 +320,7 @@ export class StaticResource {
   /** Repeated upstream failures are summarised: at most one log line per interval. */
   private noteFailure(err: unknown): void {
     if (this.closed) return;
-    this.failures++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
     const e = err as RestreamerError;
-    this.log.warn({ evt: EVT.staticError, remote: this.display, code: e?.code, err: e?.message ?? String(err), failures: this.failures }, 'static resource fetch failed');
-    this.failures = 0;
-    this.lastErrorLog = now;
+    this.faults.note({ evt: EVT.staticError, remote: this.display, code: e?.code, err: e?.message ?? String(err) }, 'static resource fetch failed');
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { noteFor } from './notes.js';
 import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 
 /** What the endpoint needs to know about its stream (src/streams.ts provides it). */
 export interface StreamState {
@@ -159,7 +160,7 @@ export class StreamEndpoint {
       log.info({
         ...who, evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
         durationMs: Date.now() - c.connectedAt,
-        bytes: c.packetsSent * 188, packetsSent: c.packetsSent, packetsDropped: c.packetsDropped,
+        bytes: c.packetsSent * TS_PACKET_SIZE, packetsSent: c.packetsSent, packetsDropped: c.packetsDropped,
       }, 'client disconnected');
     });
   }

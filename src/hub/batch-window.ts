@@ -1,5 +1,5 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { Clock, TimerHandle } from './clock.js';
 
 /** The batch window is at least this many times the (smoothed) time a flush takes. */

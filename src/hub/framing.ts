@@ -1,5 +1,5 @@
 import type { PacketRing } from './ring.js';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 
 /**
  * How a client's bytes are wrapped on the wire. `chunked`: HTTP/1.1 chunked transfer

@@ -1,5 +1,5 @@
 import { PacketRing } from './ring.js';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { StreamAnalyzer } from '../ts/analyzer.js';
 import { CcContinuer } from '../ts/continuity.js';
 import { nullPackets } from './prefix.js';

@@ -1,5 +1,5 @@
 import type { StreamAnalyzer } from '../ts/analyzer.js';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { NULL_PID, setDiscontinuity } from '../ts/packet.js';
 
 /** `n` null packets (PID 0x1FFF): keep-alive filler while an upstream is being replaced. */

@@ -1,4 +1,4 @@
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 
 /**
  * A preallocated ring of TS packets with a single writer. Positions are absolute packet

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzip } from 'node:zlib';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { EVT, type Logger } from '../log/logger.js';
 import type { StatsCollector, StatusCounts, StreamView } from './stats.js';
 

@@ -1,4 +1,4 @@
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { AnalyzerView } from './analysis.js';
 
 // The statistics aggregator behind the health and statistics APIs and the bitrate gauges.

@@ -1,4 +1,5 @@
 import { PCR_HZ, packetPid, pcrForward, readPcr } from '../ts/pcr.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { DataSink } from './source.js';
 
 // Real-time pacing of a transport stream read from a file: data is read ahead, and a
@@ -14,7 +15,6 @@ import type { DataSink } from './source.js';
 // Without a PCR in the first `probeBytes`, the stream is paced at `fallbackBitrate`.
 // Slices are views (subarray) of the chunks pushed in: nothing is copied.
 
-const PKT = 188;
 /** A PCR gap above this is a discontinuity (the standard allows at most 100 ms). */
 const MAX_PCR_GAP = PCR_HZ;
 /** Falling further behind than this (a stalled event loop, slow disk) resets the clock instead of bursting. */
@@ -65,7 +65,7 @@ export class Pacer {
   private readonly highWater: number;
   private readonly now: () => number;
   /** Bytes from one sync byte to the next: 188, or 192/204 for M2TS and RS-coded files. */
-  private stride = PKT;
+  private stride = TS_PACKET_SIZE;
 
   constructor(private readonly o: PacerOptions) {
     this.tickMs = o.tickMs ?? 15;
@@ -111,7 +111,7 @@ export class Pacer {
   }
 
   private probe(chunk: Buffer): void {
-    for (let p = firstSync(chunk, 0, this.stride); p + PKT <= chunk.length; p += this.stride) {
+    for (let p = firstSync(chunk, 0, this.stride); p + TS_PACKET_SIZE <= chunk.length; p += this.stride) {
       if (readPcr(chunk, p) >= 0) {
         this.mode = 'pcr';
         this.pcrPid = packetPid(chunk, p);
@@ -157,7 +157,7 @@ export class Pacer {
         this.headAligned = true;
       }
       let blocked = false;
-      while (this.scanPos + PKT <= buf.length) {
+      while (this.scanPos + TS_PACKET_SIZE <= buf.length) {
         let due = this.blockedDue;
         if (due !== due) due = this.dueOf(buf, this.scanPos, now); // NaN check
         if (due > now) {
@@ -237,7 +237,7 @@ export class Pacer {
 /** First offset >= from that looks like a packet start (0x47, and 0x47 one packet on when there is room). */
 function firstSync(buf: Buffer, from: number, stride: number): number {
   const len = buf.length;
-  for (let p = from; p + PKT <= len; p++) {
+  for (let p = from; p + TS_PACKET_SIZE <= len; p++) {
     if (buf[p] === 0x47 && (p + stride >= len || buf[p + stride] === 0x47)) return p;
   }
   return len;

@@ -1,15 +1,17 @@
 import type { SourceKind } from './source.js';
-import { fileKind } from './file.js';
-import { httpKind } from './http.js';
-import { tcpKind } from './tcp.js';
-import { unixKind } from './unix.js';
-import { udpKind } from './udp.js';
-import { rtpKind } from './rtp.js';
-import { forkKind } from './fork.js';
-import { unixgramKind, unixpacketKind } from './unixgram.js';
+import { fileKind } from './kinds/file.js';
+import { httpKind } from './kinds/http.js';
+import { tcpKind } from './kinds/tcp.js';
+import { unixKind } from './kinds/unix.js';
+import { udpKind } from './kinds/udp.js';
+import { rtpKind } from './kinds/rtp.js';
+import { forkKind } from './kinds/fork.js';
+import { unixgramKind, unixpacketKind } from './kinds/unixgram.js';
 
-// Every upstream kind, one line each. Adding a kind = one module in src/sources/ and
-// one entry here; nothing else switches on the scheme.
+// Every upstream kind, one line each. Adding a kind = one module in src/sources/kinds/
+// and one entry here; nothing else switches on the scheme. What the kinds share (the
+// Source interface, UpstreamBase, socket and datagram upstreams, the supervisor) lives
+// in src/sources/ itself.
 export const SOURCE_KINDS: readonly SourceKind[] = [
   httpKind,
   fileKind,

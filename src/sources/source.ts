@@ -1,3 +1,4 @@
+import type { ResourceConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { RestreamerError } from '../errors.js';
 
@@ -5,7 +6,7 @@ import type { RestreamerError } from '../errors.js';
  * What every upstream kind gets when the supervisor opens it. Timeouts that apply to
  * all kinds (connect, read/idle) are enforced by the supervisor, not by each source.
  */
-export interface SourceContext {
+export interface SourceContext<O = SourceOptions> {
   /** The parsed upstream URL. */
   url: URL;
   /** Stream name (the resource's serve path), for logs. */
@@ -15,17 +16,31 @@ export interface SourceContext {
   inputBufferPackets: number;
   /** Connect / response-header timeout in ms (0 = none). Sources may use it for DNS/TLS. */
   connectTimeoutMs: number;
-  /** Resource options that some kinds need (multicast interface, datagram size, ...). */
-  options: SourceOptions;
+  /** The resource settings this kind reads (its options type), already resolved. */
+  options: O;
 }
 
+/**
+ * Resource settings upstream kinds read, resolved: the schema's defaults applied, so a
+ * kind never supplies a default of its own. Each kind declares the part it reads as its
+ * options type, e.g. `SourceKind<Pick<SourceOptions, 'mru'>>`; settings in the URL
+ * itself (file pacing, fork arguments) are parsed by the kind from the URL.
+ */
 export interface SourceOptions {
-  /** Network interface for multicast joins (`clientinterface`). */
-  clientInterface?: string;
-  /** Largest datagram accepted (`mru`). */
+  /** Largest datagram accepted, bytes (`mru`). */
   mru: number;
-  /** Extra per-kind options from the resource (e.g. fork arguments, file pacing). */
-  [key: string]: unknown;
+  /** Network interface for multicast joins (`clientinterface`); undefined = the system's choice. */
+  clientInterface?: string;
+  /** rtp: reorder window, datagrams (`rtpreorder`). */
+  rtpReorder: number;
+}
+
+/** The options type of a kind that reads no resource settings. */
+export type NoOptions = Record<never, never>;
+
+/** A stream resource's settings as the kinds read them. */
+export function sourceOptions(res: Pick<ResourceConfig, 'mru' | 'clientinterface' | 'rtpreorder'>): SourceOptions {
+  return { mru: res.mru, clientInterface: res.clientinterface || undefined, rtpReorder: res.rtpreorder };
 }
 
 /** Receives the upstream's bytes. Datagram kinds call it once per datagram payload. */
@@ -54,13 +69,16 @@ export interface Upstream {
   readonly connectsOnData?: boolean;
 }
 
-export type SourceFactory = (ctx: SourceContext, onData: DataSink) => Upstream;
+export type SourceFactory<O = SourceOptions> = (ctx: SourceContext<O>, onData: DataSink) => Upstream;
 
-/** Static description of an upstream kind, used for config validation and the registry. */
-export interface SourceKind {
+/**
+ * Static description of an upstream kind, used for config validation and the registry.
+ * `O` is its options type: a part of SourceOptions (a kind given all of them can use it).
+ */
+export interface SourceKind<O = SourceOptions> {
   /** URL schemes handled, without the colon (e.g. ['http', 'https']). */
   schemes: string[];
   /** Throws a message (string) when the URL is not usable for this kind; checked at config load. */
   validate?(url: URL): string | undefined;
-  open: SourceFactory;
+  open: SourceFactory<O>;
 }

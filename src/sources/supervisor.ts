@@ -1,6 +1,6 @@
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
-import { redactUrl } from './http.js';
+import { redactUrl } from '../log/redact.js';
 import { findSourceKind } from './registry.js';
 import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, UpstreamEnd } from './source.js';
 

@@ -1,7 +1,7 @@
 import type { AdmittedClient } from '../http/stream.js';
 import { describeAnalysis } from '../metrics/analysis.js';
 import type { StatsCollector, StreamView } from '../metrics/stats.js';
-import { TS_PACKET_SIZE } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, StreamStatus } from './types.js';
 
 // The status page's data in this process: read from the counters the hub, the supervisor

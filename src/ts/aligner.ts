@@ -22,10 +22,8 @@
 // copying; only the bytes still undecided at the end of a chunk (at most three packets)
 // are kept for the next one. 192/204-byte packets are copied into 188-byte ones.
 
-export const TS_PACKET_SIZE = 188;
-/** Packet sizes recognised at lock time, in the order they are tried. */
-export const PACKET_SIZES = [188, 192, 204] as const;
-const MAX_P = 204;
+import { PACKET_SIZES, TS_PACKET_SIZE } from './packet.js';
+const MAX_P = Math.max(...PACKET_SIZES);
 const SYNC = 0x47;
 /** Sync bytes a packet apart for the first lock of a connection (a re-lock: a lock point, 3). */
 const FIRST_LOCK = 5;

@@ -17,7 +17,7 @@
 // nothing is allocated per packet.
 
 import { CcContinuer } from './continuity.js';
-import { NULL_PID, PID_COUNT, TS_PACKET_SIZE } from './packet.js';
+import { NULL_PID, PACKET_SIZES, PID_COUNT, TS_PACKET_SIZE } from './packet.js';
 import { readPcr } from './pcr.js';
 import { audioFrameTicks, countAdts, isAdts, type AdtsWalk } from './audioframes.js';
 
@@ -117,9 +117,9 @@ function gcd(a: number, b: number): number {
  * Undefined when there is no such run.
  */
 export function detectPacketSize(buf: Uint8Array, from: number, to: number): { size: number; sync: number; start: number } | undefined {
-  for (let p = from; p + 188 <= to; p++) {
+  for (let p = from; p + TS_PACKET_SIZE <= to; p++) {
     if (buf[p] !== 0x47) continue;
-    for (const size of [188, 192, 204]) {
+    for (const size of PACKET_SIZES) {
       if (p + 2 * size < to && buf[p + size] === 0x47 && buf[p + 2 * size] === 0x47) {
         let sync = p;
         // M2TS: a 0x47 in the 4-byte timestamp repeats too (its top byte changes slowly);

@@ -2,7 +2,13 @@
 // Small functions over (buffer, packet offset) so V8 inlines them on the hot path; none
 // of them allocates or checks the sync byte (callers hand in aligned packets).
 
+/** Bytes in a TS packet: the one definition of 188 in the code. */
 export const TS_PACKET_SIZE = 188;
+/**
+ * Input packet sizes recognised, in the order they are tried: 188, 192 (M2TS/BDAV: a
+ * 4-byte timestamp before each packet) and 204 (16 bytes of Reed-Solomon parity after).
+ */
+export const PACKET_SIZES = [TS_PACKET_SIZE, 192, 204] as const;
 export const SYNC_BYTE = 0x47;
 export const PAT_PID = 0x0000;
 export const NULL_PID = 0x1fff;

@@ -4,12 +4,12 @@
 // Units: PCR values are returned in 27 MHz ticks (base * 300 + extension), as a plain
 // number. The largest value, 2^33 * 300, is about 2.6e12 and stays exact in a double.
 
+import { TS_PACKET_SIZE } from './packet.js';
+
 /** Ticks per second of the PCR clock. */
 export const PCR_HZ = 27_000_000;
 /** The PCR wraps to 0 here (33-bit base at 90 kHz, times 300). */
 export const PCR_WRAP = 2 ** 33 * 300;
-
-const TS_PACKET_SIZE = 188;
 
 /**
  * The PCR of the packet starting at `off` in `buf`, in 27 MHz ticks, or -1 when the

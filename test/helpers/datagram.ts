@@ -1,6 +1,7 @@
 // Test helpers for datagram upstreams: an RTP datagram builder and a SourceContext whose log is captured.
 import dgram from 'node:dgram';
 import { createLogger } from '../../src/log/logger.js';
+import { DEFAULT_MRU, DEFAULT_RTP_REORDER } from '../../src/config/schema.js';
 import type { SourceContext, SourceOptions } from '../../src/sources/source.js';
 
 export interface RtpOptions {
@@ -42,7 +43,7 @@ export function rtpPacket(o: RtpOptions): Buffer {
 
 export interface LogLine { evt?: string; msg?: string; level?: number; [k: string]: unknown }
 
-/** A SourceContext as the supervisor builds it, with every log line kept in `lines`. */
+/** A SourceContext as the supervisor builds it (the schema's defaults for options not given), with every log line kept in `lines`. */
 export function testContext(url: string, options: Partial<SourceOptions> = {}, inputBufferPackets = 1000): { ctx: SourceContext; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const { logger } = createLogger({ level: 'debug', stream: { write(s: string) { lines.push(JSON.parse(s) as LogLine); } } });
@@ -52,7 +53,7 @@ export function testContext(url: string, options: Partial<SourceOptions> = {}, i
     log: logger.child({ stream: '/test.ts', url }),
     inputBufferPackets,
     connectTimeoutMs: 0,
-    options: { mru: 1500, ...options },
+    options: { mru: options.mru ?? DEFAULT_MRU, clientInterface: options.clientInterface, rtpReorder: options.rtpReorder ?? DEFAULT_RTP_REORDER },
   };
   return { ctx, lines };
 }

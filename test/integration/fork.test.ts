@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/fork.js';
+import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/kinds/fork.js';
 import { Supervisor } from '../../src/sources/supervisor.js';
 import type { RestreamerError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -25,10 +25,12 @@ function alive(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
 }
 
-function open(url: string, options: Record<string, unknown> = {}) {
-  const { ctx, lines } = testContext(url, options);
+/** Opened as the registry does, or, with `graceMs`, with a shorter SIGTERM-to-SIGKILL grace. */
+function open(url: string, graceMs?: number) {
+  const { ctx, lines } = testContext(url);
   const chunks: Buffer[] = [];
-  const up = forkKind.open(ctx, (b) => chunks.push(b)) as ForkUpstream;
+  const onData = (b: Buffer) => { chunks.push(b); };
+  const up = graceMs === undefined ? forkKind.open(ctx, onData) as ForkUpstream : new ForkUpstream(ctx.log, parseForkUrl(ctx.url), onData, graceMs);
   return { up, lines, chunks, data: () => Buffer.concat(chunks) };
 }
 
@@ -133,7 +135,7 @@ test('fork: close() ends a running child (SIGTERM), and one that ignores SIGTERM
   await until(() => !alive(pidA), 3000, `pid ${pidA} gone`);
   assert.equal(a.up.stats.signal, 'SIGTERM');
 
-  const b = open(nodeUrl("process.on('SIGTERM', () => {}); setInterval(() => process.stdout.write('x'), 20)"), { forkGraceMs: 300 });
+  const b = open(nodeUrl("process.on('SIGTERM', () => {}); setInterval(() => process.stdout.write('x'), 20)"), 300);
   await b.up.connected;
   const pidB = b.up.stats.pid!;
   b.up.close();
@@ -179,7 +181,7 @@ test('fork: children are killed when the proxy process exits', { timeout: 15000 
   try {
     const script = join(dir, 'exit.mts');
     writeFileSync(script, `
-      import { forkKind } from ${JSON.stringify(join(ROOT, 'src/sources/fork.ts'))};
+      import { forkKind } from ${JSON.stringify(join(ROOT, 'src/sources/kinds/fork.ts'))};
       import { testContext } from ${JSON.stringify(join(ROOT, 'test/helpers/datagram.ts'))};
       const { ctx } = testContext(${JSON.stringify(nodeUrl('process.stdout.write("x"); setInterval(() => {}, 1000)'))});
       const up = forkKind.open(ctx, () => {});
@@ -209,7 +211,7 @@ test('fork under the supervisor: a child that exits is restarted per the reconne
     timeoutS: 0,
     readTimeoutS: 0,
     inputBufferPackets: 100,
-    options: { mru: 1500 },
+    options: { mru: 1500, rtpReorder: 8 },
     log: silentLogger(),
     onData: () => {},
     onConnected: () => { connects++; },

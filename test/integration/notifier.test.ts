@@ -175,6 +175,7 @@ test('bad notifications are skipped or sent without credentials, with warnings',
   const n = new Notifier({
     notifications: [
       note('limit_hit', 'not a url'),
+      note('limit_hit', 'http://alice:wonder@land@[invalid/x'),
       note('limit_hit', 'ftp://127.0.0.1/x'),
       note('limit_hit', `${rx.base}/unknown-user`, { type: 'basic', user: 'ghost' }),
       note('limit_hit', `${rx.base}/unknown-type`, { type: 'digest', user: 'alice' }),
@@ -182,7 +183,9 @@ test('bad notifications are skipped or sent without credentials, with warnings',
     ],
     userlist, heartbeatIntervalS: 0, log,
   });
-  assert.equal(lines.filter((l) => l.evt === 'warning').length, 4);
+  assert.equal(lines.filter((l) => l.evt === 'warning').length, 5);
+  assert.ok(lines.some((l) => l.url === 'http://alice:***@[invalid/x'), 'an invalid URL is logged without its password');
+  assert.ok(!JSON.stringify(lines).includes('wonder'), 'no password in the log');
   n.emit('limit_hit');
   await until(() => n.stats.sent === 3, 'three deliveries');
   for (const s of rx.seen) assert.equal(s.authorization, undefined);

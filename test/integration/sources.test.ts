@@ -29,7 +29,7 @@ function open(url: string): Opened {
   assert.ok(kind, `kind for ${u.protocol}`);
   assert.equal(kind.validate?.(u), undefined);
   const chunks: Buffer[] = [];
-  const up = kind.open({ url: u, stream: '/t', log: silentLogger(), inputBufferPackets: 1000, connectTimeoutMs: 0, options: { mru: 1500 } }, (c) => { chunks.push(c); });
+  const up = kind.open({ url: u, stream: '/t', log: silentLogger(), inputBufferPackets: 1000, connectTimeoutMs: 0, options: { mru: 1500, rtpReorder: 8 } }, (c) => { chunks.push(c); });
   return { up, chunks, bytes: () => Buffer.concat(chunks), ended: up.ended };
 }
 

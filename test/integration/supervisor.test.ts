@@ -43,7 +43,7 @@ function supervise(o: Partial<SupervisorOptions> & { remotes: string[] }): Harne
     timeoutS: 0,
     readTimeoutS: 0,
     inputBufferPackets: 100,
-    options: { mru: 1500 },
+    options: { mru: 1500, rtpReorder: 8 },
     log: logger,
     onData: (c) => { h.bytes += c.length; },
     onConnected: (url) => { h.events.push({ t: Date.now(), what: 'up', url }); },

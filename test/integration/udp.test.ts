@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { udpKind, DatagramUpstream } from '../../src/sources/udp.js';
-import { rtpKind, RtpUpstream } from '../../src/sources/rtp.js';
+import { udpKind } from '../../src/sources/kinds/udp.js';
+import { DatagramUpstream } from '../../src/sources/datagram.js';
+import { rtpKind, RtpUpstream } from '../../src/sources/kinds/rtp.js';
 import { findSourceKind } from '../../src/sources/registry.js';
 import { multicastInterface } from '../../src/sources/multicast.js';
 import { RestreamerError } from '../../src/errors.js';

@@ -1,21 +1,22 @@
 import dgram from 'node:dgram';
 import { RestreamerError, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultSummary } from '../log/faults.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { UpstreamBase } from './base.js';
-import { multicastInterface, parseDatagramUrl, validateDatagramUrl, type DatagramAddress } from './multicast.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import { multicastInterface, parseDatagramUrl, type DatagramAddress } from './multicast.js';
+import type { DataSink, SourceContext, SourceOptions } from './source.js';
 
-// udp://host:port (unicast: bind and receive), udp://GROUP:PORT (multicast join) and
-// udp://SOURCE@GROUP:PORT (source-specific join). Each datagram's payload goes to the
+// The UDP socket upstream behind udp:// and rtp:// (kinds/udp.ts, kinds/rtp.ts), and the
+// receive-buffer sizing the unixgram kind shares. Each datagram's payload goes to the
 // sink as it is; the aligner downstream cuts it into packets (1316 bytes = 7 packets).
 // A datagram socket has no connection: it counts as connected at its first datagram (a
 // bound socket or a joined group proves nothing). A silent group runs into the
 // supervisor's readtimeout, before or after that first datagram, which closes the socket
 // (leave) and opens a new one (re-join): a membership lost upstream cannot go unnoticed.
 
-const PKT = 188;
-/** How often repeated faults (oversized datagrams, RTP losses, ...) are summarised in the log. */
-export const FAULT_SUMMARY_MS = 10_000;
+/** What udp:// (and rtp://) read from the resource: the largest datagram, the multicast interface. */
+export type DatagramOptions = Pick<SourceOptions, 'mru' | 'clientInterface'>;
 
 export interface DatagramStats {
   /** Datagrams received, oversized ones included. */
@@ -28,52 +29,9 @@ export interface DatagramStats {
   recvBufferBytes: number;
 }
 
-/**
- * Counters of repeated faults, logged as one line per interval with what changed (house
- * rule: summarise, don't log one by one). The first fault of a kind is logged at once,
- * so a misconfiguration shows up without waiting for the interval.
- */
-export class FaultSummary {
-  private readonly last: Record<string, number> = {};
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly log: Logger, private readonly read: () => Record<string, number>, private readonly intervalMs = FAULT_SUMMARY_MS) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.report(), this.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Log the first occurrence of a fault kind immediately (cheap: called only on faults). */
-  first(kind: string, fields: Record<string, unknown>, msg: string): void {
-    if ((this.last[`first:${kind}`] ?? 0) > 0) return;
-    this.last[`first:${kind}`] = 1;
-    this.log.warn({ evt: EVT.upstreamFaults, first: kind, ...fields }, msg);
-  }
-
-  report(): void {
-    const now = this.read();
-    let changed: Record<string, number> | undefined;
-    for (const k of Object.keys(now)) {
-      const d = now[k]! - (this.last[k] ?? 0);
-      if (d > 0) (changed ??= {})[k] = d;
-      this.last[k] = now[k]!;
-    }
-    if (changed) this.log.warn({ evt: EVT.upstreamFaults, since: changed, totals: now }, 'upstream faults since the last summary');
-  }
-
-  /** Final report and stop. Idempotent. */
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.report();
-  }
-}
-
 /** The receive buffer wanted for `inputbuffer` packets, and a warning when the kernel grants less. */
 export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) => void, get: () => number): number {
-  const want = packets * PKT;
+  const want = packets * TS_PACKET_SIZE;
   try {
     set(want);
   } catch (e) {
@@ -88,7 +46,7 @@ export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) =>
   return granted;
 }
 
-/** A UDP socket upstream; rtp.ts extends it and overrides deliver(). */
+/** A UDP socket upstream (unicast, multicast, SSM); kinds/rtp.ts extends it and overrides deliver(). */
 export class DatagramUpstream extends UpstreamBase {
   readonly stats: DatagramStats = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
   readonly connectsOnData = true;
@@ -101,10 +59,10 @@ export class DatagramUpstream extends UpstreamBase {
   private socket: dgram.Socket | undefined;
   private joined: { group: string; source: string | undefined; iface: string | undefined } | undefined;
 
-  constructor(protected readonly ctx: SourceContext, protected readonly onData: DataSink) {
+  constructor(protected readonly ctx: SourceContext<DatagramOptions>, protected readonly onData: DataSink) {
     super();
     this.log = ctx.log;
-    this.mru = ctx.options.mru > 0 ? ctx.options.mru : 1500;
+    this.mru = ctx.options.mru;
     this.summary = new FaultSummary(this.log, () => this.faultCounters());
     this.ready = new Promise((res) => { this.resolveBound = res; });
   }
@@ -195,11 +153,3 @@ export class DatagramUpstream extends UpstreamBase {
     try { s.close(); } catch { /* already closed */ }
   }
 }
-
-export const udpKind: SourceKind = {
-  schemes: ['udp'],
-  validate: validateDatagramUrl,
-  open(ctx: SourceContext, onData: DataSink) {
-    return new DatagramUpstream(ctx, onData).start();
-  },
-};

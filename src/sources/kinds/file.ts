@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { RestreamerError, fromSystemError } from '../errors.js';
-import { UpstreamBase } from './base.js';
-import { Pacer } from './pacer.js';
-import { LoopClock, detectPacketSize } from '../ts/loopclock.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import { RestreamerError, fromSystemError } from '../../errors.js';
+import { UpstreamBase } from '../base.js';
+import { Pacer } from '../pacer.js';
+import { LoopClock, detectPacketSize } from '../../ts/loopclock.js';
+import { TS_PACKET_SIZE } from '../../ts/packet.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
 
 // file:///abs/path[?loop][&realtime][&bitrate=N]
 //
@@ -20,9 +21,9 @@ import type { DataSink, SourceContext, SourceKind } from './source.js';
 //   realtime  release data at the pace of the stream's PCR (see pacer.ts)
 //   bitrate   bits/s for realtime when the file has no PCR (default 4000000; k/M suffix)
 
-const CHUNK = 188 * 348; // ~64 KiB, whole packets so aligned files stay aligned per chunk
-/** Packets per read once the packet size is known (loop, realtime). */
+/** Packets per read: ~64 KiB, whole packets so aligned files stay aligned per chunk. */
 const CHUNK_PACKETS = 348;
+const CHUNK = TS_PACKET_SIZE * CHUNK_PACKETS;
 const DEFAULT_BITRATE = 4_000_000;
 
 export interface FileOptions {
@@ -136,7 +137,7 @@ class FileUpstream extends UpstreamBase {
         // and every pass of a loop, stays aligned: the loop clock and the pacer rely on it.
         const d = detectPacketSize(buf, 0, n);
         this.start = d ? d.start : 0;
-        const stride = d ? d.size : 188;
+        const stride = d ? d.size : TS_PACKET_SIZE;
         this.chunk = stride * CHUNK_PACKETS;
         if (this.opts.loop) this.clock = new LoopClock(stride, d ? d.sync - d.start : 0);
         if (this.pacer) this.pacer.packetSize = stride;
@@ -181,13 +182,13 @@ class FileUpstream extends UpstreamBase {
   }
 }
 
-export const fileKind: SourceKind = {
+export const fileKind: SourceKind<NoOptions> = {
   schemes: ['file'],
   validate(url) {
     const r = parseFileUrl(url);
     return typeof r === 'string' ? r : undefined;
   },
-  open(ctx: SourceContext, onData: DataSink) {
+  open(ctx: SourceContext<NoOptions>, onData: DataSink) {
     const r = parseFileUrl(ctx.url);
     if (typeof r === 'string') throw new RestreamerError('UPSTREAM_UNSUPPORTED', r);
     return new FileUpstream(r, onData);

@@ -2,11 +2,12 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type * as Nus from 'node-unix-socket';
-import { RestreamerError } from '../errors.js';
-import { EVT, type Logger } from '../log/logger.js';
-import { UpstreamBase } from './base.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
-import { FaultSummary, sizeRecvBuffer } from './udp.js';
+import { RestreamerError } from '../../errors.js';
+import { FaultSummary } from '../../log/faults.js';
+import { EVT, type Logger } from '../../log/logger.js';
+import { UpstreamBase } from '../base.js';
+import type { DataSink, SourceContext, SourceKind, SourceOptions } from '../source.js';
+import { sizeRecvBuffer } from '../datagram.js';
 
 // Datagram Unix sockets, which Node's net module cannot open, through node-unix-socket
 // (a napi-rs addon shipped prebuilt for Linux/macOS x64/arm64; loaded on first use).
@@ -74,6 +75,9 @@ function describeConnectFailure(path: string, e: unknown): string {
   return /unknown errno/i.test(msg) ? `${msg} (is a SOCK_SEQPACKET server listening there?)` : msg;
 }
 
+/** What unixgram:// and unixpacket:// read from the resource: the largest datagram. */
+export type UnixDatagramOptions = Pick<SourceOptions, 'mru'>;
+
 interface Counters { datagrams: number; bytes: number; oversize: number; recvBufferBytes: number }
 
 class UnixgramUpstream extends UpstreamBase {
@@ -87,7 +91,7 @@ class UnixgramUpstream extends UpstreamBase {
   private bound = false;
   private readonly summary: FaultSummary;
 
-  constructor(private readonly ctx: SourceContext, private readonly path: string, private readonly onData: DataSink) {
+  constructor(private readonly ctx: SourceContext<UnixDatagramOptions>, private readonly path: string, private readonly onData: DataSink) {
     super();
     this.summary = new FaultSummary(ctx.log, () => ({ oversize: this.stats.oversize }));
     this.ready = new Promise((res) => { this.resolveBound = res; });
@@ -199,18 +203,18 @@ class UnixpacketUpstream extends UpstreamBase {
   }
 }
 
-export const unixgramKind: SourceKind = {
+export const unixgramKind: SourceKind<UnixDatagramOptions> = {
   schemes: ['unixgram'],
   validate,
-  open(ctx: SourceContext, onData: DataSink) {
+  open(ctx: SourceContext<UnixDatagramOptions>, onData: DataSink) {
     return new UnixgramUpstream(ctx, socketPath(ctx.url), onData);
   },
 };
 
-export const unixpacketKind: SourceKind = {
+export const unixpacketKind: SourceKind<UnixDatagramOptions> = {
   schemes: ['unixpacket'],
   validate,
-  open(ctx: SourceContext, onData: DataSink) {
-    return new UnixpacketUpstream(ctx.log, socketPath(ctx.url), ctx.options.mru > 0 ? ctx.options.mru : 1500, onData);
+  open(ctx: SourceContext<UnixDatagramOptions>, onData: DataSink) {
+    return new UnixpacketUpstream(ctx.log, socketPath(ctx.url), ctx.options.mru, onData);
   },
 };

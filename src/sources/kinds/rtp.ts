@@ -1,15 +1,12 @@
-import { EVT } from '../log/logger.js';
-import { validateDatagramUrl } from './multicast.js';
-import { RTP_NOT_V2, RTP_OK, RtpReorder, newRtpHeader, parseRtp, type ReorderStats } from './rtp-reorder.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
-import { DatagramUpstream } from './udp.js';
+import { EVT } from '../../log/logger.js';
+import { validateDatagramUrl } from '../multicast.js';
+import { RTP_NOT_V2, RTP_OK, RtpReorder, newRtpHeader, parseRtp, type ReorderStats } from '../rtp-reorder.js';
+import type { DataSink, SourceContext, SourceKind, SourceOptions } from '../source.js';
+import { DatagramUpstream, type DatagramOptions } from '../datagram.js';
 
 // rtp://... : the udp addressing (unicast, GROUP:PORT, SOURCE@GROUP:PORT) with the RTP
 // header removed and the datagrams put back in sequence order within a small window
 // (resource key `rtpreorder`, in datagrams) before the aligner sees them.
-
-/** Default reorder window, datagrams: about 20 ms at 4 Mbit/s, and only paid on a gap. */
-export const DEFAULT_RTP_REORDER = 8;
 
 export interface RtpStats extends ReorderStats {
   /** Datagrams whose version field is not 2 (dropped). */
@@ -30,7 +27,7 @@ export class RtpUpstream extends DatagramUpstream {
   private readonly reorder: RtpReorder<Buffer>;
   private ssrc = -1;
 
-  constructor(ctx: SourceContext, onData: DataSink, window: number) {
+  constructor(ctx: SourceContext<DatagramOptions>, onData: DataSink, window: number) {
     super(ctx, onData);
     this.reorder = new RtpReorder<Buffer>(window, (payload) => { if (payload.length > 0) this.onData(payload); }, this.rtp);
   }
@@ -65,16 +62,13 @@ export class RtpUpstream extends DatagramUpstream {
   }
 }
 
-/** The reorder window from the resource (`rtpreorder`), else the default. */
-export function rtpReorderWindow(ctx: SourceContext): number {
-  const v = ctx.options.rtpReorder;
-  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? Math.min(v, 1024) : DEFAULT_RTP_REORDER;
-}
+/** What rtp:// reads from the resource: the datagram options and the reorder window. */
+export type RtpOptions = DatagramOptions & Pick<SourceOptions, 'rtpReorder'>;
 
-export const rtpKind: SourceKind = {
+export const rtpKind: SourceKind<RtpOptions> = {
   schemes: ['rtp'],
   validate: validateDatagramUrl,
-  open(ctx: SourceContext, onData: DataSink) {
-    return new RtpUpstream(ctx, onData, rtpReorderWindow(ctx)).start();
+  open(ctx: SourceContext<RtpOptions>, onData: DataSink) {
+    return new RtpUpstream(ctx, onData, ctx.options.rtpReorder).start();
   },
 };

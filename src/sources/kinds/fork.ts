@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { RestreamerError } from '../errors.js';
-import { EVT, type Logger } from '../log/logger.js';
-import { UpstreamBase } from './base.js';
-import type { DataSink, SourceContext, SourceKind } from './source.js';
+import { RestreamerError } from '../../errors.js';
+import { EVT, type Logger } from '../../log/logger.js';
+import { UpstreamBase } from '../base.js';
+import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
 
 // fork:///path/to/exe?arg1+arg2 and fork://cmd?arg1+arg2 (cmd looked up on PATH; the
 // original only worked in this form). No shell: the command is executed directly.
@@ -251,7 +251,7 @@ export class ForkUpstream extends UpstreamBase {
   }
 }
 
-export const forkKind: SourceKind = {
+export const forkKind: SourceKind<NoOptions> = {
   schemes: ['fork'],
   validate(url) {
     try {
@@ -261,8 +261,7 @@ export const forkKind: SourceKind = {
       return (e as Error).message;
     }
   },
-  open(ctx: SourceContext, onData: DataSink) {
-    const graceMs = typeof ctx.options.forkGraceMs === 'number' ? ctx.options.forkGraceMs : KILL_GRACE_MS;
-    return new ForkUpstream(ctx.log, parseForkUrl(ctx.url), onData, graceMs);
+  open(ctx: SourceContext<NoOptions>, onData: DataSink) {
+    return new ForkUpstream(ctx.log, parseForkUrl(ctx.url), onData);
   },
 };
