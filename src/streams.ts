@@ -5,7 +5,7 @@ import { TsAligner } from './ts/aligner.js';
 import { StreamHub } from './hub/hub.js';
 import type { StreamAnalyzer } from './ts/analyzer.js';
 import { Supervisor } from './sources/supervisor.js';
-import type { StreamState } from './http/stream.js';
+import type { StreamState } from './stream/contracts.js';
 import type { StreamMirror } from './hub/output.js';
 import type { EndReason } from './hub/hub.js';
 

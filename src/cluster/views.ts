@@ -1,4 +1,4 @@
-import type { StreamView } from '../metrics/stats.js';
+import type { StreamView } from '../stream/contracts.js';
 import type { Stream } from '../streams.js';
 import type { WorkerCounters } from './counters.js';
 

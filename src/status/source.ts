@@ -1,6 +1,7 @@
 import type { AdmittedClient } from '../http/stream.js';
 import { describeAnalysis } from '../metrics/analysis.js';
-import type { StatsCollector, StreamView } from '../metrics/stats.js';
+import type { StatsCollector } from '../metrics/stats.js';
+import type { StreamView } from '../stream/contracts.js';
 import { TS_PACKET_SIZE } from '../ts/aligner.js';
 import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, StreamStatus } from './types.js';
 
