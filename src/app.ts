@@ -7,7 +7,7 @@ import type { Logger } from './log/logger.js';
 import { EVT } from './log/logger.js';
 import { createAuthorizer } from './auth/auth.js';
 import { Admission } from './hub/admission.js';
-import { StreamHub } from './hub/hub.js';
+import { createHub } from './hub/create.js';
 import type { StreamMirror } from './hub/output.js';
 import { HttpFront, defaultNotFound, type Handler } from './http/server.js';
 import { StreamEndpoint } from './http/stream.js';
@@ -130,10 +130,7 @@ export class App {
           this.responses.set(r.serve, carried!.responses.get(r.serve) ?? new StatusCounts());
           return;
         }
-        const hub = new StreamHub({
-          outputBufferPackets: cfg.outputbuffer, ringPackets: cfg.inputbuffer, batchMs: cfg.batchms,
-          maxBatchMs: cfg.batchmaxms ?? undefined, deferBursts: true, start: r.start, slowTimeoutMs: cfg.slowtimeout * 1000,
-        });
+        const hub = createHub(cfg, r);
         this.remoteStreams.set(slot, new RemoteStream(slot, r.serve, hub, r.ondemand, role.rpc));
         this.responses.set(r.serve, new StatusCounts());
       });

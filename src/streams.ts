@@ -2,7 +2,8 @@ import type { Logger } from './log/logger.js';
 import { EVT } from './log/logger.js';
 import type { Config, ResourceConfig } from './config/schema.js';
 import { TsAligner } from './ts/aligner.js';
-import { StreamHub } from './hub/hub.js';
+import type { StreamHub } from './hub/hub.js';
+import { createHub } from './hub/create.js';
 import type { StreamAnalyzer } from './ts/analyzer.js';
 import { Supervisor } from './sources/supervisor.js';
 import type { StreamState } from './stream/contracts.js';
@@ -58,17 +59,8 @@ export class Stream implements StreamState {
     this.graceMs = (cfg.grace ?? 3 * cfg.reconnect) * 1000;
     this.lingerMs = res.linger * 1000;
     this.demandWaitMs = cfg.timeout > 0 ? cfg.timeout * 1000 : ONDEMAND_DEFAULT_WAIT_MS;
-    this.hub = new StreamHub({
-      outputBufferPackets: cfg.outputbuffer,
-      ringPackets: cfg.inputbuffer,
-      batchMs: cfg.batchms,
-      maxBatchMs: cfg.batchmaxms ?? undefined,
-      deferBursts: true,
-      start: res.start,
-      slowTimeoutMs: cfg.slowtimeout * 1000,
-      // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.
-      maxRingBytes: mirror ? 0 : undefined,
-    });
+    // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.
+    this.hub = createHub(cfg, res, { maxRingBytes: mirror ? 0 : undefined });
     // The first packet of a connection makes the stream available: one boolean test per
     // run of packets, nothing per packet.
     this.aligner = new TsAligner(mirror
