@@ -253,7 +253,13 @@ export class StatsCollector {
  * Responses by HTTP status for one resource (stream requests: 200, 401, 403, 404...).
  * Counted when a response finishes; read by the Prometheus scrape.
  */
-export class StatusCounts {
+export interface ResponseCounter {
+  add(status: number): void;
+  entries(): IterableIterator<[number, number]>;
+}
+
+/** A ResponseCounter of this process's own responses. */
+export class StatusCounts implements ResponseCounter {
   private readonly counts = new Map<number, number>();
   add(status: number): void { this.counts.set(status, (this.counts.get(status) ?? 0) + 1); }
   entries(): IterableIterator<[number, number]> { return this.counts.entries(); }
