@@ -10,8 +10,8 @@ import { EVT } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
 import type { ReloadPlan } from '../reload.js';
 import type { Stream } from '../streams.js';
-import type { StreamMirror } from '../hub/output.js';
 import { WorkerPipes, type WorkerPipe } from './fanout.js';
+import { MirrorOutput } from './mirror.js';
 import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerCounters } from './counters.js';
 import { NODE_FLAGS } from '../node-flags.js';
@@ -74,7 +74,8 @@ export interface PrimaryHost {
  * (the workers) and the workers' counters.
  */
 export interface PrimaryLink {
-  mirror(slot: number): StreamMirror;
+  /** The output of the stream in `slot`: its packets and events go to every worker. */
+  mirror(slot: number): MirrorOutput;
   counters: WorkerCounters;
   /** Fresh counters from every worker (before an API answer); bounded wait. */
   refresh(): Promise<void>;
@@ -123,7 +124,7 @@ export class Primary {
     this.configSlots = this.slots.map((_, i) => i);
     this.pipes = new WorkerPipes(this.slots.length);
     this.counters = new WorkerCounters(this.slots.length);
-    this.link = { mirror: (i) => this.pipes.mirror(i), counters: this.counters, refresh: () => this.collect(), apiSecret: this.apiSecret };
+    this.link = { mirror: (i) => new MirrorOutput(this.pipes, i), counters: this.counters, refresh: () => this.collect(), apiSecret: this.apiSecret };
   }
 
   /** The slot of each stream resource of the running configuration, in order. */

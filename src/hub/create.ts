@@ -1,12 +1,12 @@
 import type { Config, ResourceConfig } from '../config/schema.js';
-import { StreamHub, type HubOptions } from './hub.js';
+import { StreamHub } from './hub.js';
 
 /**
- * The hub of one stream resource, with the options every role gives it: a single
- * process's Stream and a worker's RemoteStream both build theirs here, so a new hub
- * option is passed in one place.
+ * The hub of one stream resource, where its clients are: a single process's Stream and
+ * a worker's RemoteStream both get theirs here, so a new hub option is passed in one
+ * place. (A multi-process primary has none: cluster/mirror.ts.)
  */
-export function createHub(cfg: Config, res: ResourceConfig, extra: Pick<HubOptions, 'maxRingBytes'> = {}): StreamHub {
+export function createHub(cfg: Config, res: ResourceConfig): StreamHub {
   return new StreamHub({
     outputBufferPackets: cfg.outputbuffer,
     ringPackets: cfg.inputbuffer,
@@ -15,6 +15,5 @@ export function createHub(cfg: Config, res: ResourceConfig, extra: Pick<HubOptio
     deferBursts: true,
     start: res.start,
     slowTimeoutMs: cfg.slowtimeout * 1000,
-    ...extra,
   });
 }

@@ -10,6 +10,7 @@ import { createPlaylist } from '../status/index.js';
 import { Primary, type PrimaryHost, type PrimaryLink } from '../cluster/primary.js';
 import { aggregatedResponses, aggregatedView } from '../cluster/views.js';
 import { PrimaryApiServer } from '../cluster/primary-api.js';
+import type { MirrorOutput } from '../cluster/mirror.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { assertReloadable, staticHandler, type Runner } from './shared.js';
 
@@ -20,7 +21,7 @@ import { assertReloadable, staticHandler, type Runner } from './shared.js';
 
 /** What a PrimaryApp built by a reload takes over from the one it replaces. */
 interface Carried {
-  upstream: UpstreamCarry;
+  upstream: UpstreamCarry<MirrorOutput>;
   /** The internal API server (listening). */
   internal: PrimaryApiServer;
   generation: number;
@@ -32,7 +33,7 @@ interface Carried {
  * packet through `link.mirror` and report their counters.
  */
 class PrimaryApp implements PrimaryHost {
-  readonly upstream: UpstreamSide;
+  readonly upstream: UpstreamSide<MirrorOutput>;
   /** The internal server that answers the workers' API and static requests. */
   readonly internal: PrimaryApiServer;
   /** Configuration generation: 0 at start, one more per reload (names the config a forwarded request was authorised under). */
@@ -61,8 +62,8 @@ class PrimaryApp implements PrimaryHost {
     this.internal.setRoutes(this.generation, routes);
   }
 
-  get admission(): UpstreamSide['admission'] { return this.upstream.admission; }
-  get streams(): ReadonlyMap<string, Stream> { return this.upstream.streams; }
+  get admission(): UpstreamSide<MirrorOutput>['admission'] { return this.upstream.admission; }
+  get streams(): ReadonlyMap<string, Stream<MirrorOutput>> { return this.upstream.streams; }
 
   /** The next configuration, taking over kept streams and the internal server; this one is retired. */
   reload(next: Config, link: PrimaryLink, slots: readonly number[], plan: ReloadPlan): PrimaryApp {

@@ -7,6 +7,8 @@ import type { HttpFront, Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
 import { StatusCounts } from '../metrics/stats.js';
 import { Stream } from '../streams.js';
+import { createHub } from '../hub/create.js';
+import type { StreamHub } from '../hub/hub.js';
 import { planReload, type ReloadPlan } from '../reload.js';
 import { createPlaylist } from '../status/index.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
@@ -15,7 +17,7 @@ import { assertReloadable, createFront, publicRoutes, staticHandler, streamHandl
 /** What a SingleApp built by reload() takes over from the one it replaces. */
 interface Carried {
   front: HttpFront;
-  upstream: UpstreamCarry;
+  upstream: UpstreamCarry<StreamHub>;
   /** The generation of the configuration being replaced. */
   generation: number;
 }
@@ -27,7 +29,7 @@ interface Carried {
  */
 export class SingleApp implements Runner {
   readonly front: HttpFront;
-  readonly upstream: UpstreamSide;
+  readonly upstream: UpstreamSide<StreamHub>;
   /** Configuration generation: 0 at start, one more per reload. */
   readonly generation: number;
   private readonly statics: StaticResource[] = [];
@@ -37,7 +39,7 @@ export class SingleApp implements Runner {
     this.generation = carried ? carried.generation + 1 : 0;
     this.front = carried?.front ?? createFront(log);
     this.upstream = new UpstreamSide(cfg, log, {
-      newStream: (r) => new Stream(r, cfg, log),
+      newStream: (r) => new Stream(r, cfg, log, createHub(cfg, r)),
       view: (s) => s,
       responses: (_r, _i, kept) => kept ?? new StatusCounts(),
       clientDetails: true,

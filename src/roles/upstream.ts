@@ -10,7 +10,7 @@ import { Notifier } from '../events/notifier.js';
 import { LimitWatcher } from '../events/limits.js';
 import { redactUrl } from '../sources/http.js';
 import type { Stream } from '../streams.js';
-import type { StreamView } from '../stream/contracts.js';
+import type { StreamOutput, StreamView } from '../stream/contracts.js';
 import type { ReloadPlan } from '../reload.js';
 import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js';
 
@@ -18,11 +18,11 @@ import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js'
  * How a composition root with upstreams (single.ts, primary.ts) shapes them: where each
  * stream's packets go, how its counters are seen, whose responses are counted.
  */
-export interface UpstreamParts {
+export interface UpstreamParts<O extends StreamOutput> {
   /** A stream that starts with this configuration (`i`: its index among the stream resources). */
-  newStream(r: ResourceConfig, i: number): Stream;
+  newStream(r: ResourceConfig, i: number): Stream<O>;
   /** The stream as statistics, metrics and the status page see it. */
-  view(s: Stream, i: number): StreamView;
+  view(s: Stream<O>, i: number): StreamView;
   /** Its stream responses by status; `carried`: those of the App replaced, if the stream is kept. */
   responses(r: ResourceConfig, i: number, carried: ResponseCounter | undefined): ResponseCounter;
   /** This process holds the clients (the status page lists them). */
@@ -32,10 +32,10 @@ export interface UpstreamParts {
 }
 
 /** What the upstream side built by a reload takes over from the one it replaces. */
-export interface UpstreamCarry {
+export interface UpstreamCarry<O extends StreamOutput> {
   admission: Admission;
   /** Streams kept as they are: upstream connection and clients. */
-  streams: ReadonlyMap<string, Stream>;
+  streams: ReadonlyMap<string, Stream<O>>;
   responses: ReadonlyMap<string, ResponseCounter>;
   /** Streams the control API had switched offline. */
   offline: ReadonlySet<string>;
@@ -51,8 +51,8 @@ export interface UpstreamCarry {
  * their supervisors, admission and the limits, notifications, statistics, metrics, status
  * page and the APIs over them.
  */
-export class UpstreamSide {
-  readonly streams = new Map<string, Stream>();
+export class UpstreamSide<O extends StreamOutput> {
+  readonly streams = new Map<string, Stream<O>>();
   /** Stream requests by response status, per stream (for the metrics). */
   readonly responses = new Map<string, ResponseCounter>();
   readonly admission: Admission;
@@ -65,7 +65,7 @@ export class UpstreamSide {
   private draining: boolean;
   private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(private readonly cfg: Config, private readonly log: Logger, parts: UpstreamParts, carried?: UpstreamCarry) {
+  constructor(private readonly cfg: Config, private readonly log: Logger, parts: UpstreamParts<O>, carried?: UpstreamCarry<O>) {
     this.admission = carried?.admission ?? new Admission(cfg.maxconnections);
     this.admission.setMax(cfg.maxconnections);
     this.draining = carried?.draining ?? false;
@@ -180,8 +180,8 @@ export class UpstreamSide {
   }
 
   /** What the upstream side of the next configuration takes over (streams the plan keeps). */
-  carry(plan: ReloadPlan): UpstreamCarry {
-    const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]).filter(([, s]) => s !== undefined) as [string, Stream][]);
+  carry(plan: ReloadPlan): UpstreamCarry<O> {
+    const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]).filter(([, s]) => s !== undefined) as [string, Stream<O>][]);
     const offline = new Set([...this.streams.values()].filter((s) => s.offline).map((s) => s.name));
     return {
       admission: this.admission, streams: kept, responses: this.responses, offline,
@@ -190,7 +190,7 @@ export class UpstreamSide {
   }
 
   /** After a reload: close what the next upstream side did not take over. */
-  retire(kept: ReadonlyMap<string, Stream>): void {
+  retire(kept: ReadonlyMap<string, Stream<O>>): void {
     const keep = new Set(kept.values());
     for (const u of this.unsubscribe.splice(0)) u();
     for (const s of this.streams.values()) if (!keep.has(s)) s.close();

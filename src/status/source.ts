@@ -25,7 +25,8 @@ export interface StatusStreamControl {
   readonly inGrace: boolean;
   /** Viewers (in multi-process mode: in all workers). */
   readonly clientCount: number;
-  readonly hub: { readonly ring: { readonly head: number } };
+  /** Its ring, where the clients are (single process): their lag is measured from its head. */
+  readonly hub: { readonly ring?: { readonly head: number } };
   setOffline(offline: boolean): void;
 }
 
@@ -176,7 +177,7 @@ export class LocalStatusSource implements StatusSource {
     const url = v.currentUrl;
     const clientList: ClientStatus[] = [];
     if (this.o.clients) {
-      const head = c.hub.ring.head;
+      const head = c.hub.ring?.head ?? 0;
       for (const [id, a] of this.o.clients.of(c.name, MAX_CLIENTS_LISTED)) {
         const hc = a.client;
         clientList.push({

@@ -1,4 +1,5 @@
-import type { StreamHub } from '../hub/hub.js';
+import type { EndReason, StreamHub } from '../hub/hub.js';
+import type { StreamAnalyzer } from '../ts/analyzer.js';
 import type { AnalyzerView } from '../metrics/analysis.js';
 
 // The contracts of a stream, between the modules that provide one (src/streams.ts in a
@@ -58,3 +59,31 @@ export interface StreamView {
   readonly analyzer?: AnalyzerView;
 }
 
+
+/**
+ * Where a Stream (src/streams.ts) sends its aligned packets and upstream events: its hub
+ * where the clients are (a StreamHub satisfies it), or in a multi-process primary the
+ * workers (cluster/mirror.ts), with no ring here since no client is.
+ */
+export interface StreamOutput {
+  /** What the stream carries, for statistics, metrics and the status page. */
+  readonly analyzer: StreamAnalyzer;
+  /** Packets received from the upstream. */
+  readonly packetsIn: number;
+  /** Viewers (in a multi-process primary: in all workers). */
+  readonly clientCount: number;
+  /** The ring the clients read, where they are (the status page measures their lag from its head). */
+  readonly ring?: { readonly head: number };
+  /** Aligned packets (PacketSink signature: `buf` is only valid during the call). */
+  push(buf: Buffer, offset: number, count: number): void;
+  /** Offer what has accumulated now (the upstream ended). */
+  flush(): void;
+  /** Upstream lost, clients kept for the grace period. */
+  upstreamLost(): void;
+  /** A new upstream delivers: clients resume at its first keyframe. */
+  upstreamResumed(): void;
+  endAll(reason: EndReason): void;
+  /** Availability changed: upstream connected or not, switched offline or not (only where clients ask elsewhere). */
+  state?(up: boolean, offline: boolean): void;
+  close(): void;
+}
