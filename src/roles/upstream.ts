@@ -23,7 +23,7 @@ export interface UpstreamParts<O extends StreamOutput> {
   newStream(r: ResourceConfig, i: number): Stream<O>;
   /** The stream as statistics, metrics and the status page see it. */
   view(s: Stream<O>, i: number): StreamView;
-  /** Its stream responses by status; `carried`: those of the App replaced, if the stream is kept. */
+  /** Its stream responses by status; `carried`: those of the configuration replaced, if the stream is kept. */
   responses(r: ResourceConfig, i: number, carried: ResponseCounter | undefined): ResponseCounter;
   /** This process holds the clients (the status page lists them). */
   clientDetails: boolean;

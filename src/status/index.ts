@@ -38,7 +38,7 @@ export interface StatusApiOptions {
   redact: (url: string) => string;
   /** This process holds the clients (single process); false on a multi-process primary. */
   clientDetails: boolean;
-  /** The registry of the App this one replaces (a reload keeps streams and their clients). */
+  /** The registry of the configuration this one replaces (a reload keeps streams and their clients). */
   carriedClients?: ClientRegistry;
   log: Logger;
 }
@@ -47,7 +47,7 @@ export interface StatusApiOptions {
 export class StatusApi {
   /** For StreamEndpointOptions.onClient; undefined where this process has no clients. */
   readonly onClient: ((c: AdmittedClient) => () => void) | undefined;
-  /** The viewers known to the page: hand it to the App that replaces this one on reload. */
+  /** The viewers known to the page: hand it to the configuration that replaces this one on reload. */
   readonly clients: ClientRegistry | undefined;
   private readonly source: LocalStatusSource;
   private readonly pages: StatusPage[] = [];
