@@ -36,7 +36,7 @@ export interface Runner {
 }
 
 /** A reload that cannot be applied while running (listen address, worker count). */
-export class ReloadRefused extends Error {
+class ReloadRefused extends Error {
   constructor(readonly refused: ReloadPlan['refused']) {
     super(refused.map((r) => `"${r.key}" cannot change while running (${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)}): restart to apply it`).join('; '));
     this.name = 'ReloadRefused';

@@ -18,7 +18,7 @@ import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js'
  * How a composition root with upstreams (single.ts, primary.ts) shapes them: where each
  * stream's packets go, how its counters are seen, whose responses are counted.
  */
-export interface UpstreamParts<O extends StreamOutput> {
+interface UpstreamParts<O extends StreamOutput> {
   /** A stream that starts with this configuration (`i`: its index among the stream resources). */
   newStream(r: ResourceConfig, i: number): Stream<O>;
   /** The stream as statistics, metrics and the status page see it. */
