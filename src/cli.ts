@@ -7,9 +7,11 @@ import { loadConfig, ConfigError } from './config/load.js';
 import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
 import { parseListen } from './config/listen.js';
 import cluster from 'node:cluster';
-import { App } from './app.js';
-import { ENV_LOG_FILE, ENV_LOG_FORMAT, Primary } from './cluster/primary.js';
-import { runWorker } from './cluster/worker.js';
+import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/primary.js';
+import type { Runner } from './roles/shared.js';
+import { SingleApp } from './roles/single.js';
+import { PrimaryRoot } from './roles/primary.js';
+import { runWorkerProcess } from './roles/worker.js';
 import { fdLimitWarning, openFileLimit } from './fdlimit.js';
 
 /** Exit statuses: 0 ok, 1 runtime failure (e.g. port in use), 2 bad usage or bad config. */
@@ -144,9 +146,9 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.profile) log.warn({ evt: EVT.warning }, '"profile": the Go profiler does not exist here; it enables Node runtime metrics instead');
 
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
-  let runner: App | Primary;
+  let runner: Runner;
   try {
-    runner = workers > 1 ? new Primary(cfg, log, workers) : new App(cfg, log);
+    runner = workers > 1 ? new PrimaryRoot(cfg, log, workers) : new SingleApp(cfg, log);
   } catch (err) {
     process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
     await logh.close();
@@ -164,7 +166,6 @@ async function main(argv: string[]): Promise<number> {
     await logh.close();
     return EXIT_RUNTIME;
   }
-  if (runner instanceof Primary) log.info({ evt: EVT.listen, address: addr.address, port: addr.port, workers }, 'listening');
   if (demo) {
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     process.stderr.write(`\nrestreamer demo: open http://localhost:${addr.port}/ in VLC, ffplay or mpv (bound to ${host}). Ctrl-C stops it.\n\n`);
@@ -195,7 +196,7 @@ async function main(argv: string[]): Promise<number> {
     // SIGUSR1 is the original's log-rotation signal; SIGHUP does the same here.
     const reopen = (signal: string) => {
       logh.reopen();
-      if (runner instanceof Primary) runner.reopenLogs();
+      runner.reopenLogs?.();
       log.info({ evt: EVT.logReopen, signal }, 'log file reopened');
     };
     // SIGHUP also re-reads the configuration; one reload at a time, in order.
@@ -211,7 +212,7 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-/** A worker process: the log as the primary says, then the worker's life (cluster/worker.ts). */
+/** A worker process: the log as the primary says, then the worker's life (roles/worker.ts). */
 async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
   const file = process.env[ENV_LOG_FILE] || undefined;
   const format = logFormat ?? ((process.env[ENV_LOG_FORMAT] || undefined) as LogFormat | undefined);
@@ -222,15 +223,15 @@ async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
     process.stderr.write(`restreamer: ${(err as Error).message}\n`);
     return EXIT_RUNTIME;
   }
-  return runWorker(logh);
+  return runWorkerProcess(logh);
 }
 
 /**
- * SIGHUP: read the configuration again and apply it (App.reload). An invalid file, or a
+ * SIGHUP: read the configuration again and apply it (Runner.reload). An invalid file, or a
  * change that cannot be applied while running, is refused with the reasons in the log and
  * the running configuration kept.
  */
-async function reloadConfig(runner: App | Primary, path: string, log: Logger, strict: boolean, listen: string | undefined): Promise<App | Primary> {
+async function reloadConfig(runner: Runner, path: string, log: Logger, strict: boolean, listen: string | undefined): Promise<Runner> {
   const warnings: { path: string; message: string }[] = [];
   let next;
   try {
@@ -245,11 +246,11 @@ async function reloadConfig(runner: App | Primary, path: string, log: Logger, st
   if (listen !== undefined) next.listen = listen;
   if (next.log !== runner.cfg.log) log.warn({ evt: EVT.reload, log: next.log }, '"log" cannot change while running: restart to write the log elsewhere');
   try {
-    const { app, plan } = runner.reload(next);
+    const { runner: applied, plan } = runner.reload(next);
     const { refused: _none, ...changes } = plan;
     log.info({ evt: EVT.reload, ok: true, config: path, ...changes }, `configuration reloaded: ${plan.keep.length} stream(s) kept, ${plan.restart.length} restarted, ${plan.remove.length} removed, ${plan.add.length} added`);
-    // A Primary stays the runner (it now runs the new App and told its workers).
-    return runner instanceof Primary ? runner : app;
+    // A primary stays the runner (it now runs the new configuration and told its workers).
+    return applied;
   } catch (err) {
     log.error({ evt: EVT.reload, ok: false, config: path }, `reload refused: ${(err as Error).message}; the running configuration stays`);
     return runner;

@@ -3,12 +3,10 @@ import { EVT } from './log/logger.js';
 import type { Config, ResourceConfig } from './config/schema.js';
 import { TsAligner } from './ts/aligner.js';
 import { TS_PACKET_SIZE } from './ts/packet.js';
-import { StreamHub } from './hub/hub.js';
 import type { StreamAnalyzer } from './ts/analyzer.js';
 import { Supervisor } from './sources/supervisor.js';
 import { sourceOptions } from './sources/source.js';
-import type { StreamState } from './http/stream.js';
-import type { StreamMirror } from './hub/output.js';
+import type { StreamOutput } from './stream/contracts.js';
 import type { EndReason } from './hub/hub.js';
 
 /** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
@@ -19,11 +17,12 @@ export const DISCARD_SUMMARY_MS = 10_000;
 /**
  * One stream resource: supervisor (upstream failover) -> aligner -> hub (fan-out).
  * Owns the online/offline state seen by the endpoint and the APIs, the failover grace
- * period, and on-demand connection of the upstream.
+ * period, and on-demand connection of the upstream. `hub` is where the packets go: a
+ * StreamHub where the clients are (then the Stream is the endpoint's StreamState), or in
+ * a multi-process primary the workers (cluster/mirror.ts).
  */
-export class Stream implements StreamState {
+export class Stream<O extends StreamOutput = StreamOutput> {
   readonly name: string;
-  readonly hub: StreamHub;
   readonly aligner: TsAligner;
   readonly ondemand: boolean;
   private supervisor: Supervisor | undefined;
@@ -49,34 +48,17 @@ export class Stream implements StreamState {
   private pastReconnects = 0;
   private pastBytesIn = 0;
 
-  /**
-   * `mirror` (multi-process mode): the workers, which get every packet and upstream event
-   * the local hub gets. The local hub then has no clients; it still analyses the stream.
-   */
-  constructor(private readonly res: ResourceConfig, private readonly cfg: Config, log: Logger, private readonly mirror?: StreamMirror) {
+  constructor(private readonly res: ResourceConfig, private readonly cfg: Config, log: Logger, readonly hub: O) {
     this.name = res.serve;
     this.log = log.child({ stream: res.serve });
     this.ondemand = res.ondemand;
     this.graceMs = (cfg.grace ?? 3 * cfg.reconnect) * 1000;
     this.lingerMs = res.linger * 1000;
     this.demandWaitMs = cfg.timeout > 0 ? cfg.timeout * 1000 : ONDEMAND_DEFAULT_WAIT_MS;
-    this.hub = new StreamHub({
-      outputBufferPackets: cfg.outputbuffer,
-      ringPackets: cfg.inputbuffer,
-      batchMs: cfg.batchms,
-      maxBatchMs: cfg.batchmaxms ?? undefined,
-      deferBursts: true,
-      start: res.start,
-      slowTimeoutMs: cfg.slowtimeout * 1000,
-      // With workers the local hub only analyses: clients are elsewhere, no GOP to keep.
-      maxRingBytes: mirror ? 0 : undefined,
-    });
     // The first packet of a connection makes the stream available: one boolean test per
     // run of packets, nothing per packet.
-    this.aligner = new TsAligner(mirror
-      ? (buf, off, n) => { if (!this.upstreamUp) this.onDelivering(); this.hub.push(buf, off, n); mirror.push(buf, off, n); }
-      : (buf, off, n) => { if (!this.upstreamUp) this.onDelivering(); this.hub.push(buf, off, n); },
-    (packetSize, relock) => this.onLock(packetSize, relock));
+    this.aligner = new TsAligner((buf, off, n) => { if (!this.upstreamUp) this.onDelivering(); hub.push(buf, off, n); },
+      (packetSize, relock) => this.onLock(packetSize, relock));
   }
 
   get available(): boolean { return this.upstreamUp && !this.adminOffline; }
@@ -180,7 +162,7 @@ export class Stream implements StreamState {
 
   /** Tell the workers (multi-process mode) whether the stream can be served. */
   private publishState(): void {
-    this.mirror?.state(this.upstreamUp, this.adminOffline);
+    this.hub.state?.(this.upstreamUp, this.adminOffline);
   }
 
   /** A transport connected: its bytes follow. The stream is not up before its first packet. */
@@ -202,7 +184,6 @@ export class Stream implements StreamState {
       clearTimeout(this.graceTimer);
       this.graceTimer = undefined;
       this.hub.upstreamResumed();
-      this.mirror?.upstreamResumed();
     }
     this.upstreamUp = true;
     this.publishState();
@@ -235,7 +216,6 @@ export class Stream implements StreamState {
     if (this.graceMs > 0 && clients > 0 && !this.closed) {
       this.log.info({ evt: EVT.upstreamInfo, graceMs: this.graceMs, clients }, 'upstream lost: keeping clients during grace period');
       this.hub.upstreamLost();
-      this.mirror?.upstreamLost();
       if (this.graceTimer) clearTimeout(this.graceTimer);
       this.graceTimer = setTimeout(() => {
         this.graceTimer = undefined;
@@ -248,12 +228,11 @@ export class Stream implements StreamState {
     }
   }
 
-  /** Viewers here and in the workers. */
-  get clientCount(): number { return this.hub.clientCount + (this.mirror?.clientCount ?? 0); }
+  /** Viewers (in a multi-process primary: in all workers). */
+  get clientCount(): number { return this.hub.clientCount; }
 
   private endAll(reason: EndReason): void {
     this.hub.endAll(reason);
-    this.mirror?.endAll(reason);
   }
 
   private maybeLinger(): void {

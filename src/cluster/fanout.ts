@@ -1,14 +1,17 @@
 import type { Writable } from 'node:stream';
-import type { StreamMirror } from '../hub/output.js';
 import type { EndReason } from '../hub/hub.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
-import { END_REASONS, FRAME_HEADER, Frame, frameHeader } from './protocol.js';
+import { END_REASONS, FRAME_HEADER, Frame, frameHeader, writeFrameHeader } from './protocol.js';
 
 /** A worker whose pipe holds more than this is stuck: it is killed and replaced. */
 const MAX_PIPE_BACKLOG = 64 * 1024 * 1024;
 /** Packets collected per stream before a data frame is sent (at most 5 ms apart). */
 const BATCH_PACKETS = 348;
 const BATCH_MS = 5;
+/** The largest data frame, bytes. */
+const MAX_FRAME = FRAME_HEADER + BATCH_PACKETS * TS_PACKET_SIZE;
+/** A stream's frames are assembled in slabs of this many largest frames. */
+const SLAB_FRAMES = 4;
 
 export interface WorkerPipe {
   id: number;
@@ -19,6 +22,21 @@ export interface WorkerPipe {
 }
 
 /**
+ * One stream's batch, assembled in place as the data frame the pipes get: packets are
+ * copied once, from the aligner's buffer (valid only during its call) to behind the
+ * frame header. Frames follow each other in a slab; a sent frame stays as it is until
+ * the pipes have written it, so the next one starts behind it, in a new slab once the
+ * largest frame no longer fits.
+ */
+interface Batch {
+  slab: Buffer;
+  /** Where the frame being assembled starts in the slab. */
+  start: number;
+  /** Packets in it. */
+  used: number;
+}
+
+/**
  * The primary's side of the data pipes: every stream's packets and events go to every
  * worker, in order. Packets are batched per stream (up to 5 ms) so a 1316-byte datagram
  * upstream does not cost one pipe write per datagram per worker; each batch is one
@@ -26,7 +44,7 @@ export interface WorkerPipe {
  */
 export class WorkerPipes {
   private readonly workers = new Set<WorkerPipe>();
-  private readonly batches: { buf: Buffer; used: number }[] = [];
+  private readonly batches: Batch[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(streamCount: number) {
@@ -35,7 +53,7 @@ export class WorkerPipes {
 
   /** Room for `slots` streams (a reload adds slots). */
   ensure(slots: number): void {
-    while (this.batches.length < slots) this.batches.push({ buf: Buffer.allocUnsafe(FRAME_HEADER + BATCH_PACKETS * TS_PACKET_SIZE), used: 0 });
+    while (this.batches.length < slots) this.batches.push({ slab: Buffer.allocUnsafe(SLAB_FRAMES * MAX_FRAME), start: 0, used: 0 });
   }
 
   add(w: WorkerPipe): void { this.workers.add(w); }
@@ -47,17 +65,12 @@ export class WorkerPipes {
     return n;
   }
 
-  mirror(stream: number): StreamMirror {
-    const pipes = this;
-    return {
-      push: (buf, off, count) => pipes.data(stream, buf, off, count),
-      upstreamLost: () => pipes.event(stream, Frame.Lost, 0),
-      upstreamResumed: () => pipes.event(stream, Frame.Resumed, 0),
-      endAll: (reason: EndReason) => pipes.event(stream, Frame.End, END_REASONS.indexOf(reason)),
-      state: (up: boolean, offline: boolean) => pipes.state(stream, up, offline),
-      get clientCount() { return pipes.viewers(stream); },
-    };
-  }
+  /** Upstream lost, clients kept (grace). */
+  lost(stream: number): void { this.event(stream, Frame.Lost, 0); }
+  /** A new upstream delivers: clients resume at its first keyframe. */
+  resumed(stream: number): void { this.event(stream, Frame.Resumed, 0); }
+  /** End every client of the stream. */
+  end(stream: number, reason: EndReason): void { this.event(stream, Frame.End, END_REASONS.indexOf(reason)); }
 
   /** Availability of a stream (connected, offline), sent to all workers and to new ones. */
   state(stream: number, up: boolean, offline: boolean, only?: WorkerPipe): void {
@@ -69,13 +82,14 @@ export class WorkerPipes {
     this.timer = undefined;
   }
 
-  private data(stream: number, buf: Buffer, off: number, count: number): void {
+  /** Aligned packets of a stream, for every worker (`buf` is only valid during the call). */
+  data(stream: number, buf: Buffer, off: number, count: number): void {
     if (this.workers.size === 0) return;
     const b = this.batches[stream]!;
     while (count > 0) {
       const room = BATCH_PACKETS - b.used;
       const n = Math.min(room, count);
-      buf.copy(b.buf, FRAME_HEADER + b.used * TS_PACKET_SIZE, off, off + n * TS_PACKET_SIZE);
+      buf.copy(b.slab, b.start + FRAME_HEADER + b.used * TS_PACKET_SIZE, off, off + n * TS_PACKET_SIZE);
       b.used += n;
       off += n * TS_PACKET_SIZE;
       count -= n;
@@ -92,11 +106,13 @@ export class WorkerPipes {
     const b = this.batches[stream]!;
     if (b.used === 0) return;
     const len = b.used * TS_PACKET_SIZE;
-    // A fresh buffer per frame: the pipes may still hold the previous one.
-    const frame = Buffer.allocUnsafe(FRAME_HEADER + len);
-    frameHeader(Frame.Data, 0, stream, len).copy(frame, 0);
-    b.buf.copy(frame, FRAME_HEADER, FRAME_HEADER, FRAME_HEADER + len);
+    writeFrameHeader(b.slab, b.start, Frame.Data, 0, stream, len);
+    const frame = b.slab.subarray(b.start, b.start + FRAME_HEADER + len);
+    // The pipes may still hold this frame: the next one goes behind it, in a fresh slab
+    // when the largest one would not fit (one allocation per SLAB_FRAMES full frames).
+    b.start += FRAME_HEADER + len;
     b.used = 0;
+    if (b.slab.length - b.start < MAX_FRAME) { b.slab = Buffer.allocUnsafe(SLAB_FRAMES * MAX_FRAME); b.start = 0; }
     for (const w of this.workers) this.write(w, frame);
   }
 

@@ -8,10 +8,10 @@ import type { Writable } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
-import { App, ReloadRefused, type AppRole } from '../app.js';
-import { planReload, type ReloadPlan } from '../reload.js';
+import type { ReloadPlan } from '../reload.js';
 import type { Stream } from '../streams.js';
 import { WorkerPipes, type WorkerPipe } from './fanout.js';
+import { MirrorOutput } from './mirror.js';
 import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerCounters } from './counters.js';
 import { NODE_FLAGS } from '../node-flags.js';
@@ -56,14 +56,42 @@ interface WorkerState extends WorkerPipe, HandoffTarget {
 }
 
 /**
- * Multi-process mode, primary side: pulls every upstream exactly once (the Stream
- * supervisors live here), feeds each worker's hubs through a data pipe, decides
- * admission for all workers (exact hard limit), aggregates the workers' counters for
- * the APIs (served here on an internal socket; workers forward API requests), and
- * replaces workers that die.
+ * The configuration the primary runs (src/roles/primary.ts builds it): what the workers'
+ * requests need of it.
+ */
+export interface PrimaryHost {
+  readonly cfg: Config;
+  /** Configuration generation: 0 at start, one more per reload. */
+  readonly generation: number;
+  /** The hard limit, one counter for every worker's viewers. */
+  readonly admission: { tryAcquire(): boolean; release(): void };
+  /** The streams running here (upstream side), by serve path. */
+  readonly streams: ReadonlyMap<string, Stream>;
+}
+
+/**
+ * What the primary's composition root gets from here: where each stream's packets go
+ * (the workers) and the workers' counters.
+ */
+export interface PrimaryLink {
+  /** The output of the stream in `slot`: its packets and events go to every worker. */
+  mirror(slot: number): MirrorOutput;
+  counters: WorkerCounters;
+  /** Fresh counters from every worker (before an API answer); bounded wait. */
+  refresh(): Promise<void>;
+  /** The run's secret for the internal API socket. */
+  apiSecret: string;
+}
+
+/**
+ * Multi-process mode, primary side: the worker processes. Accepts every connection and
+ * hands it to a worker, feeds each worker's hubs through a data pipe, answers their
+ * admission, viewer and demand requests from the configuration running here (the Stream
+ * supervisors pull every upstream exactly once), collects their counters for the APIs
+ * (served here on an internal socket; workers forward API requests), and replaces workers
+ * that die. The composition root (src/roles/primary.ts) builds the rest.
  */
 export class Primary {
-  app: App;
   private readonly pipes: WorkerPipes;
   private readonly counters: WorkerCounters;
   private readonly workers = new Map<number, WorkerState>();
@@ -72,7 +100,6 @@ export class Primary {
   /** Slot of each stream resource of the running configuration, in order. */
   private configSlots: number[];
   private readonly dir = mkdtempSync(join(tmpdir(), 'restreamer-'));
-  private readonly apiSocket = join(this.dir, 'api.sock');
   private readonly apiSecret = randomBytes(32).toString('hex');
   private stopping = false;
   private readonly handoff = new Handoff(() => [...this.workers.values()]);
@@ -87,29 +114,31 @@ export class Primary {
   private collectSeq = 0;
   private readonly collects = new Map<number, { left: Set<number>; done: () => void }>();
 
-  constructor(cfg: Config, private readonly log: Logger, readonly workerCount: number) {
+  /** The internal API socket (the workers forward API and static requests to it). */
+  readonly apiSocket = join(this.dir, 'api.sock');
+  readonly link: PrimaryLink;
+
+  /** `host`: the configuration running here, which a reload replaces. */
+  constructor(cfg: Config, private readonly log: Logger, readonly workerCount: number, private readonly host: () => PrimaryHost) {
     this.slots = cfg.resources.filter((r) => r.type === 'stream').map((r) => r.serve);
     this.configSlots = this.slots.map((_, i) => i);
     this.pipes = new WorkerPipes(this.slots.length);
     this.counters = new WorkerCounters(this.slots.length);
-    this.app = new App(cfg, log, this.role(this.configSlots));
+    this.link = { mirror: (i) => new MirrorOutput(this.pipes, i), counters: this.counters, refresh: () => this.collect(), apiSecret: this.apiSecret };
   }
 
-  /** The running configuration. */
-  get cfg(): Config { return this.app.cfg; }
+  /** The slot of each stream resource of the running configuration, in order. */
+  get streamSlots(): readonly number[] { return this.configSlots; }
 
-  private role(slots: number[]): AppRole {
-    return { role: 'primary', mirror: (i) => this.pipes.mirror(i), counters: this.counters, refresh: () => this.collect(), apiSecret: this.apiSecret, slots };
-  }
+  private get running(): PrimaryHost { return this.host(); }
 
   /**
-   * SIGHUP: apply a new configuration here (App.reload: kept streams keep their upstream)
-   * and in every worker (kept streams keep their clients). Kept streams keep their slot;
-   * restarted and added ones get new slots, so nothing of an old stream reaches a new one.
+   * SIGHUP, before the new configuration is built here: its slots. Kept streams keep
+   * their slot; restarted and added ones get new slots, so nothing of an old stream
+   * reaches a new one. `commit` once the new configuration runs here: the workers get it
+   * (kept streams keep their clients).
    */
-  reload(next: Config): { app: App; plan: ReloadPlan } {
-    const plan = planReload(this.app.cfg, next);
-    if (plan.refused.length) throw new ReloadRefused(plan.refused);
+  reloadSlots(plan: ReloadPlan, next: Config): { slots: readonly number[]; commit: () => void } {
     const current = new Map<string, number>();
     this.slots.forEach((name, slot) => { if (name !== undefined) current.set(name, slot); });
     const keep = new Set(plan.keep);
@@ -124,31 +153,32 @@ export class Primary {
     for (const [name, slot] of current) if (!keep.has(name)) slots[slot] = undefined;
     this.pipes.ensure(slots.length);
     this.counters.ensure(slots.length);
-    const result = this.app.reload(next, this.role(configSlots), plan);
-    this.app = result.app;
-    this.slots = slots;
-    this.configSlots = configSlots;
-    for (const w of this.workers.values()) this.sendConfig(w);
-    return result;
+    return {
+      slots: configSlots,
+      commit: () => {
+        this.slots = slots;
+        this.configSlots = configSlots;
+        for (const w of this.workers.values()) this.sendConfig(w);
+      },
+    };
   }
 
   private sendConfig(w: WorkerState): void {
-    this.send(w, { t: 'config', cfg: this.app.cfg, slots: this.configSlots, generation: this.app.generation });
+    this.send(w, { t: 'config', cfg: this.running.cfg, slots: this.configSlots, generation: this.running.generation });
   }
 
   /** The stream in `slot`, if it runs. */
   private streamAt(slot: number): Stream | undefined {
     const name = Number.isInteger(slot) && slot >= 0 ? this.slots[slot] : undefined;
-    return name === undefined ? undefined : this.app.streams.get(name);
+    return name === undefined ? undefined : this.running.streams.get(name);
   }
 
   /**
-   * Listen (the primary accepts every connection and hands it to a worker), start the
-   * workers and, once every one is ready, the upstreams.
+   * Listen (the primary accepts every connection and hands it to a worker) and start the
+   * workers; resolves once every one is ready.
    */
   async start(): Promise<AddressInfo> {
-    await this.app.startInternal(this.apiSocket);
-    const { host, port } = parseListen(this.cfg.listen);
+    const { host, port } = parseListen(this.running.cfg.listen);
     const addr = await this.handoff.listen(host, port);
     const ready = new Promise<void>((res, rej) => {
       this.readyResolve = res;
@@ -162,7 +192,6 @@ export class Primary {
     this.heartbeat.unref();
     for (let i = 0; i < this.workerCount; i++) this.fork();
     await ready;
-    this.app.startUpstreams();
     return addr;
   }
 
@@ -171,11 +200,11 @@ export class Primary {
     for (const w of this.workers.values()) this.send(w, { t: 'reopen' });
   }
 
-  /** SIGTERM with a drain time: see App.drain (the primary's admission counts every worker's viewers). */
-  drain(ms: number): Promise<void> { return this.app.drain(ms); }
-
-  /** Stop workers (they end their clients), then upstreams. Resolves when all exited. */
-  async close(): Promise<void> {
+  /**
+   * Stop workers (they end their clients), then what `closeHost` closes (the upstreams).
+   * Resolves when all exited.
+   */
+  async close(closeHost: () => Promise<void>): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.heartbeat);
@@ -189,14 +218,14 @@ export class Primary {
     await Promise.race([Promise.all(exits), timeout]);
     for (const w of this.workers.values()) if (!w.worker.isDead()) w.worker.process.kill('SIGKILL');
     this.pipes.close();
-    await this.app.close();
+    await closeHost();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
   private fork(): void {
     const worker = cluster.fork({
       [ENV_API_SOCKET]: this.apiSocket, [ENV_API_SECRET]: this.apiSecret,
-      [ENV_LOG_FILE]: this.app.cfg.log, [ENV_LOG_FORMAT]: this.app.cfg.logformat ?? '',
+      [ENV_LOG_FILE]: this.running.cfg.log, [ENV_LOG_FORMAT]: this.running.cfg.logformat ?? '',
     });
     const pipe = worker.process.stdio?.[DATA_FD] as Writable | undefined;
     if (!pipe) throw new Error('worker data pipe missing');
@@ -281,7 +310,7 @@ export class Primary {
       case 'configured':
         // It runs this configuration now: every stream's availability, before its data.
         this.slots.forEach((name, slot) => {
-          const s = name === undefined ? undefined : this.app.streams.get(name);
+          const s = name === undefined ? undefined : this.running.streams.get(name);
           if (s) this.pipes.state(slot, s.connected, s.offline, w);
         });
         break;
@@ -298,13 +327,13 @@ export class Primary {
         this.handoff.acked(m.id, m.ok);
         break;
       case 'acquire': {
-        const ok = !this.stopping && this.app.admission.tryAcquire();
+        const ok = !this.stopping && this.running.admission.tryAcquire();
         if (ok) w.slots++;
         this.send(w, { t: 'acquired', id: m.id, ok });
         break;
       }
       case 'release':
-        if (w.slots > 0) { w.slots--; this.app.admission.release(); }
+        if (w.slots > 0) { w.slots--; this.running.admission.release(); }
         break;
       case 'viewer': {
         if (!this.isSlot(m.stream)) break;
@@ -358,7 +387,7 @@ export class Primary {
     this.pipes.remove(w);
     this.counters.retire(worker.id);
     // Its clients are gone: give back their slots and viewers.
-    for (let i = 0; i < w.slots; i++) this.app.admission.release();
+    for (let i = 0; i < w.slots; i++) this.running.admission.release();
     w.viewers.forEach((n, slot) => { const s = this.streamAt(slot); for (let k = 0; k < n; k++) s?.viewerLeft(); });
     for (const c of this.collects.values()) { c.left.delete(worker.id); if (c.left.size === 0) c.done(); }
     if (this.stopping) return;

@@ -29,12 +29,16 @@ export const enum Frame {
 export const END_REASONS: readonly EndReason[] = ['upstream_lost', 'offline', 'shutdown', 'closed', 'too_slow'];
 
 export function frameHeader(type: Frame, arg: number, stream: number, length: number): Buffer {
-  const h = Buffer.allocUnsafe(FRAME_HEADER);
-  h[0] = type;
-  h[1] = arg;
-  h.writeUInt16BE(stream, 2);
-  h.writeUInt32BE(length, 4);
-  return h;
+  return writeFrameHeader(Buffer.allocUnsafe(FRAME_HEADER), 0, type, arg, stream, length);
+}
+
+/** A frame header written into `buf` at `at` (a data frame is assembled behind its header). */
+export function writeFrameHeader(buf: Buffer, at: number, type: Frame, arg: number, stream: number, length: number): Buffer {
+  buf[at] = type;
+  buf[at + 1] = arg;
+  buf.writeUInt16BE(stream, at + 2);
+  buf.writeUInt32BE(length, at + 4);
+  return buf;
 }
 
 /** Splits the pipe's byte stream back into frames (a frame may span reads). */

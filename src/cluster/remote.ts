@@ -1,5 +1,5 @@
 import type { StreamHub, EndReason } from '../hub/hub.js';
-import type { StreamState, AdmissionGate } from '../http/stream.js';
+import type { StreamState, AdmissionGate } from '../stream/contracts.js';
 import { END_REASONS, Frame } from './protocol.js';
 import type { WorkerRpc } from './rpc.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';

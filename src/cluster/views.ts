@@ -1,4 +1,5 @@
-import type { StreamView } from '../metrics/stats.js';
+import type { StreamView } from '../stream/contracts.js';
+import type { ResponseCounter } from '../metrics/stats.js';
 import type { Stream } from '../streams.js';
 import type { WorkerCounters } from './counters.js';
 
@@ -26,8 +27,8 @@ export function aggregatedView(s: Stream, index: number, counters: WorkerCounter
   };
 }
 
-/** Stream responses by status, summed over the workers (what StatusCounts offers the metrics). */
-export function aggregatedResponses(index: number, counters: WorkerCounters): { entries(): IterableIterator<[number, number]>; add(status: number): void } {
+/** Stream responses by status, summed over the workers (counted there, not here). */
+export function aggregatedResponses(index: number, counters: WorkerCounters): ResponseCounter {
   return {
     entries: () => counters.responses(index).entries(),
     add: () => { /* counted in the workers */ },

@@ -2,8 +2,9 @@ import cluster from 'node:cluster';
 import net from 'node:net';
 import { EVT, type Logger } from '../log/logger.js';
 import type { LogHandle } from '../log/logger.js';
-import { App } from '../app.js';
-import { DATA_FD, FrameReader, type PrimaryMessage, type WorkerMessage } from './protocol.js';
+import type { Config } from '../config/schema.js';
+import type { HttpFront } from '../http/server.js';
+import { DATA_FD, FrameReader, type Frame, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerRpc } from './rpc.js';
 import { ENV_API_SECRET, ENV_API_SOCKET } from './primary.js';
 
@@ -12,15 +13,45 @@ const REPORT_MS = 250;
 /** On shutdown, how long the clients' connections may take to close, ms (the front gives 500). */
 const CLOSE_WAIT_MS = 1000;
 
+/** A configuration as the primary sends it to a worker. */
+export interface WorkerConfig {
+  cfg: Config;
+  /** The slot of each stream resource, in order. */
+  slots: readonly number[];
+  generation: number;
+}
+
+/** What a worker's composition root (src/roles/worker.ts) is given to reach the primary. */
+export interface WorkerLink {
+  rpc: WorkerRpc;
+  /** The primary's internal API socket and the run's secret for it. */
+  apiSocket: string;
+  apiSecret: string;
+}
+
+/** The configuration a worker runs (src/roles/worker.ts builds it): what this process loop needs of it. */
+export interface WorkerHost {
+  readonly cfg: Config;
+  /** Its HTTP front; the connections the primary hands over go to its server. */
+  readonly front: HttpFront;
+  /** A frame of the data pipe for the stream in `slot` (dropped if this configuration has no such slot). */
+  onFrame(slot: number, type: Frame, arg: number, payload: Buffer): void;
+  /** Per-stream counters for the primary, by slot. */
+  counters(): WorkerStreamCounters[];
+  /** The next configuration, taking over what it keeps; this one is retired. */
+  reload(next: WorkerConfig): WorkerHost;
+  close(): Promise<void>;
+}
+
 /**
  * Multi-process mode, worker side: serves the HTTP clients the primary hands over, from
  * hubs fed by the primary's data pipe; asks the primary for admission; forwards API
  * requests to it; answers its heartbeat. Exits, ending its clients, when the primary says
  * so or is gone.
  */
-export async function runWorker(logh: LogHandle): Promise<number> {
+export async function runWorker(logh: LogHandle, build: (link: WorkerLink, m: WorkerConfig, log: Logger) => WorkerHost): Promise<number> {
   const log: Logger = logh.logger.child({ worker: cluster.worker?.id });
-  let app: App | undefined;
+  let app: WorkerHost | undefined;
   let exiting: Promise<number> | undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => { resolveExit = r; });
@@ -46,18 +77,19 @@ export async function runWorker(logh: LogHandle): Promise<number> {
   };
   process.on('error', () => shutdown(0));
   cluster.worker?.on('error', () => shutdown(0));
-  const rpc = new WorkerRpc(send, () => app?.workerCounters() ?? [], () => shutdown(0), () => logh.reopen());
+  const rpc = new WorkerRpc(send, () => app?.counters() ?? [], () => shutdown(0), () => logh.reopen());
   const apiSecret = process.env[ENV_API_SECRET] ?? '';
   delete process.env[ENV_API_SECRET];
   const apiSocket = process.env[ENV_API_SOCKET] ?? '';
-  // The App is built from the primary's configuration (first 'config' message), never
+  const link: WorkerLink = { rpc, apiSocket, apiSecret };
+  // The configuration is built from the primary's configuration (first 'config' message), never
   // from the file, which may have changed since the primary read it; each later 'config'
   // is a reload. Frames for a slot this worker does not have (yet) are dropped.
   const configure = (m: Extract<PrimaryMessage, { t: 'config' }>) => {
     if (exiting) return;
-    const role = { role: 'worker', rpc, apiSocket, apiSecret, slots: m.slots, generation: m.generation } as const;
+    const next: WorkerConfig = { cfg: m.cfg, slots: m.slots, generation: m.generation };
     if (!app) {
-      app = new App(m.cfg, log, role);
+      app = build(link, next, log);
       // The front's HTTP server never listens here. Its connection bookkeeping (header and
       // request timeouts, closing idle keep-alive connections) starts on 'listening'.
       app.front.server.emit('listening');
@@ -66,7 +98,7 @@ export async function runWorker(logh: LogHandle): Promise<number> {
       return;
     }
     try {
-      app = app.reload(m.cfg, role).app;
+      app = app.reload(next);
       log.info({ evt: EVT.reload, ok: true, generation: m.generation }, 'configuration reloaded');
     } catch (err) {
       log.error({ evt: EVT.reload, ok: false, err: (err as Error).message }, 'reload failed in a worker: stopping it (the primary starts a new one)');
@@ -76,7 +108,7 @@ export async function runWorker(logh: LogHandle): Promise<number> {
     send({ t: 'configured', generation: m.generation });
   };
 
-  const reader = new FrameReader((type, arg, stream, payload) => app?.remoteStreams.get(stream)?.onFrame(type, arg, payload));
+  const reader = new FrameReader((type, arg, stream, payload) => app?.onFrame(stream, type, arg, payload));
   const data = new net.Socket({ fd: DATA_FD, readable: true, writable: false });
   data.on('data', (chunk: Buffer) => reader.push(chunk));
   data.on('error', () => shutdown(1));

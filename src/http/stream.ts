@@ -2,31 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { noteFor } from './notes.js';
-import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
+import type { ClientSink, EndReason, HubClient } from '../hub/hub.js';
+import type { AdmissionGate, StreamState } from '../stream/contracts.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
-
-/** What the endpoint needs to know about its stream (src/streams.ts provides it). */
-export interface StreamState {
-  readonly name: string;
-  readonly hub: StreamHub;
-  /** Upstream connected and not switched offline by the control API. */
-  readonly available: boolean;
-  /** On-demand streams connect their upstream when a viewer asks. */
-  readonly ondemand: boolean;
-  /** Start the upstream if needed and wait (bounded) until it delivers; false = 404. */
-  demand(): Promise<boolean>;
-  viewerJoined(): void;
-  viewerLeft(): void;
-}
-
-/**
- * The hard connection limit. Synchronous in one process; in multi-process mode the
- * primary decides, so the answer may come later (still exact: one counter decides).
- */
-export interface AdmissionGate {
-  acquire(): boolean | Promise<boolean>;
-  release(): void;
-}
 
 export interface StreamEndpointOptions {
   stream: StreamState;

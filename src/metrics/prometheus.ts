@@ -4,7 +4,8 @@ import { gzip } from 'node:zlib';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { EVT, type Logger } from '../log/logger.js';
-import type { StatsCollector, StatusCounts, StreamView } from './stats.js';
+import type { ResponseCounter, StatsCollector } from './stats.js';
+import type { StreamView } from '../stream/contracts.js';
 
 // The prometheus API: the original's metric names and labels, plus what operators need
 // beyond them. The hot path never touches prom-client: every value is read from the
@@ -17,7 +18,7 @@ export interface MetricsStream {
   /** Every configured upstream URL (remote first), for the `url` label. */
   remotes: readonly string[];
   /** Stream requests by response status (counted by the access-log wrapper). */
-  responses: StatusCounts;
+  responses: ResponseCounter;
 }
 
 export interface PrometheusOptions {

@@ -1,39 +1,14 @@
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { AnalyzerView } from './analysis.js';
+import type { StreamView } from '../stream/contracts.js';
+
+// StreamView lives with the other stream contracts; named here too for the tests' imports.
+export type { StreamView };
 
 // The statistics aggregator behind the health and statistics APIs and the bitrate gauges.
 // The hot path only bumps plain counters (hub, aligner, supervisor); this module reads
 // them when asked. Rates come from a small ring of samples taken once per second by one
 // timer for the whole instance, so a rate is "per second over the last few seconds".
-
-/** What statistics need from a stream (src/streams.ts Stream satisfies it). */
-export interface StreamView {
-  readonly name: string;
-  /** Upstream connected. */
-  readonly connected: boolean;
-  /** Switched offline by the control API. */
-  readonly offline: boolean;
-  readonly hub: {
-    readonly packetsIn: number;
-    readonly packetsSent: number;
-    readonly packetsDropped: number;
-    readonly clientCount: number;
-    clientMs(now?: number): number;
-  };
-  readonly aligner: {
-    readonly discardedBytes: number;
-    /** Input packet size detected at lock (188, 192, 204); 0 before the first lock. */
-    readonly packetSize?: number;
-  };
-  /** Upstream URL being connected or connected; undefined while waiting. */
-  readonly currentUrl: string | undefined;
-  /** Upstream connection attempts after the first. */
-  readonly reconnects: number;
-  /** Raw bytes read from upstreams. */
-  readonly bytesIn: number;
-  /** What the stream carries (programs, codecs, keyframes), when analysed. */
-  readonly analyzer?: AnalyzerView;
-}
 
 export interface RateSamplerOptions {
   /** Time between samples, ms (default 1000). */
@@ -278,7 +253,13 @@ export class StatsCollector {
  * Responses by HTTP status for one resource (stream requests: 200, 401, 403, 404...).
  * Counted when a response finishes; read by the Prometheus scrape.
  */
-export class StatusCounts {
+export interface ResponseCounter {
+  add(status: number): void;
+  entries(): IterableIterator<[number, number]>;
+}
+
+/** A ResponseCounter of this process's own responses. */
+export class StatusCounts implements ResponseCounter {
   private readonly counts = new Map<number, number>();
   add(status: number): void { this.counts.set(status, (this.counts.get(status) ?? 0) + 1); }
   entries(): IterableIterator<[number, number]> { return this.counts.entries(); }

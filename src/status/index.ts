@@ -2,7 +2,8 @@ import type { Config, ResourceConfig } from '../config/schema.js';
 import type { AdmittedClient } from '../http/stream.js';
 import type { Handler } from '../http/server.js';
 import { EVT, type Logger } from '../log/logger.js';
-import type { StatsCollector, StreamView } from '../metrics/stats.js';
+import type { StatsCollector } from '../metrics/stats.js';
+import type { StreamView } from '../stream/contracts.js';
 import { loadAssets, StatusPage, type Asset } from './page.js';
 import { playlistHandler } from './playlist.js';
 import { ClientRegistry, LocalStatusSource, type StatusStreamControl } from './source.js';
@@ -37,7 +38,7 @@ export interface StatusApiOptions {
   redact: (url: string) => string;
   /** This process holds the clients (single process); false on a multi-process primary. */
   clientDetails: boolean;
-  /** The registry of the App this one replaces (a reload keeps streams and their clients). */
+  /** The registry of the configuration this one replaces (a reload keeps streams and their clients). */
   carriedClients?: ClientRegistry;
   log: Logger;
 }
@@ -46,7 +47,7 @@ export interface StatusApiOptions {
 export class StatusApi {
   /** For StreamEndpointOptions.onClient; undefined where this process has no clients. */
   readonly onClient: ((c: AdmittedClient) => () => void) | undefined;
-  /** The viewers known to the page: hand it to the App that replaces this one on reload. */
+  /** The viewers known to the page: hand it to the configuration that replaces this one on reload. */
   readonly clients: ClientRegistry | undefined;
   private readonly source: LocalStatusSource;
   private readonly pages: StatusPage[] = [];

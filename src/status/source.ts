@@ -1,6 +1,7 @@
 import type { AdmittedClient } from '../http/stream.js';
 import { describeAnalysis } from '../metrics/analysis.js';
-import type { StatsCollector, StreamView } from '../metrics/stats.js';
+import type { StatsCollector } from '../metrics/stats.js';
+import type { StreamView } from '../stream/contracts.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, StreamStatus } from './types.js';
 
@@ -24,7 +25,8 @@ export interface StatusStreamControl {
   readonly inGrace: boolean;
   /** Viewers (in multi-process mode: in all workers). */
   readonly clientCount: number;
-  readonly hub: { readonly ring: { readonly head: number } };
+  /** Its ring, where the clients are (single process): their lag is measured from its head. */
+  readonly hub: { readonly ring?: { readonly head: number } };
   setOffline(offline: boolean): void;
 }
 
@@ -175,7 +177,7 @@ export class LocalStatusSource implements StatusSource {
     const url = v.currentUrl;
     const clientList: ClientStatus[] = [];
     if (this.o.clients) {
-      const head = c.hub.ring.head;
+      const head = c.hub.ring?.head ?? 0;
       for (const [id, a] of this.o.clients.of(c.name, MAX_CLIENTS_LISTED)) {
         const hc = a.client;
         clientList.push({

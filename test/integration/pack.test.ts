@@ -38,7 +38,7 @@ test('npm pack builds a complete package; installed from the tarball, `restreame
   assert.equal(packed.code, 0, packed.stderr);
   const info = (JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[])[0]!;
   const files = new Set(info.files.map((f) => f.path));
-  for (const f of ['bin/restreamer.js', 'dist/src/cli.js', 'dist/src/app.js', 'README.md', 'restreamer.schema.json',
+  for (const f of ['bin/restreamer.js', 'dist/src/cli.js', 'dist/src/roles/single.js', 'README.md', 'restreamer.schema.json',
     'examples/minimal/restreamer.json', 'examples/documented/restreamer.json', 'examples/demo/restreamer.json',
     'examples/demo/demo.ts', 'examples/systemd/restreamer.service', 'package.json']) {
     assert.ok(files.has(f), `the package contains ${f}`);

@@ -1,0 +1,19 @@
+import type { Config, ResourceConfig } from '../config/schema.js';
+import { StreamHub } from './hub.js';
+
+/**
+ * The hub of one stream resource, where its clients are: a single process's Stream and
+ * a worker's RemoteStream both get theirs here, so a new hub option is passed in one
+ * place. (A multi-process primary has none: cluster/mirror.ts.)
+ */
+export function createHub(cfg: Config, res: ResourceConfig): StreamHub {
+  return new StreamHub({
+    outputBufferPackets: cfg.outputbuffer,
+    ringPackets: cfg.inputbuffer,
+    batchMs: cfg.batchms,
+    maxBatchMs: cfg.batchmaxms ?? undefined,
+    deferBursts: true,
+    start: res.start,
+    slowTimeoutMs: cfg.slowtimeout * 1000,
+  });
+}

@@ -1,0 +1,101 @@
+import type { AddressInfo } from 'node:net';
+import type { Config, ResourceConfig } from '../config/schema.js';
+import { parseListen } from '../config/listen.js';
+import type { Logger } from '../log/logger.js';
+import { EVT } from '../log/logger.js';
+import type { HttpFront, Handler } from '../http/server.js';
+import type { StaticResource } from '../http/static.js';
+import { StatusCounts } from '../metrics/stats.js';
+import { Stream } from '../streams.js';
+import { createHub } from '../hub/create.js';
+import type { StreamHub } from '../hub/hub.js';
+import { planReload, type ReloadPlan } from '../reload.js';
+import { createPlaylist } from '../status/index.js';
+import { UpstreamSide, type UpstreamCarry } from './upstream.js';
+import { assertReloadable, createFront, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
+
+/** What a SingleApp built by reload() takes over from the one it replaces. */
+interface Carried {
+  front: HttpFront;
+  upstream: UpstreamCarry<StreamHub>;
+  /** The generation of the configuration being replaced. */
+  generation: number;
+}
+
+/**
+ * Composition root of a single process (workers: 1): upstreams, clients, APIs and static
+ * resources all here. Builds every component from a validated config and wires them;
+ * nothing else in src/ knows about more than its neighbours.
+ */
+export class SingleApp implements Runner {
+  readonly front: HttpFront;
+  readonly upstream: UpstreamSide<StreamHub>;
+  /** Configuration generation: 0 at start, one more per reload. */
+  readonly generation: number;
+  private readonly statics: StaticResource[] = [];
+  private closed: Promise<void> | undefined;
+
+  constructor(readonly cfg: Config, readonly log: Logger, carried?: Carried) {
+    this.generation = carried ? carried.generation + 1 : 0;
+    this.front = carried?.front ?? createFront(log);
+    this.upstream = new UpstreamSide(cfg, log, {
+      newStream: (r) => new Stream(r, cfg, log, createHub(cfg, r)),
+      view: (s) => s,
+      responses: (_r, _i, kept) => kept ?? new StatusCounts(),
+      clientDetails: true,
+      forwardedStatus: false,
+    }, carried?.upstream);
+    this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog)));
+  }
+
+  /** Start upstreams, statistics and heartbeat, and listen. */
+  async start(): Promise<AddressInfo> {
+    const { host, port } = parseListen(this.cfg.listen);
+    const addr = await this.front.listen(host, port);
+    this.upstream.start();
+    this.log.info({ evt: EVT.listen, address: addr.address, port: addr.port }, 'listening');
+    return addr;
+  }
+
+  /** SIGTERM with a drain time: see UpstreamSide.drain. */
+  drain(ms: number): Promise<void> { return this.upstream.drain(ms); }
+
+  /**
+   * SIGHUP: apply a new configuration. Streams whose definition did not
+   * change keep their upstream and every client; changed ones restart (their clients are
+   * ended), removed ones end their clients, added ones start; routes, APIs, static
+   * resources, users, limits and notifications are rebuilt. The listening socket and the
+   * connection count carry over; a stream switched offline stays offline. Returns the new
+   * SingleApp, which replaces this one; throws ReloadRefused (nothing changed) for a new
+   * listen address or worker count.
+   */
+  reload(next: Config): { runner: SingleApp; plan: ReloadPlan } {
+    const plan = planReload(this.cfg, next);
+    assertReloadable(plan);
+    const upstream = this.upstream.carry(plan);
+    const app = new SingleApp(next, this.log, { front: this.front, upstream, generation: this.generation });
+    this.upstream.retire(upstream.streams);
+    for (const s of this.statics) s.close();
+    app.upstream.start();
+    return { runner: app, plan };
+  }
+
+  /** Graceful shutdown: stop accepting, end clients, close upstreams. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      const closing = this.front.close();
+      this.upstream.close();
+      for (const s of this.statics) s.close();
+      await closing;
+    })();
+    return this.closed;
+  }
+
+  private handlerFor(r: ResourceConfig, rlog: Logger): Handler {
+    switch (r.type) {
+      case 'stream': return streamHandler(r, this.upstream.streams.get(r.serve)!, this.upstream.admission, rlog, this.upstream.status?.onClient);
+      case 'static': return staticHandler(r, this.cfg, rlog, this.statics);
+      case 'api': return r.api === 'playlist' ? createPlaylist(this.cfg) : this.upstream.apiHandler(r, rlog);
+    }
+  }
+}

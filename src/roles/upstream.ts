@@ -1,0 +1,215 @@
+import { resourceUpstreams, type Config, type ResourceConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { EVT } from '../log/logger.js';
+import { Admission } from '../hub/admission.js';
+import type { Handler } from '../http/server.js';
+import { checkHandler, controlHandler, healthHandler, notFoundHandler, statisticsHandler, type ApiContext } from '../http/api.js';
+import { StatsCollector, type ResponseCounter } from '../metrics/stats.js';
+import { PrometheusMetrics } from '../metrics/prometheus.js';
+import { Notifier } from '../events/notifier.js';
+import { LimitWatcher } from '../events/limits.js';
+import { redactUrl } from '../log/redact.js';
+import type { Stream } from '../streams.js';
+import type { StreamOutput, StreamView } from '../stream/contracts.js';
+import type { ReloadPlan } from '../reload.js';
+import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js';
+
+/**
+ * How a composition root with upstreams (single.ts, primary.ts) shapes them: where each
+ * stream's packets go, how its counters are seen, whose responses are counted.
+ */
+interface UpstreamParts<O extends StreamOutput> {
+  /** A stream that starts with this configuration (`i`: its index among the stream resources). */
+  newStream(r: ResourceConfig, i: number): Stream<O>;
+  /** The stream as statistics, metrics and the status page see it. */
+  view(s: Stream<O>, i: number): StreamView;
+  /** Its stream responses by status; `carried`: those of the configuration replaced, if the stream is kept. */
+  responses(r: ResourceConfig, i: number, carried: ResponseCounter | undefined): ResponseCounter;
+  /** This process holds the clients (the status page lists them). */
+  clientDetails: boolean;
+  /** The status page answers a worker's forwarded requests (multi-process primary). */
+  forwardedStatus: boolean;
+}
+
+/** What the upstream side built by a reload takes over from the one it replaces. */
+export interface UpstreamCarry<O extends StreamOutput> {
+  admission: Admission;
+  /** Streams kept as they are: upstream connection and clients. */
+  streams: ReadonlyMap<string, Stream<O>>;
+  responses: ReadonlyMap<string, ResponseCounter>;
+  /** Streams the control API had switched offline. */
+  offline: ReadonlySet<string>;
+  /** The soft limit was reached (limit_hit sent, no limit_miss since). */
+  limitHit: boolean;
+  /** The viewers the status page knows (single process). */
+  statusClients: ClientRegistry | undefined;
+  draining: boolean;
+}
+
+/**
+ * The upstream side of a process (single, or a multi-process primary): the streams with
+ * their supervisors, admission and the limits, notifications, statistics, metrics, status
+ * page and the APIs over them.
+ */
+export class UpstreamSide<O extends StreamOutput> {
+  readonly streams = new Map<string, Stream<O>>();
+  /** Stream requests by response status, per stream (for the metrics). */
+  readonly responses = new Map<string, ResponseCounter>();
+  readonly admission: Admission;
+  readonly stats: StatsCollector;
+  readonly notifier: Notifier;
+  readonly limits: LimitWatcher;
+  readonly metrics: PrometheusMetrics | undefined;
+  readonly status: StatusApi | undefined;
+  private readonly api: ApiContext;
+  private draining: boolean;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly cfg: Config, private readonly log: Logger, parts: UpstreamParts<O>, carried?: UpstreamCarry<O>) {
+    this.admission = carried?.admission ?? new Admission(cfg.maxconnections);
+    this.admission.setMax(cfg.maxconnections);
+    this.draining = carried?.draining ?? false;
+    const streamResources = cfg.resources.filter((r) => r.type === 'stream');
+    this.notifier = new Notifier({ notifications: cfg.notifications, userlist: cfg.userlist, heartbeatIntervalS: cfg.heartbeatinterval, log });
+    this.limits = new LimitWatcher(cfg.fullconnections, () => this.limitEvent('limit_hit'), () => this.limitEvent('limit_miss'), carried?.limitHit);
+    this.limits.update(this.admission.connections);
+    this.unsubscribe.push(this.admission.onChange((n) => this.limits.update(n)));
+    // Streams first: the APIs and metrics refer to them.
+    const views: StreamView[] = [];
+    streamResources.forEach((r, i) => {
+      let s = carried?.streams.get(r.serve);
+      const kept = s !== undefined;
+      if (!s) {
+        s = parts.newStream(r, i);
+        if (carried?.offline.has(r.serve)) s.setOffline(true);
+      }
+      this.streams.set(r.serve, s);
+      views.push(parts.view(s, i));
+      this.responses.set(r.serve, parts.responses(r, i, kept ? carried?.responses.get(r.serve) : undefined));
+    });
+    this.stats = new StatsCollector({
+      streams: views,
+      connections: () => this.admission.connections,
+      maxConnections: cfg.maxconnections,
+      fullConnections: cfg.fullconnections,
+      enabled: !cfg.nostats,
+      redact: redactUrl,
+    });
+    this.api = {
+      stats: this.stats,
+      connections: () => this.admission.connections,
+      maxConnections: cfg.maxconnections,
+      fullConnections: cfg.fullconnections,
+      streams: this.streams,
+      draining: () => this.draining,
+    };
+    if (wantsStatus(cfg)) {
+      const streams = [...this.streams.values()].map((s, i) => ({ control: s, view: views[i]! }));
+      this.status = new StatusApi({ cfg, streams, stats: this.stats, connections: () => this.admission.connections, redact: redactUrl, clientDetails: parts.clientDetails, carriedClients: carried?.statusClients, log });
+    }
+    if (cfg.resources.some((r) => r.type === 'api' && r.api === 'prometheus')) {
+      this.metrics = new PrometheusMetrics({
+        streams: streamResources.map((r, i) => ({
+          view: views[i]!,
+          remotes: resourceUpstreams(r),
+          responses: this.responses.get(r.serve)!,
+        })),
+        stats: this.stats,
+        profile: cfg.profile,
+        notifications: cfg.notifications.length > 0 ? this.notifier : undefined,
+        redact: redactUrl,
+        log,
+      });
+    }
+    this.forwardedStatus = parts.forwardedStatus;
+  }
+
+  private readonly forwardedStatus: boolean;
+
+  /** Start upstreams (those not running yet), statistics and heartbeat. */
+  start(): void {
+    for (const s of this.streams.values()) s.start();
+    this.stats.start();
+    this.notifier.start();
+  }
+
+  /** The handler of an API resource (all but the playlist, which needs only the configuration). */
+  apiHandler(r: ResourceConfig, rlog: Logger): Handler {
+    const api = this.api;
+    const target = r.remote !== undefined ? this.streams.get(r.remote) : undefined;
+    switch (r.api) {
+      case 'health': return healthHandler(api);
+      case 'statistics': return statisticsHandler(api);
+      case 'prometheus': {
+        const m = this.metrics!;
+        return (req, res) => m.handle(req, res);
+      }
+      case 'status': return this.status!.page(r, rlog, this.forwardedStatus);
+      case 'check':
+      case 'control':
+        if (!target) {
+          rlog.warn({ evt: EVT.warning, api: r.api, remote: r.remote }, `${r.api} API: no stream is served on ${JSON.stringify(r.remote)}; answering 404`);
+          return notFoundHandler();
+        }
+        if (r.api === 'check') return checkHandler(target);
+        // Compatible with the original, but anyone who can reach it can take streams down.
+        if (!r.authentication?.type) rlog.warn({ evt: EVT.warning, api: 'control' }, 'control API without authentication: anyone who can reach it can switch the stream offline');
+        return controlHandler(target);
+      default:
+        rlog.warn({ evt: EVT.warning, api: r.api }, 'resource of type "api" without a known "api"; answering 404');
+        return notFoundHandler();
+    }
+  }
+
+  /**
+   * SIGTERM with a drain time: health reports "full" (and `draining`) at once so load
+   * balancers stop sending; the viewers there keep streaming. Resolves when the last one
+   * has left or `ms` have passed, whichever is first; close() follows.
+   */
+  drain(ms: number): Promise<void> {
+    this.draining = true;
+    const connections = () => this.admission.connections;
+    this.log.info({ evt: EVT.shutdown, drainS: ms / 1000, connections: connections() }, 'draining: reported as full; waiting for viewers to leave');
+    if (connections() === 0 || ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      t.unref();
+      function done() { clearTimeout(t); resolve(); }
+      this.unsubscribe.push(this.admission.onChange((n) => { if (n === 0) done(); }));
+    });
+  }
+
+  /** What the upstream side of the next configuration takes over (streams the plan keeps). */
+  carry(plan: ReloadPlan): UpstreamCarry<O> {
+    const kept = new Map(plan.keep.map((serve) => [serve, this.streams.get(serve)!]).filter(([, s]) => s !== undefined) as [string, Stream<O>][]);
+    const offline = new Set([...this.streams.values()].filter((s) => s.offline).map((s) => s.name));
+    return {
+      admission: this.admission, streams: kept, responses: this.responses, offline,
+      limitHit: this.limits.isHit, statusClients: this.status?.clients, draining: this.draining,
+    };
+  }
+
+  /** After a reload: close what the next upstream side did not take over. */
+  retire(kept: ReadonlyMap<string, Stream<O>>): void {
+    const keep = new Set(kept.values());
+    for (const u of this.unsubscribe.splice(0)) u();
+    for (const s of this.streams.values()) if (!keep.has(s)) s.close();
+    this.status?.close();
+    this.notifier.close();
+    this.stats.close();
+    this.metrics?.close();
+  }
+
+  close(): void {
+    for (const s of this.streams.values()) s.close();
+    this.notifier.close();
+    this.stats.close();
+    this.metrics?.close();
+    this.status?.close();
+  }
+
+  private limitEvent(event: 'limit_hit' | 'limit_miss'): void {
+    this.log.info({ evt: EVT.notify, event, connections: this.admission.connections, limit: this.cfg.fullconnections }, event === 'limit_hit' ? 'soft connection limit reached' : 'back below the soft connection limit');
+    this.notifier.emit(event);
+  }
+}
