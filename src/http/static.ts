@@ -94,7 +94,7 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
 }
 
 function tooLarge(max: number): RestreamerError {
-  return new RestreamerError('STATIC_TOO_LARGE', `static resource is larger than ${max} bytes`, { status: 502 });
+  return new RestreamerError('STATIC_TOO_LARGE', { max });
 }
 
 /** A URL fit for logs: no password. */
@@ -208,7 +208,7 @@ export class StaticResource {
         } else {
           // Passed on, never cached (the original kept errors for `cache` seconds).
           this.cached = undefined;
-          this.noteFailure(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${entry.status}`, { status: entry.status }));
+          this.noteFailure(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${entry.status}`));
         }
         return entry;
       },
@@ -278,14 +278,14 @@ export class StaticResource {
           try {
             next = new URL(res.headers.location, url);
           } catch {
-            reject(new RestreamerError('STATIC_UPSTREAM', `static upstream: invalid redirect to ${res.headers.location}`, { status: 502 }));
+            reject(new RestreamerError('STATIC_UPSTREAM', `static upstream: invalid redirect to ${res.headers.location}`));
             return;
           }
           if (redirectsLeft <= 0) {
-            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `static upstream: more than ${MAX_REDIRECTS} redirects`, { status: 502 }));
+            reject(new RestreamerError('UPSTREAM_TOO_MANY_REDIRECTS', `static upstream: more than ${MAX_REDIRECTS} redirects`));
           } else if (next.protocol !== 'http:' && next.protocol !== 'https:') {
             // Never let a remote server point us at file:// or anything else.
-            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `static upstream: redirect to unsupported scheme ${next.protocol}`, { status: 502 }));
+            reject(new RestreamerError('UPSTREAM_UNSUPPORTED', `static upstream: redirect to unsupported scheme ${next.protocol}`));
           } else {
             phase.headers = false;
             resolve(this.fetchHttp(next, redirectsLeft - 1, signal, phase));
