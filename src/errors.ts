@@ -3,15 +3,15 @@
 // answers where it reaches a client, and what it means (docs/errors.md lists the same,
 // and test/unit/errors.test.ts holds the two together).
 
-interface Entry<P> {
+interface Entry<S extends number | undefined, P> {
   /** The HTTP status a client gets for this failure; undefined: it never reaches a client. */
-  readonly status: number | undefined;
+  readonly status: S;
   /** What it means, for docs/errors.md. */
   readonly doc: string;
   readonly message: (p: P) => string;
 }
 
-function entry<P>(status: number | undefined, doc: string, message: (p: P) => string): Entry<P> {
+function entry<S extends number | undefined, P>(status: S, doc: string, message: (p: P) => string): Entry<S, P> {
   return { status, doc, message };
 }
 
@@ -39,8 +39,8 @@ export const CATALOGUE = {
   UPSTREAM_CHILD_EXIT: entry(undefined, 'a fork:// command exited with an error, or before writing any data', detail),
   UPSTREAM_SPAWN: entry(undefined, 'a fork:// command could not be started (not found, not executable)', detail),
   UPSTREAM_INTERFACE: entry(undefined, '`clientinterface` names no usable interface, or an IPv6 group needs one', detail),
-  STREAM_OFFLINE: entry(404, 'the stream cannot serve', detail),
-  LIMIT_REACHED: entry(404, 'the connection limit is reached', detail),
+  STREAM_OFFLINE: entry(404, 'a stream request while the stream cannot serve (upstream not delivering yet, lost, or switched offline by the control API): 404 with the stream headers and no body, as in the original (legacy clients handle 503 badly); logged as `client_rejected`', detail),
+  LIMIT_REACHED: entry(404, 'a stream request beyond `maxconnections`: 404 with the stream headers and no body, as in the original; logged as `client_rejected`', detail),
   STATIC_TOO_LARGE: entry(BAD_GATEWAY, 'a static resource larger than its limit (10 MiB)',
     (p: { max: number }) => `static resource is larger than ${p.max} bytes`),
   STATIC_UPSTREAM: entry(BAD_GATEWAY, 'a static upstream gave an unusable answer (an invalid redirect), or the resource was closed during a fetch', detail),

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
+import { CATALOGUE } from '../errors.js';
 import type { StreamHub, ClientSink, EndReason, HubClient } from '../hub/hub.js';
 
 /** What the endpoint needs to know about its stream (src/streams.ts provides it). */
@@ -160,9 +161,10 @@ export class StreamEndpoint {
     });
   }
 
-  /** Offline or full: 404 with the stream headers and an empty body (legacy clients hate 503). */
+  /** Offline or full: the catalogue's status (404, legacy clients hate 503) with the stream headers and an empty body. */
   private reject(res: ServerResponse, why: 'offline' | 'limit'): void {
-    this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why });
-    res.writeHead(404, { ...streamHeaders(), 'Content-Length': '0' }).end();
+    const code = why === 'offline' ? 'STREAM_OFFLINE' : 'LIMIT_REACHED';
+    this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why, code });
+    res.writeHead(CATALOGUE[code].status, { ...streamHeaders(), 'Content-Length': '0' }).end();
   }
 }
