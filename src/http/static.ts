@@ -93,6 +93,14 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   return false;
 }
 
+/**
+ * The answer to a fetch that failed: the catalogue's status of its error (502 for every
+ * upstream failure, as in the original); 502 too for anything uncatalogued.
+ */
+function failureStatus(err: unknown): number {
+  return (err instanceof RestreamerError ? err.status : undefined) ?? 502;
+}
+
 function tooLarge(max: number): RestreamerError {
   return new RestreamerError('STATIC_TOO_LARGE', { max });
 }
@@ -186,7 +194,10 @@ export class StaticResource {
     }
     this.load().then(
       (entry) => this.respond(req, res, entry),
-      () => this.plain(req, res, 502, '502 bad gateway\n', {}),
+      (err: unknown) => {
+        const status = failureStatus(err);
+        this.plain(req, res, status, `${status} ${(http.STATUS_CODES[status] ?? '').toLowerCase()}\n`, {});
+      },
     );
   }
 
