@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
 import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
 import { parseListen } from './config/listen.js';
+import { RestreamerError } from './errors.js';
 import cluster from 'node:cluster';
 import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/primary.js';
 import type { Runner } from './roles/shared.js';
@@ -268,6 +269,8 @@ const LISTEN_REASONS: Record<string, string> = {
 
 /** One line saying what failed at start and why. */
 function startFailure(err: unknown, listen: string, demo: boolean): string {
+  // A failure from the catalogue names what failed itself (internal socket, worker start, ...).
+  if (err instanceof RestreamerError) return err.message;
   const e = err as NodeJS.ErrnoException;
   const message = e?.message ?? String(err);
   // Listen errors come as system errors here, or as a worker's message in multi-process mode.

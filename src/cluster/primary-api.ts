@@ -2,6 +2,7 @@ import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Handler } from '../http/server.js';
 import { SECRET_HEADER } from './primary-proxy.js';
+import { RestreamerError } from '../errors.js';
 
 /**
  * The primary's internal HTTP server for API and static resources (multi-process mode),
@@ -30,8 +31,9 @@ export class PrimaryApiServer {
 
   listen(path: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ path }, () => { this.server.off('error', reject); resolve(); });
+      const onErr = (e: Error) => reject(new RestreamerError('INTERNAL_SOCKET', { where: path, why: e.message }, { cause: e }));
+      this.server.once('error', onErr);
+      this.server.listen({ path }, () => { this.server.off('error', onErr); resolve(); });
     });
   }
 

@@ -17,6 +17,7 @@ import { WorkerCounters } from './counters.js';
 import { NODE_FLAGS } from '../node-flags.js';
 import { parseListen } from '../config/listen.js';
 import { Handoff, type HandoffTarget } from './handoff.js';
+import { RestreamerError } from '../errors.js';
 
 /** Environment handed to workers (they get the primary's argv, so the same config path). */
 export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
@@ -99,7 +100,7 @@ export class Primary {
   private slots: (string | undefined)[];
   /** Slot of each stream resource of the running configuration, in order. */
   private configSlots: number[];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'restreamer-'));
+  private readonly dir = internalDir();
   private readonly apiSecret = randomBytes(32).toString('hex');
   private stopping = false;
   private readonly handoff = new Handoff(() => [...this.workers.values()]);
@@ -393,7 +394,7 @@ export class Primary {
     if (this.stopping) return;
     if (!w.ready && this.readyResolve) {
       // Not one start-up problem retried forever: the instance does not start.
-      this.readyReject?.(new Error(`worker ${worker.id} exited during start-up (code ${code}, signal ${signal})`));
+      this.readyReject?.(new RestreamerError('WORKER_START', { worker: worker.id, code, signal }));
       this.readyResolve = undefined;
       return;
     }
@@ -412,3 +413,12 @@ export class Primary {
 }
 
 export type { WorkerStreamCounters };
+
+/** The folder (only this user may enter it) of the internal socket; a failure says where and how to fix it. */
+function internalDir(): string {
+  try {
+    return mkdtempSync(join(tmpdir(), 'restreamer-'));
+  } catch (e) {
+    throw new RestreamerError('INTERNAL_SOCKET', { where: tmpdir(), why: (e as Error).message, hint: 'set TMPDIR to a folder this user may write in' }, { cause: e });
+  }
+}

@@ -277,9 +277,27 @@ export class HttpFront {
     try {
       h(req, res);
     } catch (err) {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end('500 internal server error');
-      req.socket.emit('restreamer-error', err);
+      this.onHandlerError(req, res, r.kind === 'handler' ? r.pattern : r.kind, err);
+    }
+  }
+
+  /**
+   * A handler threw (a bug): logged with the resource and the error, and answered 500 if
+   * nothing was sent yet; a response already begun is cut off rather than given a 500
+   * text in the middle of its body.
+   */
+  private onHandlerError(req: http.IncomingMessage, res: http.ServerResponse, resource: string, err: unknown): void {
+    const e = err as { code?: unknown; message?: unknown; stack?: unknown } | undefined;
+    this.log?.error({
+      evt: EVT.httpError, resource, method: req.method, path: req.url,
+      code: typeof e?.code === 'string' ? e.code : undefined,
+      err: typeof e?.message === 'string' ? e.message : String(err),
+      stack: typeof e?.stack === 'string' ? e.stack : undefined,
+    }, 'request handler failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 internal server error');
+    } else if (!res.writableEnded) {
+      res.destroy();
     }
   }
 }

@@ -1,4 +1,4 @@
-import type http from 'node:http';
+import http from 'node:http';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,8 +92,16 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   return false;
 }
 
+/**
+ * The answer to a fetch that failed: the catalogue's status of its error (502 for every
+ * upstream failure, as in the original); 502 too for anything uncatalogued.
+ */
+function failureStatus(err: unknown): number {
+  return (err instanceof RestreamerError ? err.status : undefined) ?? 502;
+}
+
 function tooLarge(max: number): RestreamerError {
-  return new RestreamerError('STATIC_TOO_LARGE', `static resource is larger than ${max} bytes`, { status: 502 });
+  return new RestreamerError('STATIC_TOO_LARGE', { max });
 }
 
 /** Read a stream to the end, failing once more than `max` bytes arrive or on abort. */
@@ -177,7 +185,10 @@ export class StaticResource {
     }
     this.load().then(
       (entry) => this.respond(req, res, entry),
-      () => this.plain(req, res, 502, '502 bad gateway\n', {}),
+      (err: unknown) => {
+        const status = failureStatus(err);
+        this.plain(req, res, status, `${status} ${(http.STATUS_CODES[status] ?? '').toLowerCase()}\n`, {});
+      },
     );
   }
 
@@ -199,7 +210,7 @@ export class StaticResource {
         } else {
           // Passed on, never cached (the original kept errors for `cache` seconds).
           this.cached = undefined;
-          this.noteFailure(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${entry.status}`, { status: entry.status }));
+          this.noteFailure(new RestreamerError('UPSTREAM_HTTP_STATUS', `static upstream answered ${entry.status}`));
         }
         return entry;
       },

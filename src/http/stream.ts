@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { noteFor } from './notes.js';
+import { CATALOGUE } from '../errors.js';
 import type { ClientSink, EndReason, HubClient } from '../hub/hub.js';
 import type { AdmissionGate, StreamState } from '../stream/contracts.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
@@ -143,9 +144,10 @@ export class StreamEndpoint {
     });
   }
 
-  /** Offline or full: 404 with the stream headers and an empty body (legacy clients hate 503). */
+  /** Offline or full: the catalogue's status (404, legacy clients hate 503) with the stream headers and an empty body. */
   private reject(res: ServerResponse, why: 'offline' | 'limit'): void {
-    this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why });
-    res.writeHead(404, { ...streamHeaders(), 'Content-Length': '0' }).end();
+    const code = why === 'offline' ? 'STREAM_OFFLINE' : 'LIMIT_REACHED';
+    this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why, code });
+    res.writeHead(CATALOGUE[code].status, { ...streamHeaders(), 'Content-Length': '0' }).end();
   }
 }

@@ -139,7 +139,7 @@ function openLogFile(file: string): void {
     closeSync(openSync(file, 'a'));
   } catch (err) {
     const why = checkLogFile(file) ?? (err as Error).message;
-    throw new RestreamerError('LOG_UNWRITABLE', `cannot open the log file ${file}: ${why}`, { cause: err });
+    throw new RestreamerError('LOG_UNWRITABLE', { file, why }, { cause: err });
   }
 }
 

@@ -158,6 +158,22 @@ test('a log file that cannot be opened: start fails in one line (exit 1), --chec
   }
 });
 
+test('a start failure that is not a listen failure says what failed: the internal socket of the worker processes', async () => {
+  const dir = tempDir();
+  try {
+    // A TMPDIR that is a file: the primary cannot make the folder of its internal socket.
+    // (tsx, which runs the CLI here, would cache in TMPDIR: told not to.)
+    const notDir = join(dir, 'a-file');
+    writeFileSync(notDir, 'x');
+    const cfg = writeConfig({ listen: '127.0.0.1:0', workers: 2, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, dir);
+    const r = await runCli([cfg], { env: { ...process.env, TMPDIR: notDir, TSX_DISABLE_CACHE: '1' } });
+    assertOneLine(r, /^restreamer: cannot create the internal socket of the worker processes in .*a-file: .*ENOTDIR.*TMPDIR/);
+    assert.doesNotMatch(r.stderr, /cannot listen/);
+  } finally {
+    removeTempDir(dir);
+  }
+});
+
 test('Ctrl-C (SIGINT): without clients the proxy exits 0; with a viewer it ends the viewer\'s response cleanly first', async () => {
   const demo = join(ROOT, 'examples', 'demo', 'demo.ts');
   const cfg = { resources: [{ type: 'stream', serve: '/demo.ts', remote: `file://${demo}?loop&realtime` }] };
