@@ -26,6 +26,8 @@ export default tseslint.config(
       // `() => done()` as a callback and `return send(res, 404)` to end a void handler early
       // are clear; a void value used as a value elsewhere is still caught.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true }],
+      // `name || fallback`: an empty string means unset, as in the original's configuration.
+      '@typescript-eslint/prefer-nullish-coalescing': ['error', { ignorePrimitives: { string: true } }],
       // `on('error', () => {})` deliberately swallows what is handled elsewhere.
       '@typescript-eslint/no-empty-function': ['error', { allow: ['arrowFunctions'] }],
     },

@@ -175,9 +175,11 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'object') return 'an object';
   if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)})`;
   if (typeof v === 'number') return `a number (${v})`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- what is left (boolean, bigint, symbol, function) prints usefully
   return String(v);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify gives undefined for undefined and functions
 const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
 
 // Why a bound is where it is, for the keys where that is not obvious.

@@ -11,7 +11,7 @@ import { UpstreamBase } from '../../src/sources/base.js';
 import type { SourceKind } from '../../src/sources/source.js';
 import { TsAligner } from '../../src/ts/aligner.js';
 
-type Line = { evt?: string; code?: string; url?: string; [k: string]: unknown };
+interface Line { evt?: string; code?: string; url?: string; [k: string]: unknown }
 
 interface Harness {
   sup: Supervisor;
