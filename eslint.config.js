@@ -28,6 +28,8 @@ export default tseslint.config(
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true }],
       // `name || fallback`: an empty string means unset, as in the original's configuration.
       '@typescript-eslint/prefer-nullish-coalescing': ['error', { ignorePrimitives: { string: true } }],
+      // `catch (e) { reject(e); }` passes on what was thrown, as it was.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // `on('error', () => {})` deliberately swallows what is handled elsewhere.
       '@typescript-eslint/no-empty-function': ['error', { allow: ['arrowFunctions'] }],
     },

@@ -9,8 +9,8 @@ export interface JsonSyntaxError {
   message: string;
 }
 
-class Stop {
-  constructor(readonly offset: number, readonly message: string) {}
+class Stop extends Error {
+  constructor(readonly offset: number, message: string) { super(message); }
 }
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;

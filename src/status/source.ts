@@ -48,7 +48,7 @@ export class ClientRegistry {
     const id = `c${++this.seq}`;
     this.all.set(id, c);
     let m = this.byStream.get(c.stream);
-    if (!m) this.byStream.set(c.stream, (m = new Map()));
+    if (!m) this.byStream.set(c.stream, (m = new Map<string, AdmittedClient>()));
     const mine = m;
     mine.set(id, c);
     return () => { this.all.delete(id); mine.delete(id); };

@@ -9,7 +9,7 @@ export function busySink(cost: { ms: number }): ClientSink & { writes: number } 
   return {
     framing: 'raw', writes: 0,
     write(): boolean { this.writes++; const end = performance.now() + cost.ms; while (performance.now() < end); return true; },
-    end(): void {},
+    end: () => {},
   };
 }
 

@@ -31,7 +31,7 @@ function parseDockerfile(text: string): Instruction[][] {
 function execForm(args: string): string[] {
   const v = JSON.parse(args) as unknown;
   assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `not an exec-form JSON array: ${args}`);
-  return v as string[];
+  return v;
 }
 
 const DOCKERFILE = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');

@@ -4,6 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/fork.js';
 import { Supervisor } from '../../src/sources/supervisor.js';
 import type { RestreamerError } from '../../src/errors.js';
@@ -28,7 +29,8 @@ function alive(pid: number): boolean {
 function open(url: string, options: Record<string, unknown> = {}) {
   const { ctx, lines } = testContext(url, options);
   const chunks: Buffer[] = [];
-  const up = forkKind.open(ctx, (b) => chunks.push(b)) as ForkUpstream;
+  const up = forkKind.open(ctx, (b) => chunks.push(b));
+  assert.ok(up instanceof ForkUpstream);
   return { up, lines, chunks, data: () => Buffer.concat(chunks) };
 }
 
@@ -60,7 +62,7 @@ test('fork ffmpeg: a real encoder writing TS to stdout, ffprobe accepts the outp
   try {
     const file = join(dir, 'out.ts');
     writeFileSync(file, ts);
-    const out = await new Promise<string>((res, rej) => execFile('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file], (e, so) => (e ? rej(e) : res(so))));
+    const { stdout: out } = await promisify(execFile)('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file]);
     assert.match(out, /h264/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -101,7 +103,7 @@ test('fork: a command that exits is an upstream loss with its exit code', async 
   await a.up.connected;
   const end = await a.up.ended;
   assert.equal(end.error?.code, 'UPSTREAM_CHILD_EXIT');
-  assert.match(end.error!.message, /exited with code 3/);
+  assert.match(end.error.message, /exited with code 3/);
   assert.equal(a.lines.find((l) => l.evt === 'upstream_child_exit')?.code, 3);
   // Exiting before writing anything: the connection never came up.
   const b = open(nodeUrl('process.exit(0)'));
@@ -189,7 +191,7 @@ test('fork: children are killed when the proxy process exits', { timeout: 15000 
     `);
     const p = spawn(NODE, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
+    p.stdout.on('data', (d: Buffer | string) => { out += String(d); });
     await new Promise((res) => p.on('exit', res));
     const pid = Number(out.trim());
     assert.ok(pid > 0, `child pid printed: ${JSON.stringify(out)}`);

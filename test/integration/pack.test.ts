@@ -22,8 +22,8 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 150_000): Pro
     const p = spawn(cmd, args, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
+    p.stdout.on('data', (d: Buffer | string) => { stdout += String(d); });
+    p.stderr.on('data', (d: Buffer | string) => { stderr += String(d); });
     const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${cmd} ${args.join(' ')} did not finish: ${stderr}`)); }, timeoutMs);
     p.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
   });

@@ -189,7 +189,7 @@ describe('status page in a browser', { skip }, () => {
     const video = 'section[data-path="/live.ts"] video';
     await w.page.waitForFunction((sel) => document.querySelector<HTMLVideoElement>(sel)!.currentTime > 0.5, video, { timeout: 20000 });
     const t0 = await w.page.$eval(video, (v) => (v as HTMLVideoElement).currentTime);
-    await w.page.waitForFunction(([sel, t]) => document.querySelector<HTMLVideoElement>(sel as string)!.currentTime > (t as number) + 1, [video, t0] as const, { timeout: 20000 });
+    await w.page.waitForFunction(([sel, t]) => document.querySelector<HTMLVideoElement>(sel as string)!.currentTime > t + 1, [video, t0] as const, { timeout: 20000 });
     assert.equal(await w.page.$eval(video, (v) => (v as HTMLVideoElement).muted), true);
     // The preview is a viewer like any other.
     await w.page.waitForSelector('section[data-path="/live.ts"] tr[data-client]', { state: 'attached', timeout: 10000 });
