@@ -183,7 +183,7 @@ function list(names: readonly string[]): string {
  * file's folder (a restreamer addition, so shipped configs can point at files beside
  * them). Anything else is returned unchanged.
  */
-export function resolveRelativeFile(url: string, baseDir: string): string {
+function resolveRelativeFile(url: string, baseDir: string): string {
   const m = /^file:(?!\/)([^?#]*)(.*)$/i.exec(url);
   if (!m || m[1] === '') return url;
   let name: string;

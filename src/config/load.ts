@@ -168,7 +168,7 @@ function valueAt(root: unknown, path: readonly Segment[]): unknown {
   return v;
 }
 
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';

@@ -24,7 +24,7 @@
 
 export const TS_PACKET_SIZE = 188;
 /** Packet sizes recognised at lock time, in the order they are tried. */
-export const PACKET_SIZES = [188, 192, 204] as const;
+const PACKET_SIZES = [188, 192, 204] as const;
 const MAX_P = 204;
 const SYNC = 0x47;
 /** Sync bytes a packet apart for the first lock of a connection (a re-lock: a lock point, 3). */

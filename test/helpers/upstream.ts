@@ -12,7 +12,7 @@ import { join } from 'node:path';
  * Where fixtures made by ffmpeg are kept between runs: RESTREAMER_FIXTURES (npm test sets
  * it, see test/run.ts), else a folder in the temporary directory.
  */
-export function fixtureDir(): string {
+function fixtureDir(): string {
   const dir = process.env.RESTREAMER_FIXTURES ?? join(tmpdir(), 'restreamer-fixtures');
   mkdirSync(dir, { recursive: true });
   return dir;
