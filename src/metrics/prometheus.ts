@@ -281,7 +281,7 @@ export class PrometheusMetrics {
 }
 
 /** True when an Accept-Encoding header allows gzip (listed, or "*", with a q-value above 0). */
-function acceptsGzip(header: string | undefined): boolean {
+export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
   let star = false;
   for (const part of header.split(',')) {
