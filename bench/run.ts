@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   const resultsDir = join(BENCH_DIR, 'results');
   mkdirSync(resultsDir, { recursive: true });
   const m = machine();
-  process.stderr.write(`bench: ${m.nproc} x ${String(m.cpu)}, node ${String(m.node)}, load ${JSON.stringify(m.loadavg)}\n`);
+  process.stderr.write(`bench: ${String(m.nproc)} x ${String(m.cpu)}, node ${String(m.node)}, load ${JSON.stringify(m.loadavg)}\n`);
   for (let rep = 0; rep < cli.repeat; rep++) {
     for (const name of cli.scenarios) {
       process.stderr.write(`bench: scenario ${name}${cli.repeat > 1 ? ` (${rep + 1}/${cli.repeat})` : ''}...\n`);

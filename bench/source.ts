@@ -124,7 +124,7 @@ function sendMulticast(): void {
     const dgramBytes = 7 * TS;
     pacers.add(new Pacer(opts.bitrate, (slice) => {
       for (let o = 0; o < slice.length; o += dgramBytes) {
-        sock.send(slice, o, Math.min(dgramBytes, slice.length - o), port, group!);
+        sock.send(slice, o, Math.min(dgramBytes, slice.length - o), port, group);
       }
     }));
     stats.connections = 1;

@@ -99,10 +99,10 @@ export function summariseConnectPhase(path: string, windowMs: number, skipMs = 3
     if (names[0]!.startsWith('(idle)')) continue;
     const us = p.timeDeltas[i] ?? 0;
     const st = names.join(' | ');
-    let act = /onTimer|flush /.test(st) ? 'steady batches' : /drained/.test(st) ? 'burst after drain'
-      : /addClient/.test(st) ? 'new client: hub' : /pino|sonic/.test(st) ? 'logging'
-      : /stream\.js/.test(st) ? 'new client: endpoint' : /onconnection|connectionListener/.test(st) ? 'accept'
-      : /_http_server|parserOn/.test(st) ? 'request parsing' : /garbage/.test(st) ? 'GC' : 'other';
+    let act = /onTimer|flush /.test(st) ? 'steady batches' : st.includes('drained') ? 'burst after drain'
+      : st.includes('addClient') ? 'new client: hub' : /pino|sonic/.test(st) ? 'logging'
+      : st.includes('stream.js') ? 'new client: endpoint' : /onconnection|connectionListener/.test(st) ? 'accept'
+      : /_http_server|parserOn/.test(st) ? 'request parsing' : st.includes('garbage') ? 'GC' : 'other';
     if (/^(writev|writeBuffer|writeUtf8String|writeLatin1String) /.test(names[0]!)) act += ' [syscall]';
     acts.set(act, (acts.get(act) ?? 0) + us);
     slices[Math.floor(dt / 100)]! += us / 1000;

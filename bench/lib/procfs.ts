@@ -42,7 +42,7 @@ function childrenOf(pid: number): number[] {
 export interface CpuTimes { user: number; sys: number }
 
 /** `root` and all its descendants that are alive now. */
-export function processTree(root: number): number[] {
+function processTree(root: number): number[] {
   const all: number[] = [];
   const todo = [root];
   while (todo.length > 0) {

@@ -11,7 +11,7 @@ export function killAll(): void {
 }
 process.on('exit', killAll);
 
-export type Line = { type?: string; evt?: string; [k: string]: unknown };
+export interface Line { type?: string; evt?: string; [k: string]: unknown }
 
 /** A child whose stdout is JSON lines; `next(pred)` waits for a matching line. */
 export class Child {

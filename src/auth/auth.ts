@@ -77,7 +77,7 @@ export function createAuthorizer(auth: AuthenticationConfig | undefined, userlis
 
   if (type === 'basic') {
     const creds: Credential[] = users.map((u) => ({ user: u, digest: sha256(Buffer.from(`${u}:${userlist[u]!.password}`, 'utf8')) }));
-    const headers = Object.freeze({ 'WWW-Authenticate': `Basic realm="${quote(auth.realm ?? '')}" charset="UTF-8"` });
+    const headers = Object.freeze({ 'WWW-Authenticate': `Basic realm="${quote(auth.realm)}" charset="UTF-8"` });
     const challenge: AuthResult = Object.freeze({ ok: false as const, status: 401 as const, headers });
     return (header) => {
       const token = tokenFor(header, 'basic');

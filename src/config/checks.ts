@@ -183,7 +183,7 @@ function list(names: readonly string[]): string {
  * file's folder (a restreamer addition, so shipped configs can point at files beside
  * them). Anything else is returned unchanged.
  */
-export function resolveRelativeFile(url: string, baseDir: string): string {
+function resolveRelativeFile(url: string, baseDir: string): string {
   const m = /^file:(?!\/)([^?#]*)(.*)$/i.exec(url);
   if (!m || m[1] === '') return url;
   let name: string;
@@ -192,7 +192,7 @@ export function resolveRelativeFile(url: string, baseDir: string): string {
   } catch {
     return url; // a malformed %-escape: left as written, reported as an invalid URL
   }
-  return pathToFileURL(resolve(baseDir, name)).href + m[2];
+  return pathToFileURL(resolve(baseDir, name)).href + (m[2] ?? '');
 }
 
 /**
@@ -201,21 +201,22 @@ export function resolveRelativeFile(url: string, baseDir: string): string {
  * kept such a remote and failed each time it tried it, so it is dropped here instead.
  */
 function checkUpstream(path: string, url: string, warn: (p: string, m: string) => void): string | undefined {
-  const drop = (why: string) => {
+  const drop = (why: string): void => {
     warn(path, `${why}; this remote is ignored (the original failed each time it tried it)`);
-    return undefined;
   };
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return drop(`${JSON.stringify(url)} is not a valid URL; expected something like "http://host:port/stream.ts"`);
+    drop(`${JSON.stringify(url)} is not a valid URL; expected something like "http://host:port/stream.ts"`);
+    return undefined;
   }
   const scheme = u.protocol.replace(/:$/, '');
   const kind = findSourceKind(scheme);
   if (!kind) {
     const known = knownSchemes();
-    return drop(`unknown upstream scheme "${scheme}" in ${JSON.stringify(url)}${didYouMean(scheme, known)}; known schemes: ${known.length ? known.join(', ') : '(none registered)'}`);
+    drop(`unknown upstream scheme "${scheme}" in ${JSON.stringify(url)}${didYouMean(scheme, known)}; known schemes: ${known.length ? known.join(', ') : '(none registered)'}`);
+    return undefined;
   }
   let why: string | undefined;
   try {
@@ -223,7 +224,11 @@ function checkUpstream(path: string, url: string, warn: (p: string, m: string) =
   } catch (e) {
     why = e instanceof Error ? e.message : String(e);
   }
-  return why ? drop(`invalid ${scheme} upstream ${JSON.stringify(url)}: ${why}`) : url;
+  if (why) {
+    drop(`invalid ${scheme} upstream ${JSON.stringify(url)}: ${why}`);
+    return undefined;
+  }
+  return url;
 }
 
 /** Why a static resource cannot fetch `url`, or undefined. */

@@ -9,14 +9,14 @@ export interface JsonSyntaxError {
   message: string;
 }
 
-class Stop {
-  constructor(readonly offset: number, readonly message: string) {}
+class Stop extends Error {
+  constructor(readonly offset: number, message: string) { super(message); }
 }
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 /** Deepest nesting the scanner follows (it recurses); deeper input is reported, not followed. */
-export const MAX_SCAN_DEPTH = 64;
+const MAX_SCAN_DEPTH = 64;
 
 /** The first syntax error in `text`, or undefined when it is valid JSON. */
 export function findJsonError(text: string): JsonSyntaxError | undefined {

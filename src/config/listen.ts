@@ -58,7 +58,7 @@ function parsePort(text: string, servicesFile: string, fail: (why: string) => ne
 }
 
 /** TCP port of a service name or alias in an /etc/services style file; undefined when absent. */
-export function lookupService(name: string, servicesFile = '/etc/services'): number | undefined {
+function lookupService(name: string, servicesFile = '/etc/services'): number | undefined {
   let text: string;
   try {
     text = readFileSync(servicesFile, 'utf8');

@@ -168,16 +168,18 @@ function valueAt(root: unknown, path: readonly Segment[]): unknown {
   return v;
 }
 
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
   if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)})`;
   if (typeof v === 'number') return `a number (${v})`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- what is left (boolean, bigint, symbol, function) prints usefully
   return String(v);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify gives undefined for undefined and functions
 const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
 
 // Why a bound is where it is, for the keys where that is not obvious.

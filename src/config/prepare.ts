@@ -17,7 +17,7 @@ export const MAX_DEPTH = 64;
 
 type Segment = string | number;
 type AnySchema = z.core.$ZodType;
-type Def = { type: string; innerType?: AnySchema; in?: AnySchema; shape?: Record<string, AnySchema>; element?: AnySchema; valueType?: AnySchema };
+interface Def { type: string; innerType?: AnySchema; in?: AnySchema; shape?: Record<string, AnySchema>; element?: AnySchema; valueType?: AnySchema }
 
 export const defOf = (s: AnySchema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
@@ -56,21 +56,21 @@ export function setKey(obj: Record<string, unknown>, key: string, value: unknown
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-export const ownValue = (obj: Record<string, unknown>, key: string): unknown => (Object.hasOwn(obj, key) ? obj[key] : undefined);
+const ownValue = (obj: Record<string, unknown>, key: string): unknown => (Object.hasOwn(obj, key) ? obj[key] : undefined);
 
 /**
  * The path of the first value nested deeper than MAX_DEPTH, or undefined. Iterative:
  * JSON.parse accepts any depth, and this is what keeps every later recursive step safe.
  */
 export function tooDeep(root: unknown): string | undefined {
-  type Node = { v: unknown; depth: number; seg: Segment | undefined; parent: Node | undefined };
+  interface Node { v: unknown; depth: number; seg: Segment | undefined; parent: Node | undefined }
   const stack: Node[] = [{ v: root, depth: 0, seg: undefined, parent: undefined }];
   while (stack.length) {
     const n = stack.pop()!;
     if (n.v === null || typeof n.v !== 'object') continue;
     if (n.depth + 1 > MAX_DEPTH) {
       const path: Segment[] = [];
-      for (let p: Node | undefined = n; p && p.seg !== undefined; p = p.parent) path.unshift(p.seg);
+      for (let p: Node | undefined = n; p?.seg !== undefined; p = p.parent) path.unshift(p.seg);
       return path.length > 8 ? `${formatPath(path.slice(0, 6))}...` : formatPath(path);
     }
     if (Array.isArray(n.v)) n.v.forEach((v, i) => stack.push({ v, depth: n.depth + 1, seg: i, parent: n }));

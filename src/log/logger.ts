@@ -91,6 +91,7 @@ const LOG_FLUSH_MS = 100;
 const LOG_MAX_WRITE = 4096;
 
 /** `auto` resolved: readable text only for a terminal, never for a file or a pipe. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- isTTY is undefined, not false, when stdout is no terminal
 export function resolveLogFormat(format: LogFormat | undefined, file: string | undefined, tty = process.stdout.isTTY === true): Exclude<LogFormat, 'auto'> {
   if (format && format !== 'auto') return format;
   return !file && tty ? 'pretty' : 'json';
@@ -159,7 +160,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): LogHandle {
   const level = opts.level ?? process.env.RESTREAMER_LOG_LEVEL ?? 'info';
   const format = resolveLogFormat(opts.format, opts.file, opts.tty);
   if (opts.stream) {
-    return { logger: pino(pinoOptions(format === 'restreamer' ? 'restreamer' : 'json', level), opts.stream), format, reopen() {}, close: () => Promise.resolve() };
+    return { logger: pino(pinoOptions(format === 'restreamer' ? 'restreamer' : 'json', level), opts.stream), format, reopen: () => {}, close: () => Promise.resolve() };
   }
   if (opts.file) openLogFile(opts.file);
   // Lines are gathered into writes of 2-4 KiB, at most 100 ms late (a mass connect logs a
@@ -179,6 +180,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): LogHandle {
     process.stderr.write(`restreamer: cannot write the log${opts.file ? ` file ${opts.file}` : ''}: ${err.message}\n`);
   });
   let out: DestinationStream = dest;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- isTTY is undefined when stdout is no terminal
   if (format === 'pretty') out = prettyStream(dest, !opts.file && (opts.tty ?? process.stdout.isTTY === true));
   else if (format === 'restreamer' && opts.file) out = { write: (line: string) => { dest.write(`[${rfc3339(new Date())}] ${line}`); } };
   let closed: Promise<void> | undefined;

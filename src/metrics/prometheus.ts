@@ -182,7 +182,7 @@ export class PrometheusMetrics {
         });
       },
       (err: unknown) => {
-        this.o.log.error({ evt: EVT.warning, err: (err as Error)?.message }, 'prometheus scrape failed');
+        this.o.log.error({ evt: EVT.warning, err: (err as Error | undefined)?.message }, 'prometheus scrape failed');
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
         res.end('500 internal server error');
       },

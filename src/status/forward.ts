@@ -8,7 +8,7 @@ import { crossSiteReason, requestBase, type TrustedProxies } from './urls.js';
 // travel as a GET with `action=`, which the primary's page accepts only from the internal
 // channel (StatusPageOptions.forwarded).
 
-export const STATUS_ASSETS = ['app.js', 'style.css', 'mpegts.js'] as const;
+const STATUS_ASSETS = ['app.js', 'style.css', 'mpegts.js'] as const;
 const CLIENT_ID = /^c\d{1,15}$/;
 const ACTIONS = new Set(['end', 'offline', 'online']);
 

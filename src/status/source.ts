@@ -10,10 +10,10 @@ import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, Strea
 // times a second for all viewers of the page together). Nothing here runs per packet.
 
 /** Clients listed per stream in a snapshot; the count is always complete. */
-export const MAX_CLIENTS_LISTED = 200;
+const MAX_CLIENTS_LISTED = 200;
 /** Sparkline: one sample every HISTORY_INTERVAL_S, HISTORY_SAMPLES kept (5 minutes). */
-export const HISTORY_INTERVAL_S = 2;
-export const HISTORY_SAMPLES = 150;
+const HISTORY_INTERVAL_S = 2;
+const HISTORY_SAMPLES = 150;
 
 /** What the page needs of a stream beyond its counters (src/streams.ts Stream satisfies it). */
 export interface StatusStreamControl {
@@ -50,7 +50,7 @@ export class ClientRegistry {
     const id = `c${++this.seq}`;
     this.all.set(id, c);
     let m = this.byStream.get(c.stream);
-    if (!m) this.byStream.set(c.stream, (m = new Map()));
+    if (!m) this.byStream.set(c.stream, (m = new Map<string, AdmittedClient>()));
     const mine = m;
     mine.set(id, c);
     return () => { this.all.delete(id); mine.delete(id); };
@@ -213,7 +213,7 @@ export class LocalStatusSource implements StatusSource {
   }
 }
 
-export function stateOf(c: Pick<StatusStreamControl, 'offline' | 'connected' | 'idleOnDemand' | 'inGrace'>): StreamStateName {
+function stateOf(c: Pick<StatusStreamControl, 'offline' | 'connected' | 'idleOnDemand' | 'inGrace'>): StreamStateName {
   if (c.offline) return 'offline';
   if (c.connected) return 'connected';
   if (c.inGrace) return 'grace';

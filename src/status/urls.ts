@@ -111,7 +111,7 @@ export function requestBase(headers: IncomingHttpHeaders, remoteAddress: string 
       if (!hasPort(fh) && port !== undefined && validPort(port) && port !== (proto === 'https' ? '443' : '80')) host = `${fh}:${port}`;
     }
     const px = first(headers['x-forwarded-prefix']);
-    if (px !== undefined && px.startsWith('/')) prefix = encodePath(px.replace(/\/+$/, ''));
+    if (px?.startsWith('/')) prefix = encodePath(px.replace(/\/+$/, ''));
   }
   return host === undefined ? undefined : { proto, host, prefix };
 }

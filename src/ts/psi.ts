@@ -5,7 +5,7 @@
 import { TS_PACKET_SIZE, cc, discontinuity, payloadOffset, pusi } from './packet.js';
 
 /** Largest section: 3 header bytes + section_length up to 4093 (private sections). */
-export const MAX_SECTION = 4096;
+const MAX_SECTION = 4096;
 export const TABLE_PAT = 0x00;
 export const TABLE_PMT = 0x02;
 
@@ -247,9 +247,4 @@ export function codecOf(streamType: number, data: Uint8Array, start: number, end
     }
   }
   return 'private';
-}
-
-/** Stream types the analyzer treats as video it can find random access points in. */
-export function isRapVideo(streamType: number): boolean {
-  return streamType === 0x1b || streamType === 0x24 || streamType === 0x02 || streamType === 0x01;
 }

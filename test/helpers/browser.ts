@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-c
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 /** Path of a Chromium binary, or undefined. */
-export function chromiumPath(): string | undefined {
+function chromiumPath(): string | undefined {
   return CANDIDATES.find((p): p is string => p !== undefined && p !== '' && existsSync(p));
 }
 

@@ -19,7 +19,7 @@ export function rng(seed: number): () => number {
 }
 
 /** A packet on `pid` with continuity counter `cc` and a random payload. */
-export function randomPacket(pid: number, cc: number, rand: () => number): Buffer {
+function randomPacket(pid: number, cc: number, rand: () => number): Buffer {
   const p = Buffer.alloc(PKT);
   p[0] = SYNC;
   p[1] = (pid >> 8) & 0x1f;

@@ -79,8 +79,8 @@ export function createNetns(): Netns | string {
         const c = spawnIn(cmd, args);
         let stdout = '';
         let stderr = '';
-        c.stdout!.on('data', (d) => { stdout += d; });
-        c.stderr!.on('data', (d) => { stderr += d; });
+        c.stdout!.on('data', (d: Buffer | string) => { stdout += String(d); });
+        c.stderr!.on('data', (d: Buffer | string) => { stderr += String(d); });
         const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
         c.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
       });

@@ -25,7 +25,7 @@ export function childPids(parent: number, opts: { nodeOnly?: boolean; cmdline?: 
   for (const d of entries) {
     if (!/^\d+$/.test(d)) continue;
     const s = stat(d);
-    if (!s || s.ppid !== parent || s.state === 'Z' || (nodeOnly && s.comm !== 'node')) continue;
+    if (s?.ppid !== parent || s.state === 'Z' || (nodeOnly && s.comm !== 'node')) continue;
     if (opts.cmdline !== undefined) {
       try { if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(opts.cmdline)) continue; } catch { continue; }
     }

@@ -11,6 +11,6 @@ export function busySink(cost: { ms: number }, clock: FakeClock): ClientSink & {
   return {
     framing: 'raw', writes: 0,
     write(): boolean { this.writes++; clock.work(cost.ms); return true; },
-    end(): void {},
+    end: () => {},
   };
 }

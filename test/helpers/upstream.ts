@@ -13,7 +13,7 @@ import { PKT } from './packets.js';
  * Where fixtures made by ffmpeg are kept between runs: RESTREAMER_FIXTURES (npm test sets
  * it, see test/run.ts), else a folder in the temporary directory.
  */
-export function fixtureDir(): string {
+function fixtureDir(): string {
   const dir = process.env.RESTREAMER_FIXTURES ?? join(tmpdir(), 'restreamer-fixtures');
   mkdirSync(dir, { recursive: true });
   return dir;

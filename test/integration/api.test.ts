@@ -41,6 +41,7 @@ let up: PacedServer;
 let p: ProxyProcess;
 
 async function setup(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the first call
   if (p) return;
   up = new PacedServer(readFileSync(fixtureTs()), rate);
   await up.start();

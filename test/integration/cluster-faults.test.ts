@@ -144,7 +144,7 @@ test('workers: 2 — kill -9 a worker under a /health flood and during a stream,
   for (const c of [...fresh, ...streams]) c.close();
   assert.equal(up.requests, 1, 'the upstream connection survived every worker death');
   assert.ok(f.answers.filter((a) => 'status' in a && a.status === 200).length > 60, 'the flood was answered');
-  assert.equal(p.logs.filter((l) => /worker died/.test(String(l.msg))).length, 3, 'three worker deaths logged');
+  assert.equal(p.logs.filter((l) => String(l.msg).includes('worker died')).length, 3, 'three worker deaths logged');
 });
 
 test('workers: 2 — a worker stopped with SIGSTOP is detected, killed and replaced; no new connection hangs', async () => {
@@ -168,7 +168,7 @@ test('workers: 2 — a worker stopped with SIGSTOP is detected, killed and repla
   assert.deepEqual(answers, answers.map(() => ({ status: 200 })), 'every connection answered 200');
   await until(() => exited(victim), 10000, 'the stopped worker to be killed');
   await until(() => { const now = workerPids(p.proc.pid!); return now.length === 2 && !now.includes(victim); }, 10000, 'a replacement worker');
-  const logged = await p.waitLog((l) => /unresponsive/.test(String(l.msg)), 5000);
+  const logged = await p.waitLog((l) => String(l.msg).includes('unresponsive'), 5000);
   assert.equal(logged.worker !== undefined, true, 'the log names the worker');
   const after = await Promise.all(Array.from({ length: 6 }, () => get(p.url('/health'))));
   assert.deepEqual(after, after.map(() => ({ status: 200 })));

@@ -22,7 +22,7 @@ function getJson(url: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     http.get(url, { agent: false }, (res) => {
       let b = '';
-      res.on('data', (d) => { b += d; });
+      res.on('data', (d: Buffer | string) => { b += String(d); });
       res.on('end', () => { try { resolve(JSON.parse(b) as Record<string, unknown>); } catch (e) { reject(e); } });
     }).on('error', reject);
   });

@@ -380,14 +380,14 @@ describe('limit hysteresis (the original\'s event queue spec), end to end', () =
       await until(() => rx.paths.length >= notifications, 5000, `${notifications} webhooks after ${delta > 0 ? '+' : ''}${delta}`);
     };
     // Cumulative webhooks expected after each step: the count crosses 10 upwards (hit) or downwards (miss).
-    await step(+10, 1); // 10: hit
+    await step(10, 1); // 10: hit
     await step(-1, 2); //   9: miss
     await step(-2, 2); //   7
-    await step(+4, 3); //  11: hit
-    await step(+1, 3); //  12
+    await step(4, 3); //  11: hit
+    await step(1, 3); //  12
     await step(-2, 3); //  10: still at the limit
     await step(-1, 4); //   9: miss
-    await step(+1, 5); //  10: hit
+    await step(1, 5); //  10: hit
     await sleep(300); // room for a webhook that must not come
     assert.deepEqual(rx.paths, ['/hit', '/miss', '/hit', '/miss', '/hit']);
   });

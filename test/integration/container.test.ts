@@ -31,7 +31,7 @@ function parseDockerfile(text: string): Instruction[][] {
 function execForm(args: string): string[] {
   const v = JSON.parse(args) as unknown;
   assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `not an exec-form JSON array: ${args}`);
-  return v as string[];
+  return v;
 }
 
 const DOCKERFILE = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -146,7 +146,7 @@ describe('Dockerfile: its entrypoint and health check, run outside a container',
   });
   after(async () => {
     for (const c of clients) c.close();
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
+    if (proc?.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGKILL');
       await new Promise((r) => proc!.once('exit', r));
     }
@@ -172,7 +172,7 @@ describe('Dockerfile: its entrypoint and health check, run outside a container',
     });
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    await until(() => /"evt":"listen"/.test(out) || proc!.exitCode !== null, 20000, 'the entrypoint to listen');
+    await until(() => out.includes('"evt":"listen"') || proc!.exitCode !== null, 20000, 'the entrypoint to listen');
     assert.match(out, /"evt":"listen"/, out);
     // --version through the image's own launcher finds package.json where the image has it.
     const v = spawnSync(process.execPath, [...NODE_FLAGS, join(root, workdir, 'bin', 'restreamer.js'), '--version'], { encoding: 'utf8', timeout: 15000 });

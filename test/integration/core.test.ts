@@ -157,7 +157,7 @@ test('a client that stops reading loses packets (counted); the others lose nothi
   for (const c of good) c.close();
   stalled.destroy();
   const disc = await p.waitLog((l) => l.evt === 'client_disconnect' && (l.packetsDropped as number) > 0, 5000);
-  assert.ok((disc.packetsDropped as number) > 100, `stalled client dropped ${disc.packetsDropped}`);
+  assert.ok((disc.packetsDropped as number) > 100, `stalled client dropped ${String(disc.packetsDropped)}`);
   for (const c of good) assert.equal(ccErrors(aligned(c.body())), 0, 'reading clients lost nothing');
   const goodLogs = p.logs.filter((l) => l.evt === 'client_disconnect' && l.packetsDropped === 0);
   assert.ok(goodLogs.length >= 2, 'reading clients report zero drops');

@@ -17,7 +17,7 @@ function health(url: string): Promise<{ status: string; viewer: number; draining
     const req = http.get(url, { agent: false }, (res) => {
       let b = '';
       res.setEncoding('utf8').on('data', (d: string) => { b += d; }).on('end', () => {
-        try { resolve(JSON.parse(b) as { status: string; viewer: number; draining?: boolean }); } catch (e) { reject(e as Error); }
+        try { const h = JSON.parse(b) as { status: string; viewer: number; draining?: boolean }; resolve(h); } catch (e) { reject(e); }
       });
     });
     req.setTimeout(4000, () => req.destroy(new Error('no answer from health')));

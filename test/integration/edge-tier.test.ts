@@ -157,7 +157,8 @@ class Tier {
   async close(): Promise<void> {
     for (const v of this.viewers) v.close();
     // SIGINT stops at once, also an edge that is draining.
-    for (const p of [this.edge1, this.edge2]) if (p && p.exitCode === null && p.exitSignal === null) p.proc.kill('SIGINT');
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if start() failed
+    for (const p of [this.edge1, this.edge2]) if (p?.exitCode === null && p.exitSignal === null) p.proc.kill('SIGINT');
     await this.scope.close();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/kinds/fork.js';
 import { Supervisor } from '../../src/sources/supervisor.js';
 import type { RestreamerError } from '../../src/errors.js';
@@ -30,7 +31,8 @@ function open(url: string, graceMs?: number) {
   const { ctx, lines } = testContext(url);
   const chunks: Buffer[] = [];
   const onData = (b: Buffer) => { chunks.push(b); };
-  const up = graceMs === undefined ? forkKind.open(ctx, onData) as ForkUpstream : new ForkUpstream(ctx.log, parseForkUrl(ctx.url), onData, graceMs);
+  const up = graceMs === undefined ? forkKind.open(ctx, onData) : new ForkUpstream(ctx.log, parseForkUrl(ctx.url), onData, graceMs);
+  assert.ok(up instanceof ForkUpstream);
   return { up, lines, chunks, data: () => Buffer.concat(chunks) };
 }
 
@@ -62,13 +64,13 @@ test('fork ffmpeg: a real encoder writing TS to stdout, ffprobe accepts the outp
   try {
     const file = join(dir, 'out.ts');
     writeFileSync(file, ts);
-    const out = await new Promise<string>((res, rej) => execFile('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file], (e, so) => (e ? rej(e) : res(so))));
+    const { stdout: out } = await promisify(execFile)('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', file]);
     assert.match(out, /h264/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   // ffmpeg's stream information goes to stderr: logged line by line.
-  assert.ok(lines.some((l) => l.evt === 'upstream_stderr' && typeof l.line === 'string' && /Output #0, mpegts/.test(l.line)));
+  assert.ok(lines.some((l) => l.evt === 'upstream_stderr' && typeof l.line === 'string' && l.line.includes('Output #0, mpegts')));
   const exit = lines.find((l) => l.evt === 'upstream_child_exit');
   assert.equal(exit?.code, 0);
   assert.equal(up.stats.exitCode, 0);
@@ -103,11 +105,11 @@ test('fork: a command that exits is an upstream loss with its exit code', async 
   await a.up.connected;
   const end = await a.up.ended;
   assert.equal(end.error?.code, 'UPSTREAM_CHILD_EXIT');
-  assert.match(end.error!.message, /exited with code 3/);
+  assert.match(end.error.message, /exited with code 3/);
   assert.equal(a.lines.find((l) => l.evt === 'upstream_child_exit')?.code, 3);
   // Exiting before writing anything: the connection never came up.
   const b = open(nodeUrl('process.exit(0)'));
-  await assert.rejects(b.up.connected, (e: RestreamerError) => e.code === 'UPSTREAM_CHILD_EXIT' && /before writing any data/.test(e.message));
+  await assert.rejects(b.up.connected, (e: RestreamerError) => e.code === 'UPSTREAM_CHILD_EXIT' && e.message.includes('before writing any data'));
   // Killed by a signal.
   const c = open(nodeUrl("process.stdout.write('x'); process.kill(process.pid, 'SIGKILL')"));
   const endC = await c.up.ended;
@@ -142,7 +144,7 @@ test('fork: close() ends a running child (SIGTERM), and one that ignores SIGTERM
   b.up.close();
   await until(() => !alive(pidB), 3000, `pid ${pidB} gone`);
   assert.equal(b.up.stats.signal, 'SIGKILL');
-  assert.ok(b.lines.some((l) => /ignored SIGTERM/.test(String(l.msg))));
+  assert.ok(b.lines.some((l) => String(l.msg).includes('ignored SIGTERM')));
 });
 
 test('fork: what the command started itself goes too, on close() and when the command exits', { timeout: 15000 }, async () => {
@@ -191,7 +193,7 @@ test('fork: children are killed when the proxy process exits', { timeout: 15000 
     `);
     const p = spawn(NODE, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
+    p.stdout.on('data', (d: Buffer | string) => { out += String(d); });
     await new Promise((res) => p.on('exit', res));
     const pid = Number(out.trim());
     assert.ok(pid > 0, `child pid printed: ${JSON.stringify(out)}`);

@@ -22,8 +22,8 @@ test('two test files making the fixture at the same moment both get a whole one'
       const p = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, RESTREAMER_FIXTURES: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
-      p.stdout.on('data', (d) => { out += d; });
-      p.stderr.on('data', (d) => { err += d; });
+      p.stdout.on('data', (d: Buffer | string) => { out += String(d); });
+      p.stderr.on('data', (d: Buffer | string) => { err += String(d); });
       p.on('close', (code) => resolve({ code, out: out.trim(), err }));
     });
     const [a, b] = await Promise.all([run(), run()]);

@@ -66,7 +66,7 @@ test('static resources through the proxy (served, 304, 502) and their access log
   assert.equal(served.headers['cache-control'], 'max-age=60');
   assert.equal(served.headers.etag, `"${fnv1a64Hex(Buffer.from(body))}"`);
 
-  const again = await get(p.url('/app.html'), { 'If-None-Match': served.headers.etag! });
+  const again = await get(p.url('/app.html'), { 'If-None-Match': served.headers.etag });
   assert.equal(again.status, 304);
   assert.equal(again.body, '');
 
@@ -102,7 +102,7 @@ test('SIGHUP reopens the log file: after a rename, the next lines land in a new 
   const cfgPath = writeConfig({ listen: '127.0.0.1:0', log, resources: [{ type: 'api', api: 'health', serve: '/health' }] }, dir);
   const proc = spawn(process.execPath, ['--import', 'tsx', CLI, cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
-  proc.stdout.on('data', (d) => { stdout += d; });
+  proc.stdout.on('data', (d: Buffer | string) => { stdout += String(d); });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   cleanups.push(() => { if (proc.exitCode === null) proc.kill('SIGKILL'); removeTempDir(dir); });
 

@@ -21,7 +21,7 @@ function encoder(ns: Netns, format: 'mpegts' | 'rtp_mpegts', url: string): Child
 }
 
 async function stop(c: ChildProcess | undefined): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  if (c?.exitCode !== null || c.signalCode !== null) return;
   const gone = new Promise((r) => c.once('exit', r));
   c.kill('SIGKILL');
   await gone;

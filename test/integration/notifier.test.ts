@@ -49,7 +49,7 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
 }
 
 function capture() {
-  const lines: Array<Record<string, unknown>> = [];
+  const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } });
   return { lines, log: createLogger({ stream: sink, level: 'debug' }).logger };
 }

@@ -45,7 +45,7 @@ function listen(server: net.Server, host = '127.0.0.1'): Promise<number> {
   });
 }
 
-const close = (s: net.Server): Promise<void> => new Promise((res) => { s.close(() => res()); (s as http.Server).closeAllConnections?.(); });
+const close = (s: net.Server): Promise<void> => new Promise((res) => { s.close(() => res()); if (s instanceof http.Server) s.closeAllConnections(); });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const payload = Buffer.from(Array.from({ length: 50_000 }, (_, i) => i % 251));
 
@@ -59,13 +59,13 @@ async function deadPort(): Promise<number> {
 
 // ---- tcp / unix -----------------------------------------------------------------------
 
-async function serveOnce(server: net.Server, data: Buffer): Promise<void> {
+function serveOnce(server: net.Server, data: Buffer): void {
   server.on('connection', (sock) => sock.end(data));
 }
 
 test('tcp: IPv4 connect, data, clean end', async () => {
   const server = net.createServer();
-  await serveOnce(server, payload);
+  serveOnce(server, payload);
   const port = await listen(server);
   const o = open(`tcp://127.0.0.1:${port}`);
   await o.up.connected;
@@ -76,7 +76,7 @@ test('tcp: IPv4 connect, data, clean end', async () => {
 
 test('tcp: IPv6 [::1]', async (t) => {
   const server = net.createServer();
-  await serveOnce(server, payload);
+  serveOnce(server, payload);
   let port: number;
   try { port = await listen(server, '::1'); } catch { t.skip('::1 not available'); return; }
   const o = open(`tcp://[::1]:${port}`);
@@ -118,7 +118,7 @@ test('tcp: validation wants host and port', () => {
 test('unix: stream socket in a temp dir', async () => {
   const path = join(tmp, 'up.sock');
   const server = net.createServer();
-  await serveOnce(server, payload);
+  serveOnce(server, payload);
   await new Promise<void>((res) => server.listen(path, () => res()));
   const o = open(`unix://${path}`);
   await o.up.connected;

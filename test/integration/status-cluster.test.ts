@@ -48,6 +48,7 @@ before(async () => {
     ],
   }, { waitStreams: true });
 });
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
 after(async () => { await p?.stop(); });
 
 it('multi-process mode: per-stream figures, offline/online, playlist; ending a client is 501', async () => {

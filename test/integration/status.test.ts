@@ -78,8 +78,10 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  /* eslint-disable @typescript-eslint/no-unnecessary-condition -- unset if before() failed */
   await p?.stop();
   await up?.stop();
+  /* eslint-enable @typescript-eslint/no-unnecessary-condition */
 });
 
 describe('status page in a browser', { skip }, () => {
@@ -89,6 +91,7 @@ describe('status page in a browser', { skip }, () => {
     await w.page.goto(p.url('/admin/status'));
     await w.page.waitForSelector('section.stream[data-path="/live.ts"][data-state="connected"]', { timeout: 15000 });
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset if before() failed
   after(async () => { await w?.context.close(); });
 
   it('loads with no console errors and shows every stream with its state', async () => {
@@ -110,7 +113,7 @@ describe('status page in a browser', { skip }, () => {
       const out: Record<string, Record<string, string>> = {};
       for (const s of document.querySelectorAll<HTMLElement>('section.stream')) {
         const f: Record<string, string> = {};
-        for (const el of s.querySelectorAll<HTMLElement>('[data-field]')) f[el.dataset.field!] = el.dataset.value ?? el.textContent ?? '';
+        for (const el of s.querySelectorAll<HTMLElement>('[data-field]')) f[el.dataset.field!] = el.dataset.value ?? el.textContent;
         f.codecs = [...s.querySelectorAll<HTMLElement>('.codec')].map((c) => c.dataset.codec).join(',');
         out[s.dataset.path!] = f;
       }
@@ -184,9 +187,9 @@ describe('status page in a browser', { skip }, () => {
   it('plays an H.264/AAC stream in the page (currentTime advances), muted', async () => {
     await w.page.click('section[data-path="/live.ts"] [data-action="play"]');
     const video = 'section[data-path="/live.ts"] video';
-    await w.page.waitForFunction((sel) => (document.querySelector(sel) as HTMLVideoElement).currentTime > 0.5, video, { timeout: 20000 });
+    await w.page.waitForFunction((sel) => document.querySelector<HTMLVideoElement>(sel)!.currentTime > 0.5, video, { timeout: 20000 });
     const t0 = await w.page.$eval(video, (v) => (v as HTMLVideoElement).currentTime);
-    await w.page.waitForFunction(([sel, t]) => (document.querySelector(sel as string) as HTMLVideoElement).currentTime > (t as number) + 1, [video, t0] as const, { timeout: 20000 });
+    await w.page.waitForFunction(([sel, t]) => document.querySelector<HTMLVideoElement>(sel as string)!.currentTime > t + 1, [video, t0] as const, { timeout: 20000 });
     assert.equal(await w.page.$eval(video, (v) => (v as HTMLVideoElement).muted), true);
     // The preview is a viewer like any other.
     await w.page.waitForSelector('section[data-path="/live.ts"] tr[data-client]', { state: 'attached', timeout: 10000 });

@@ -11,7 +11,7 @@ import { UpstreamBase } from '../../src/sources/base.js';
 import type { SourceKind } from '../../src/sources/source.js';
 import { TsAligner } from '../../src/ts/aligner.js';
 
-type Line = { evt?: string; code?: string; url?: string; [k: string]: unknown };
+interface Line { evt?: string; code?: string; url?: string; [k: string]: unknown }
 
 interface Harness {
   sup: Supervisor;
@@ -75,7 +75,7 @@ const serverSockets = new WeakMap<net.Server, Set<net.Socket>>();
 
 function stop(...servers: net.Server[]): Promise<unknown> {
   return Promise.all(servers.map((s) => new Promise<void>((res) => {
-    (s as http.Server).closeAllConnections?.();
+    if (s instanceof http.Server) s.closeAllConnections();
     for (const sock of serverSockets.get(s) ?? []) sock.destroy();
     s.close(() => res());
   })));

@@ -32,7 +32,8 @@ test('udp unicast: datagrams are delivered whole and in order; oversized ones ar
   const port = await freeUdpPort();
   const { ctx, lines } = testContext(`udp://127.0.0.1:${port}`, { mru: 1500 });
   const got: Buffer[] = [];
-  const up = udpKind.open(ctx, (b) => got.push(b)) as DatagramUpstream;
+  const up = udpKind.open(ctx, (b) => got.push(b));
+  assert.ok(up instanceof DatagramUpstream);
   await up.ready;
   assert.ok(up.stats.recvBufferBytes >= 1000 * PKT, `receive buffer ${up.stats.recvBufferBytes}`);
   const s = sender();
@@ -64,7 +65,8 @@ test('udp unicast: datagrams are delivered whole and in order; oversized ones ar
 test('udp: the socket is closed on close(): the port can be bound exclusively again', async () => {
   const port = await freeUdpPort();
   const { ctx } = testContext(`udp://127.0.0.1:${port}`);
-  const up = udpKind.open(ctx, () => {}) as DatagramUpstream;
+  const up = udpKind.open(ctx, () => {});
+  assert.ok(up instanceof DatagramUpstream);
   await up.ready;
   up.close();
   await up.ended;
@@ -78,7 +80,8 @@ test('rtp unicast: header stripped, reordering restored, losses, duplicates and 
   const port = await freeUdpPort();
   const { ctx, lines } = testContext(`rtp://127.0.0.1:${port}`, { mru: 1500, rtpReorder: 4 });
   const got: Buffer[] = [];
-  const up = rtpKind.open(ctx, (b) => got.push(b)) as RtpUpstream;
+  const up = rtpKind.open(ctx, (b) => got.push(b));
+  assert.ok(up instanceof RtpUpstream);
   await up.ready;
   // Sequence numbers cross the 16-bit wrap. Datagram i carries TS packets 7i..7i+6.
   const base = 65530;
@@ -116,7 +119,8 @@ test('rtp: a new SSRC restarts the sequence without counting losses', async () =
   const port = await freeUdpPort();
   const { ctx } = testContext(`rtp://127.0.0.1:${port}`);
   const got: Buffer[] = [];
-  const up = rtpKind.open(ctx, (b) => got.push(b)) as RtpUpstream;
+  const up = rtpKind.open(ctx, (b) => got.push(b));
+  assert.ok(up instanceof RtpUpstream);
   await up.ready;
   const s = sender();
   try {
@@ -135,7 +139,8 @@ test('rtp: a new SSRC restarts the sequence without counting losses', async () =
 test('udp: "connected" at the first datagram, not when the socket is bound (issue 13)', async () => {
   const port = await freeUdpPort();
   const { ctx } = testContext(`udp://127.0.0.1:${port}`);
-  const up = udpKind.open(ctx, () => {}) as DatagramUpstream;
+  const up = udpKind.open(ctx, () => {});
+  assert.ok(up instanceof DatagramUpstream);
   assert.equal(up.connectsOnData, true);
   let connected = false;
   void up.connected.then(() => { connected = true; });

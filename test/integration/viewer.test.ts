@@ -47,7 +47,7 @@ function decodeErrors(capture: Buffer): string {
   if (process.env.RS_KEEP_CAPTURES) console.log('capture kept at', f);
   else removeTempDir(dir);
   // Timestamps that jump back (a looped test source) are a muxer remark, not a decode error.
-  return r.stderr.split('\n').filter((l) => l.trim() && !/non monotonically increasing dts/.test(l)).join('\n');
+  return r.stderr.split('\n').filter((l) => l.trim() && !l.includes('non monotonically increasing dts')).join('\n');
 }
 
 /** Index of the first packet the analyzer recognises as a keyframe in `buf` (-1 if none). */
