@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'examples/', 'web/', 'test/fixtures/'] },
+  { ignores: ['dist/', 'coverage/', 'bench/.cache/', 'examples/', 'web/', 'test/fixtures/'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   tseslint.configs.stylisticTypeChecked,
@@ -17,6 +17,8 @@ export default tseslint.config(
       // With noUncheckedIndexedAccess, `buf[i]!` is how an index that is in range by
       // construction is read on the hot path: no branch, and a wrong index still fails loudly.
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // `const { refused: _none, ...rest } = x` is how a key is left out of a copy.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, varsIgnorePattern: '^_', argsIgnorePattern: '^_' }],
       // node:test's test()/describe() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': ['error', {
         allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }],

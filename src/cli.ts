@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
 import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
 import { parseListen } from './config/listen.js';
-import { RestreamerError } from './errors.js';
+import { RestreamerError, errnoOf, errorText } from './errors.js';
 import cluster from 'node:cluster';
 import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/primary.js';
 import type { Runner } from './roles/shared.js';
@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (!cluster.isWorker) for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
+  for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
   if (listen !== undefined) cfg.listen = listen;
   if (check) {
     // The log file is opened at start: a path that cannot work fails the check, without
@@ -271,11 +271,11 @@ const LISTEN_REASONS: Record<string, string> = {
 function startFailure(err: unknown, listen: string, demo: boolean): string {
   // A failure from the catalogue names what failed itself (internal socket, worker start, ...).
   if (err instanceof RestreamerError) return err.message;
-  const e = err as NodeJS.ErrnoException;
-  const message = e?.message ?? String(err);
+  const e = errnoOf(err);
+  const message = errorText(err);
   // Listen errors come as system errors here, or as a worker's message in multi-process mode.
-  const code = e?.code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/.exec(message)?.[1];
-  const isListen = e?.syscall === 'listen' || e?.syscall === 'bind' || e?.syscall === 'getaddrinfo' || /^(listen|bind) |getaddrinfo/.test(message);
+  const code = e.code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/.exec(message)?.[1];
+  const isListen = e.syscall === 'listen' || e.syscall === 'bind' || e.syscall === 'getaddrinfo' || /^(listen|bind) |getaddrinfo/.test(message);
   if (isListen && code) {
     const hint = code !== 'EADDRINUSE' ? ''
       : demo ? '; pick another address with --listen, e.g. "restreamer --demo --listen :8080" (or "npm start -- --listen :8080")'
@@ -289,7 +289,7 @@ function startFailure(err: unknown, listen: string, demo: boolean): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`restreamer: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`restreamer: fatal: ${errnoOf(err).stack ?? String(err)}\n`);
     process.exit(EXIT_RUNTIME);
   },
 );

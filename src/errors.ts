@@ -69,12 +69,28 @@ export class RestreamerError<C extends ErrorCode = ErrorCode> extends Error {
   }
 }
 
+/** Narrows anything thrown to a catalogued error (of any code). */
+function isRestreamerError(err: unknown): err is RestreamerError {
+  return err instanceof RestreamerError;
+}
+
+/** The errno fields of anything thrown (not everything thrown is an Error, or an object). */
+export function errnoOf(err: unknown): Partial<NodeJS.ErrnoException> {
+  return typeof err === 'object' && err !== null ? err : {};
+}
+
+/** The message of anything thrown: its `message` if it has one, else its text. */
+export function errorText(err: unknown): string {
+  const m = errnoOf(err).message;
+  return typeof m === 'string' ? m : String(err);
+}
+
 /** Map a Node system error (ECONNREFUSED, ENOTFOUND, ...) onto the catalogue. */
 export function fromSystemError(err: unknown, what: string): RestreamerError {
-  if (err instanceof RestreamerError) return err;
-  const e = err as NodeJS.ErrnoException;
-  const msg = `${what}: ${e?.message ?? String(err)}`;
-  switch (e?.code) {
+  if (isRestreamerError(err)) return err;
+  const e = errnoOf(err);
+  const msg = `${what}: ${errorText(err)}`;
+  switch (e.code) {
     case 'ECONNREFUSED':
     case 'ECONNRESET':
     case 'EHOSTUNREACH':

@@ -8,7 +8,7 @@ import { parseListen } from './config/listen.js';
 // resources, users, limits, notifications) is rebuilt, which costs no viewer anything.
 
 /** Global keys a stream's data path reads: a change restarts every stream. */
-export const STREAM_GLOBALS = ['timeout', 'reconnect', 'readtimeout', 'inputbuffer', 'outputbuffer', 'batchms', 'batchmaxms', 'grace', 'slowtimeout'] as const;
+const STREAM_GLOBALS = ['timeout', 'reconnect', 'readtimeout', 'inputbuffer', 'outputbuffer', 'batchms', 'batchmaxms', 'grace', 'slowtimeout'] as const;
 /** Keys that cannot change while running (the listening socket, the process layout). */
 export const FIXED_GLOBALS = ['listen', 'workers'] as const;
 
@@ -27,7 +27,7 @@ const streamsOf = (cfg: Config): Map<string, ResourceConfig> =>
   new Map(cfg.resources.filter((r) => r.type === 'stream').map((r) => [r.serve, r]));
 
 /** A stable text of what shapes a stream's data path (key order does not matter). */
-export function streamIdentity(r: ResourceConfig, cfg: Config): string {
+function streamIdentity(r: ResourceConfig, cfg: Config): string {
   const { authentication: _auth, ...own } = r;
   const globals = Object.fromEntries(STREAM_GLOBALS.map((k) => [k, cfg[k]]));
   return stableJson({ own, globals });
@@ -50,6 +50,7 @@ export function planReload(from: Config, to: Config): ReloadPlan {
 }
 
 function stableJson(v: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify gives undefined for undefined, whatever its type says
   return JSON.stringify(v, (_k, val: unknown) => {
     if (val && typeof val === 'object' && !Array.isArray(val)) {
       return Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

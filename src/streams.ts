@@ -12,7 +12,7 @@ import type { EndReason } from './hub/hub.js';
 /** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
 const ONDEMAND_DEFAULT_WAIT_MS = 10_000;
 /** How often discarded input is summarised in the log (house rule 3), ms. */
-export const DISCARD_SUMMARY_MS = 10_000;
+const DISCARD_SUMMARY_MS = 10_000;
 
 /**
  * One stream resource: supervisor (upstream failover) -> aligner -> hub (fan-out).

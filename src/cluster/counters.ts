@@ -36,7 +36,7 @@ export class WorkerCounters {
 
   private sum(i: number, f: (s: WorkerStreamCounters) => number): number {
     let n = 0;
-    for (const c of this.live.values()) n += c[i] ? f(c[i]!) : 0;
+    for (const c of this.live.values()) n += c[i] ? f(c[i]) : 0;
     return n;
   }
 

@@ -11,7 +11,7 @@ import net, { type AddressInfo } from 'node:net';
  */
 
 /** Accept queue length requested from the kernel (as the single-process front). */
-export const LISTEN_BACKLOG = 4096;
+const LISTEN_BACKLOG = 4096;
 /** A connection waiting for a worker (none ready) longer than this is closed, ms. */
 const WAIT_MS = 5000;
 /** At most this many connections wait for a worker; more are closed at once. */

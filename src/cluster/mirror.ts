@@ -30,8 +30,9 @@ export class MirrorOutput implements StreamOutput {
     this.pipes.data(this.slot, buf, offset, count);
   }
 
-  /** The pipes batch on their own; an event sends the batch before it. */
-  flush(): void {}
+  flush(): void {
+    // Nothing to do: the pipes batch on their own; an event sends the batch before it.
+  }
 
   upstreamLost(): void {
     this.endSession();

@@ -20,7 +20,7 @@ export const SECRET_HEADER = 'x-restreamer-secret';
  * start, one more per reload) and the resource's index in its `resources`. A request
  * authorised under one configuration is never answered by a resource of another.
  */
-export const internalPath = (generation: number, resourceIndex: number): string => `/r/${generation}/${resourceIndex}`;
+const internalPath = (generation: number, resourceIndex: number): string => `/r/${generation}/${resourceIndex}`;
 
 /** What the primary needs to answer, per kind of resource. */
 export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static' | 'status';

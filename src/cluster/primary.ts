@@ -228,7 +228,7 @@ export class Primary {
       [ENV_API_SOCKET]: this.apiSocket, [ENV_API_SECRET]: this.apiSecret,
       [ENV_LOG_FILE]: this.running.cfg.log, [ENV_LOG_FORMAT]: this.running.cfg.logformat ?? '',
     });
-    const pipe = worker.process.stdio?.[DATA_FD] as Writable | undefined;
+    const pipe = worker.process.stdio[DATA_FD] as Writable | undefined;
     if (!pipe) throw new Error('worker data pipe missing');
     pipe.on('error', () => { /* worker gone; exit handler cleans up */ });
     // A message to a worker that has just died fails (EPIPE): never fatal, the exit

@@ -54,6 +54,7 @@ export class FrameReader {
       const len = buf.readUInt32BE(pos + 4);
       if (buf.length - pos - FRAME_HEADER < len) break;
       const start = pos + FRAME_HEADER;
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- a byte the other side wrote as a Frame; onFrame ignores values it does not know
       this.onFrame(buf[pos] as Frame, buf[pos + 1]!, buf.readUInt16BE(pos + 2), buf.subarray(start, start + len));
       pos = start + len;
     }

@@ -1,4 +1,4 @@
-import type { StreamHub, EndReason } from '../hub/hub.js';
+import type { StreamHub } from '../hub/hub.js';
 import type { StreamState, AdmissionGate } from '../stream/contracts.js';
 import { END_REASONS, Frame } from './protocol.js';
 import type { WorkerRpc } from './rpc.js';
@@ -45,7 +45,7 @@ export class RemoteStream implements StreamState {
       case Frame.Data: this.hub.push(payload, 0, payload.length / TS_PACKET_SIZE); break;
       case Frame.Lost: this.hub.upstreamLost(); break;
       case Frame.Resumed: this.hub.upstreamResumed(); break;
-      case Frame.End: this.hub.endAll((END_REASONS[arg] ?? 'upstream_lost') as EndReason); break;
+      case Frame.End: this.hub.endAll((END_REASONS[arg] ?? 'upstream_lost')); break;
       case Frame.State:
         this.up = (arg & 1) !== 0;
         this.off = (arg & 2) !== 0;

@@ -79,6 +79,7 @@ export async function runWorker(logh: LogHandle, build: (link: WorkerLink, m: Wo
   cluster.worker?.on('error', () => shutdown(0));
   const rpc = new WorkerRpc(send, () => app?.counters() ?? [], () => shutdown(0), () => logh.reopen());
   const apiSecret = process.env[ENV_API_SECRET] ?? '';
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- delete is how a variable leaves process.env (and so every child's environment)
   delete process.env[ENV_API_SECRET];
   const apiSocket = process.env[ENV_API_SOCKET] ?? '';
   const link: WorkerLink = { rpc, apiSocket, apiSecret };

@@ -53,7 +53,7 @@ const packets = () => z.number().int().min(1).max(MAX_BUFFER_PACKETS);
 // The original takes whole seconds; fractions are accepted here, but no timer shorter
 // than MIN_TIMER_SECONDS.
 const seconds = () => z.number().min(0).max(MAX_SECONDS).refine((v) => v === 0 || v >= MIN_TIMER_SECONDS, {
-  message: `must be 0 or at least ${MIN_TIMER_SECONDS} seconds (a shorter timer would hammer its peer)`,
+  error: `must be 0 or at least ${MIN_TIMER_SECONDS} seconds (a shorter timer would hammer its peer)`,
 });
 const SECONDS = `seconds, 0 or ${MIN_TIMER_SECONDS}-${grouped(MAX_SECONDS)}`;
 
@@ -146,8 +146,6 @@ export type Config = z.output<typeof ConfigSchema>;
 export type ResourceConfig = z.output<typeof ResourceSchema>;
 export type NotificationConfig = z.output<typeof NotificationSchema>;
 export type AuthenticationConfig = z.output<typeof AuthenticationSchema>;
-export type ResourceType = (typeof RESOURCE_TYPES)[number];
-export type ApiType = (typeof API_TYPES)[number];
 
 /** A stream's upstream URLs in configured order: `remote` first, then `remotes` (as the original merges them). */
 export function resourceUpstreams(r: Pick<ResourceConfig, 'remote' | 'remotes'>): string[] {

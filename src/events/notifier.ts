@@ -157,6 +157,7 @@ export class Notifier {
     }
     const https_ = t.url.protocol === 'https:';
     let finished = false;
+    // eslint-disable-next-line prefer-const -- finish() reads it, possibly before it is set (a request that cannot be made)
     let timer: NodeJS.Timeout | undefined;
     let req: http.ClientRequest | undefined;
     const finish = (err: Error | undefined, retryable: boolean): void => {

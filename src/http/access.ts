@@ -41,6 +41,7 @@ export function withAccessLog(next: Handler, o: AccessLogOptions): Handler {
     let counted = false;
     // Count the status when the headers go out: a stream response starts now and may last
     // hours; in multi-process mode it starts only after the primary granted a slot.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply(this): the response itself
     const writeHead = res.writeHead;
     res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
       const r = writeHead.apply(this, args);

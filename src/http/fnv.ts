@@ -8,8 +8,8 @@ const TWO_32 = 0x1_0000_0000;
 export function fnv1a64Hex(buf: Uint8Array): string {
   let hi = 0xcbf29ce4;
   let lo = 0x84222325;
-  for (let i = 0; i < buf.length; i++) {
-    lo ^= buf[i]!;
+  for (const byte of buf) {
+    lo ^= byte;
     lo >>>= 0;
     // h * (2^40 + 0x1b3) mod 2^64: the 0x1b3 part on both halves with carry, and the
     // 2^40 part shifts lo into hi by 8 bits. Every intermediate stays below 2^53.

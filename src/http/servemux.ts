@@ -163,7 +163,7 @@ export function stripHostPort(h: string): string {
   }
   // "host:port"; more than one colon without brackets does not split.
   const i = h.indexOf(':');
-  return h.indexOf(':', i + 1) < 0 ? h.slice(0, i) : h;
+  return !h.includes(':', i + 1) ? h.slice(0, i) : h;
 }
 
 // Characters Go leaves unescaped in a URL path: unreserved ones and the reserved ones a

@@ -30,7 +30,7 @@ export interface HttpFrontLimits {
   maxIdleSockets: number;
 }
 
-export const DEFAULT_LIMITS: HttpFrontLimits = {
+const DEFAULT_LIMITS: HttpFrontLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -65,7 +65,7 @@ export class HttpFront {
   readonly limits: HttpFrontLimits;
   private mux = new ServeMux<Handler>();
   /** Every open socket, with the number of responses dispatched on it and not yet closed. */
-  private readonly active = new Map<Socket, number>();
+  private readonly active = new Map<Duplex, number>();
   /** Sockets with no response in progress, oldest first (insertion order of a Set). */
   private readonly idle = new Set<Socket>();
   private readonly locations = new WeakMap<http.IncomingMessage, string>();
@@ -206,7 +206,7 @@ export class HttpFront {
    * another response written into its body: then the connection is only closed.
    */
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const busy = (this.active.get(socket as Socket) ?? 0) > 0;
+    const busy = (this.active.get(socket) ?? 0) > 0;
     if (busy || !socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;

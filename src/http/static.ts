@@ -3,7 +3,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { RestreamerError, fromSystemError } from '../errors.js';
+import { RestreamerError, errnoOf, errorText, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
 import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
@@ -76,12 +76,12 @@ const MIME: Record<string, string> = {
 };
 
 /** Content type guessed from a file name; application/octet-stream when unknown. */
-export function mimeFor(path: string): string {
+function mimeFor(path: string): string {
   return MIME[extname(path).toLowerCase()] ?? 'application/octet-stream';
 }
 
 /** True when an If-None-Match header value matches `etag` (quoted). */
-export function etagMatches(ifNoneMatch: string, etag: string): boolean {
+function etagMatches(ifNoneMatch: string, etag: string): boolean {
   for (const raw of ifNoneMatch.split(',')) {
     let t = raw.trim();
     if (t === '*') return true;
@@ -274,6 +274,7 @@ export class StaticResource {
         signal,
         // identity: the body is hashed and served as is, so it must not arrive compressed.
         headers: { 'accept-encoding': 'identity', 'user-agent': 'restreamer' },
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the abort reason is the Error close() or the deadline gave
         onError: (e) => reject(signal.aborted ? signal.reason : fromSystemError(e, 'static upstream')),
         onResponse: (res) => {
           phase.headers = true;
@@ -331,7 +332,6 @@ export class StaticResource {
   /** Repeated upstream failures are summarised: at most one log line per interval. */
   private noteFailure(err: unknown): void {
     if (this.closed) return;
-    const e = err as RestreamerError;
-    this.faults.note({ evt: EVT.staticError, remote: this.display, code: e?.code, err: e?.message ?? String(err) }, 'static resource fetch failed');
+    this.faults.note({ evt: EVT.staticError, remote: this.display, code: errnoOf(err).code, err: errorText(err) }, 'static resource fetch failed');
   }
 }

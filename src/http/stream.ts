@@ -39,9 +39,6 @@ function streamHeaders(): Record<string, string> {
   };
 }
 
-/** Result of a finished stream request, for the access log. */
-export interface StreamRequestInfo { packetsSent: number; packetsDropped: number }
-
 export class StreamEndpoint {
   private clientSeq = 0;
   constructor(private readonly o: StreamEndpointOptions) {}

@@ -65,7 +65,7 @@ export class BatchWindow {
 
   /** Start the window's timer unless it is running. */
   arm(): void {
-    if (!this.timer) this.timer = this.clock.setTimeout(this.onTimer, this.windowMs);
+    this.timer ??= this.clock.setTimeout(this.onTimer, this.windowMs);
   }
 
   /** Stop the timer (a flush is under way, or the hub closes). */

@@ -30,7 +30,7 @@ export class PrefixCache {
   at(rap: number, withDiscontinuity: boolean): Buffer | undefined {
     const a = this.analyzer;
     const k = this.entry;
-    if (k && k.rap === rap && k.disc === withDiscontinuity && k.pat === a.patPackets && k.pmt === a.pmtPackets
+    if (k?.rap === rap && k.disc === withDiscontinuity && k.pat === a.patPackets && k.pmt === a.pmtPackets
       && (k.final || k.head === this.ring.head)) return k.buf;
     const built = startPrefix(a, this.ring, rap, this.continuity, withDiscontinuity);
     if (!built) return undefined;
@@ -43,7 +43,7 @@ export class PrefixCache {
   framed(framing: Framing, p: Buffer): Buffer {
     if (framing === 'raw') return p;
     const k = this.entry;
-    if (k && k.buf === p) return (k.chunked ??= framed('chunked', p));
+    if (k?.buf === p) return (k.chunked ??= framed('chunked', p));
     return framed('chunked', p);
   }
 
@@ -72,7 +72,7 @@ export class CatchUpCache {
   chunk(framing: Framing, from: number, end: number, stale: number): Buffer {
     const cache = framing === 'raw' ? this.raw : this.chunked;
     const hit = cache.get(from);
-    if (hit && hit.end === end) return hit.buf;
+    if (hit?.end === end) return hit.buf;
     const buf = framedFromRing(framing, this.ring, from, end);
     if (cache.size >= CHUNK_CACHE_ENTRIES) {
       const tail = this.ring.tail;

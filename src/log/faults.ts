@@ -10,7 +10,7 @@ import { EVT, type Logger } from './logger.js';
 //   `failures`, the number of faults since the previous line, itself included.
 
 /** How often repeated faults are summarised in the log. */
-export const FAULT_SUMMARY_MS = 10_000;
+const FAULT_SUMMARY_MS = 10_000;
 
 /**
  * Counters of repeated faults (`read()` returns their cumulative values), logged as

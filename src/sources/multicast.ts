@@ -17,7 +17,7 @@ export interface DatagramAddress {
   source: string | undefined;
 }
 
-export function isMulticast(ip: string): boolean {
+function isMulticast(ip: string): boolean {
   const fam = net.isIP(ip);
   if (fam === 4) {
     const first = Number(ip.slice(0, ip.indexOf('.')));

@@ -135,7 +135,8 @@ export class Pacer {
   private readonly tick = (): void => {
     if (this.closed) return;
     if (this.mode !== 'probe') this.release(this.now());
-    if (this.closed) return; // emit() may have closed us
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- emit() may have closed us
+    if (this.closed) return;
     if (this.queue.length === 0) {
       if (this.ending) {
         const done = this.ending;

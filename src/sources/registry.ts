@@ -12,7 +12,7 @@ import { unixgramKind, unixpacketKind } from './kinds/unixgram.js';
 // and one entry here; nothing else switches on the scheme. What the kinds share (the
 // Source interface, UpstreamBase, socket and datagram upstreams, the supervisor) lives
 // in src/sources/ itself.
-export const SOURCE_KINDS: readonly SourceKind[] = [
+const SOURCE_KINDS: readonly SourceKind[] = [
   httpKind,
   fileKind,
   tcpKind,

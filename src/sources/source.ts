@@ -36,6 +36,7 @@ export interface SourceOptions {
 }
 
 /** The options type of a kind that reads no resource settings. */
+// eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- on purpose: every settings object satisfies it
 export type NoOptions = Record<never, never>;
 
 /** A stream resource's settings as the kinds read them. */

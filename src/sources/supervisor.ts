@@ -1,4 +1,4 @@
-import { RestreamerError, fromSystemError } from '../errors.js';
+import { RestreamerError, errorText, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
 import { redactUrl } from '../log/redact.js';
 import { findSourceKind } from './registry.js';
@@ -29,7 +29,7 @@ import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, Upst
 // `readtimeout` also bounds the wait (a silent multicast group is left and joined again).
 
 /** Lock time when `readtimeout` is 0: bytes without an aligned packet for this long fail, ms. */
-export const LOCK_TIMEOUT_MS = 5000;
+const LOCK_TIMEOUT_MS = 5000;
 
 export interface SupervisorOptions {
   stream: string;
@@ -92,7 +92,7 @@ interface Attempt {
   reason: RestreamerError | undefined;
 }
 
-export function fisherYates<T>(items: T[]): T[] {
+function fisherYates<T>(items: T[]): T[] {
   const a = items.slice();
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -205,10 +205,12 @@ export class Supervisor {
     try {
       up = remote.kind.open(ctx, (chunk) => this.onChunk(att, chunk));
     } catch (e) {
-      this.failLater(att, e instanceof RestreamerError ? e : fromSystemError(e, `open ${remote.safe}`));
+      this.failLater(att, fromSystemError(e, `open ${remote.safe}`));
       return;
     }
     att.upstream = up;
+    // open() may have called back (and ended or replaced this attempt) before it returned.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by callbacks the types cannot follow
     if (att.done || this.closed || att !== this.current) { this.closeUpstream(att); return; }
     // Kinds that connect at their first datagram: readtimeout bounds that wait too.
     const waitMs = Math.min(
@@ -222,7 +224,7 @@ export class Supervisor {
     up.connected.then(() => this.onUpConnected(att), () => {});
     up.ended.then(
       (end) => this.onEnded(att, end),
-      (e) => this.onEnded(att, { error: fromSystemError(e, remote.safe) }),
+      (e: unknown) => this.onEnded(att, { error: fromSystemError(e, remote.safe) }),
     );
   }
 
@@ -240,7 +242,7 @@ export class Supervisor {
       this.o.onData(chunk);
     } catch (e) {
       // A consumer bug must not take the upstream socket's event handler down.
-      if (this.sinkErrors++ === 0) this.o.log.error({ evt: EVT.warning, err: (e as Error)?.message }, 'stream data handler threw');
+      if (this.sinkErrors++ === 0) this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream data handler threw');
     }
     // One comparison per chunk, none per packet.
     if (!att.delivering && att === this.current && (!this.o.packets || this.o.packets() > att.packetsAtConnect)) this.onDelivering(att);
@@ -375,7 +377,7 @@ export class Supervisor {
     try {
       att.upstream?.close();
     } catch (e) {
-      this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: (e as Error)?.message }, 'upstream close threw');
+      this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: errorText(e) }, 'upstream close threw');
     }
   }
 
@@ -390,7 +392,7 @@ export class Supervisor {
     try {
       fn();
     } catch (e) {
-      this.o.log.error({ evt: EVT.warning, err: (e as Error)?.message }, 'stream state handler threw');
+      this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream state handler threw');
     }
   }
 }

@@ -15,10 +15,6 @@ export const NULL_PID = 0x1fff;
 /** Number of distinct PIDs: size of typed arrays indexed by PID. */
 export const PID_COUNT = 8192;
 
-/** adaptation_field_control values. */
-export const AFC_PAYLOAD = 0b01;
-export const AFC_ADAPTATION = 0b10;
-
 /** The 13-bit PID. */
 export function pid(buf: Uint8Array, off: number): number {
   return ((buf[off + 1]! & 0x1f) << 8) | buf[off + 2]!;

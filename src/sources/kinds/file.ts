@@ -42,7 +42,7 @@ function parseBitrate(s: string): number {
   return v > 0 ? v : NaN;
 }
 
-export function parseFileUrl(url: URL): FileOptions | string {
+function parseFileUrl(url: URL): FileOptions | string {
   // The URL parser already turns file://localhost/x into file:///x.
   if (url.hostname) return `file upstream must be an absolute local path: file:///path (got host "${url.hostname}")`;
   let path: string;

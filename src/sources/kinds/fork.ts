@@ -21,9 +21,9 @@ import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.j
 // the child is stopped with SIGTERM, then SIGKILL after a grace period, on close().
 
 /** Time a child gets between SIGTERM and SIGKILL. */
-export const KILL_GRACE_MS = 2000;
+const KILL_GRACE_MS = 2000;
 /** Standard-error lines logged per second per child; the rest are counted and summarised. */
-export const STDERR_LINES_PER_S = 20;
+const STDERR_LINES_PER_S = 20;
 /** A standard-error "line" longer than this is logged in pieces (bounded memory). */
 const MAX_LINE = 4096;
 
@@ -88,7 +88,7 @@ function signalGroup(c: ChildProcess, sig: NodeJS.Signals): void {
 }
 
 /** Logs standard-error lines, at most `perSecond` a second; the rest are counted. */
-export class StderrLog {
+class StderrLog {
   private partial = '';
   private windowStart = 0;
   private inWindow = 0;
@@ -237,7 +237,7 @@ export class ForkUpstream extends UpstreamBase {
 
   protected teardown(): void {
     const c = this.child;
-    if (!c || c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    if (c?.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
     signalGroup(c, 'SIGTERM');
     this.killTimer = setTimeout(() => {
       this.killTimer = undefined;

@@ -13,7 +13,7 @@ import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.j
 let userAgent: string | undefined;
 
 /** `restreamer/<version>`, read once from package.json (src/ and dist/src/ layouts). */
-export function restreamerUserAgent(): string {
+function restreamerUserAgent(): string {
   if (userAgent !== undefined) return userAgent;
   let version = '0.0.0';
   const req = createRequire(import.meta.url);

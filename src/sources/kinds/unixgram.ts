@@ -2,7 +2,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type * as Nus from 'node-unix-socket';
-import { RestreamerError } from '../../errors.js';
+import { RestreamerError, errorText } from '../../errors.js';
 import { FaultSummary } from '../../log/faults.js';
 import { EVT, type Logger } from '../../log/logger.js';
 import { UpstreamBase } from '../base.js';
@@ -50,7 +50,7 @@ function validate(url: URL): string | undefined {
 
 /** node-unix-socket reports errno text with code "Unknown": map the text onto the catalogue. */
 function toError(e: unknown, what: string): RestreamerError {
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = errorText(e);
   const code = /refused/i.test(msg) ? 'UPSTREAM_REFUSED' : 'UPSTREAM_IO';
   return new RestreamerError(code, `${what}: ${msg}`, { cause: e });
 }
@@ -71,7 +71,7 @@ function describeConnectFailure(path: string, e: unknown): string {
   } catch {
     return 'No such file or directory';
   }
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = errorText(e);
   return /unknown errno/i.test(msg) ? `${msg} (is a SOCK_SEQPACKET server listening there?)` : msg;
 }
 
