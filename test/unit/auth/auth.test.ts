@@ -31,7 +31,7 @@ describe('no authentication', () => {
 
 describe('basic', () => {
   const a = createAuthorizer(cfg('basic', { user: 'alice', users: ['bob'] }), userlist);
-  const cases: Array<[string, string | undefined, AuthResult]> = [
+  const cases: [string, string | undefined, AuthResult][] = [
     ['no header', undefined, { ok: false, status: 401, headers: CHALLENGE }],
     ['empty header', '', { ok: false, status: 401, headers: CHALLENGE }],
     ['scheme only', 'Basic', { ok: false, status: 401, headers: CHALLENGE }],
@@ -67,7 +67,7 @@ describe('basic', () => {
 describe('bearer', () => {
   const a = createAuthorizer(cfg('bearer', { user: 'carol', users: ['alice'] }), userlist);
   const F: AuthResult = { ok: false, status: 403, headers: {} };
-  const cases: Array<[string, string | undefined, AuthResult]> = [
+  const cases: [string, string | undefined, AuthResult][] = [
     ['no header', undefined, F],
     ['scheme only', 'Bearer ', F],
     ['other scheme', basic('carol', 'tok-carol'), F],

@@ -151,7 +151,7 @@ describe('examples/kubernetes', () => {
     const spec = dep.spec!.template.spec!;
     const pre = spec.containers[0]!.lifecycle?.preStop?.exec?.command;
     assert.deepEqual(pre?.slice(0, 1), ['sleep']);
-    const preStop = Number(pre![1]);
+    const preStop = Number(pre[1]);
     const SHUTDOWN = 2; // README: the clean shutdown ends within two seconds
     assert.ok(spec.terminationGracePeriodSeconds! > preStop + raw.drain + SHUTDOWN,
       `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} <= ${preStop} + ${raw.drain} + ${SHUTDOWN}`);

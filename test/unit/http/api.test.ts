@@ -54,7 +54,7 @@ test('health: ok with connection figures, then full at the soft limit, at the ha
   const w = world({ max: 10, full: 5 });
   try {
     w.conns.n = 4;
-    let r = await ask(healthHandler(w.ctx));
+    const r = await ask(healthHandler(w.ctx));
     assert.equal(r.status, 200);
     assert.equal(r.type, 'application/json');
     assert.deepEqual(JSON.parse(r.body), { status: 'ok', viewer: 4, limit: 5, max: 10, bandwidth: 0, down: [], offline: [] });

@@ -273,7 +273,7 @@ test('RAP: keyframe NAL found wherever the PES splits it across the first two pa
       const v = program(0);
       m.psi(0, v.pat);
       m.psi(0x1000, v.pmt);
-      const at = m.pes(0x100, pes(es as number[]), { firstPayload: Math.min(split, 14 + es.length - 1) });
+      const at = m.pes(0x100, pes(es), { firstPayload: Math.min(split, 14 + es.length - 1) });
       m.pes(0x100, pes(H264_DELTA));
       const ts = m.buffer();
       const { a, raps } = perPacket(ts);
