@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import { END_REASONS, FRAME_HEADER, Frame, FrameReader, frameHeader } from '../../../src/cluster/protocol.js';
 
 interface Got { type: number; arg: number; stream: number; payload: Buffer }
+/** A frame as sent: its type is one of the protocol's. */
+interface Sent extends Got { type: Frame }
 
 function frame(type: Frame, arg: number, stream: number, payload: Buffer): Buffer {
   return Buffer.concat([frameHeader(type, arg, stream, payload.length), payload]);
@@ -20,7 +22,7 @@ function collect(): { reader: FrameReader; got: Got[] } {
 
 const payload = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 
-const FRAMES: Got[] = [
+const FRAMES: Sent[] = [
   { type: Frame.Data, arg: 0, stream: 0, payload: payload(188 * 3, 1) },
   { type: Frame.State, arg: 3, stream: 65535, payload: Buffer.alloc(0) },
   { type: Frame.Lost, arg: 0, stream: 7, payload: Buffer.alloc(0) },

@@ -123,7 +123,7 @@ describe('examples/kubernetes', () => {
       assert.equal(c.ports?.find((p) => p.name === 'http')?.containerPort, port, `${name}: containerPort = listen port`);
       assert.deepEqual(c.args, ['/etc/restreamer/restreamer.json']);
       assert.equal(c.volumeMounts?.find((m) => m.name === 'config')?.mountPath, '/etc/restreamer');
-      assert.ok(!c.volumeMounts?.some((m) => m.subPath), 'no subPath: ConfigMap edits must reach the file');
+      assert.ok(!c.volumeMounts.some((m) => m.subPath), 'no subPath: ConfigMap edits must reach the file');
       const apis = new Map(cfg.resources.filter((r) => r.type === 'api').map((r) => [r.serve, r.api]));
       for (const probe of [c.readinessProbe, c.livenessProbe]) {
         assert.ok(probe, `${name}: readiness and liveness probes`);
@@ -151,7 +151,7 @@ describe('examples/kubernetes', () => {
     const spec = dep.spec!.template.spec!;
     const pre = spec.containers[0]!.lifecycle?.preStop?.exec?.command;
     assert.deepEqual(pre?.slice(0, 1), ['sleep']);
-    const preStop = Number(pre![1]);
+    const preStop = Number(pre[1]);
     const SHUTDOWN = 2; // README: the clean shutdown ends within two seconds
     assert.ok(spec.terminationGracePeriodSeconds! > preStop + raw.drain + SHUTDOWN,
       `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} <= ${preStop} + ${raw.drain} + ${SHUTDOWN}`);

@@ -41,6 +41,27 @@ function world(o: { max?: number; full?: number; enabled?: boolean } = {}): Worl
   return { a, b, clock, stats, ctx, conns };
 }
 
+/** GET /health's answer as the original documents it, plus our `offline`, `down` and `draining`. */
+interface HealthAnswer {
+  status: string; viewer: number; limit: number; max: number; bandwidth: number;
+  down: string[]; offline: string[]; draining?: boolean;
+}
+
+/** GET /statistics's answer: the original's keys, plus our per-stream `streams`. */
+interface StatisticsAnswer {
+  status: string; connections: number; max_connections: number; full_connections: number;
+  total_packets_received: number; total_packets_sent: number; total_packets_dropped: number;
+  total_bytes_received: number; total_bytes_sent: number; total_bytes_dropped: number;
+  total_stream_time_ns: number; total_stream_time: number;
+  packets_per_second_received: number; packets_per_second_sent: number; packets_per_second_dropped: number;
+  bytes_per_second_sent: number;
+  streams: Record<string, unknown>;
+}
+
+// The shapes are claimed, not checked: each test asserts the figures (or the whole body) it reads.
+const health = (r: { body: string }): HealthAnswer => JSON.parse(r.body) as HealthAnswer;
+const statistics = (r: { body: string }): StatisticsAnswer => JSON.parse(r.body) as StatisticsAnswer;
+
 async function ask(h: Handler, path = '/'): Promise<{ status: number; type: string | undefined; body: string }> {
   const s = await serve(h);
   try {
@@ -54,19 +75,19 @@ test('health: ok with connection figures, then full at the soft limit, at the ha
   const w = world({ max: 10, full: 5 });
   try {
     w.conns.n = 4;
-    let r = await ask(healthHandler(w.ctx));
+    const r = await ask(healthHandler(w.ctx));
     assert.equal(r.status, 200);
     assert.equal(r.type, 'application/json');
     assert.deepEqual(JSON.parse(r.body), { status: 'ok', viewer: 4, limit: 5, max: 10, bandwidth: 0, down: [], offline: [] });
     w.conns.n = 5;
-    assert.equal(JSON.parse((await ask(healthHandler(w.ctx))).body).status, 'full');
+    assert.equal(health(await ask(healthHandler(w.ctx))).status, 'full');
     const hard = world({ max: 3 });
     hard.conns.n = 3;
-    assert.equal(JSON.parse((await ask(healthHandler(hard.ctx))).body).status, 'full');
+    assert.equal(health(await ask(healthHandler(hard.ctx))).status, 'full');
     hard.stats.close();
     w.conns.n = 0;
     w.conns.draining = true;
-    const d = JSON.parse((await ask(healthHandler(w.ctx))).body);
+    const d = health(await ask(healthHandler(w.ctx)));
     assert.equal(d.status, 'full');
     assert.equal(d.draining, true);
   } finally { w.stats.close(); }
@@ -79,14 +100,14 @@ test('health: bandwidth in kbit/s (1024) from the packets sent; streams offline 
     w.a.hub.packetsSent = 2000; // 1000 packets/s
     w.b.connected = false;
     w.a.offline = true;
-    const h = JSON.parse((await ask(healthHandler(w.ctx))).body);
+    const h = health(await ask(healthHandler(w.ctx)));
     assert.equal(h.bandwidth, Math.floor((1000 * 188 * 8) / 1024));
     assert.deepEqual(h.offline, ['/a']);
     assert.deepEqual(h.down, ['/b']);
     assert.equal(h.draining, undefined);
     // An idle on-demand stream is servable, not down.
     w.b.idleOnDemand = true;
-    assert.deepEqual(JSON.parse((await ask(healthHandler(w.ctx))).body).down, []);
+    assert.deepEqual(health(await ask(healthHandler(w.ctx))).down, []);
   } finally { w.stats.close(); }
 });
 
@@ -100,7 +121,7 @@ test('statistics: the original\'s keys and totals in whole packets, per-stream e
     const r = await ask(statisticsHandler(w.ctx));
     assert.equal(r.status, 200);
     assert.equal(r.type, 'application/json');
-    const s = JSON.parse(r.body);
+    const s = statistics(r);
     assert.equal(s.status, 'ok');
     assert.equal(s.connections, 1);
     assert.equal(s.max_connections, 4);
@@ -126,9 +147,9 @@ test('statistics: the original\'s keys and totals in whole packets, per-stream e
       bytes_read: 5000, discarded_bytes: 17, packet_size: 188, reconnects: 2,
     });
     w.conns.n = 2;
-    assert.equal(JSON.parse((await ask(statisticsHandler(w.ctx))).body).status, 'full');
+    assert.equal(statistics(await ask(statisticsHandler(w.ctx))).status, 'full');
     w.conns.n = 4;
-    assert.equal(JSON.parse((await ask(statisticsHandler(w.ctx))).body).status, 'overload');
+    assert.equal(statistics(await ask(statisticsHandler(w.ctx))).status, 'overload');
   } finally { w.stats.close(); }
 });
 
@@ -136,13 +157,13 @@ test('statistics with nostats: every figure zero and no streams, as the original
   const w = world({ max: 4, full: 2, enabled: false });
   w.a.hub.packetsSent = 99;
   w.conns.n = 3;
-  const s = JSON.parse((await ask(statisticsHandler(w.ctx))).body);
+  const s = statistics(await ask(statisticsHandler(w.ctx)));
   assert.equal(s.status, 'ok');
   assert.equal(s.connections, 0);
   assert.equal(s.total_packets_sent, 0);
   assert.deepEqual(s.streams, {});
   // health still counts connections live (a load balancer must see "full").
-  const h = JSON.parse((await ask(healthHandler(w.ctx))).body);
+  const h = health(await ask(healthHandler(w.ctx)));
   assert.equal(h.viewer, 3);
   assert.equal(h.status, 'full');
 });

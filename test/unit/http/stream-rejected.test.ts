@@ -37,7 +37,7 @@ test('offline: 404 with the stream headers, logged as STREAM_OFFLINE', async () 
   assert.equal(r.type, 'video/mpeg');
   assert.equal(r.body, '');
   assert.equal(r.line?.code, 'STREAM_OFFLINE');
-  assert.equal(r.line?.reason, 'offline');
+  assert.equal(r.line.reason, 'offline');
 });
 
 test('connection limit: 404 with the stream headers, logged as LIMIT_REACHED', async () => {
@@ -46,5 +46,5 @@ test('connection limit: 404 with the stream headers, logged as LIMIT_REACHED', a
   assert.equal(r.type, 'video/mpeg');
   assert.equal(r.body, '');
   assert.equal(r.line?.code, 'LIMIT_REACHED');
-  assert.equal(r.line?.reason, 'limit');
+  assert.equal(r.line.reason, 'limit');
 });

@@ -239,11 +239,11 @@ test('connection limit: the next viewer gets 404 and is logged as rejected for t
 test('an admission answered later (multi-process mode): granted serves, refused gives 404', async () => {
   const s = await setup();
   try {
-    let grant!: (ok: boolean) => void;
+    let grant: ((ok: boolean) => void) | undefined;
     s.gate.answer = () => new Promise<boolean>((r) => { grant = r; });
     const pending = view(`${s.base}/`);
     await until(() => grant !== undefined, 'acquire() called');
-    grant(true);
+    grant!(true);
     const v = await pending;
     assert.equal(v.res.statusCode, 200);
     s.stream.feed(2);
@@ -262,12 +262,12 @@ test('on-demand stream: the request waits for the upstream; delivered serves, no
   try {
     s.stream.available = false;
     s.stream.ondemand = true;
-    let deliver!: (ok: boolean) => void;
+    let deliver: ((ok: boolean) => void) | undefined;
     s.stream.demandAnswer = new Promise<boolean>((r) => { deliver = r; });
     const pending = view(`${s.base}/`);
     await until(() => deliver !== undefined, 'demand() promise');
     s.stream.available = true;
-    deliver(true);
+    deliver!(true);
     const v = await pending;
     assert.equal(v.res.statusCode, 200);
     v.destroy();
@@ -331,7 +331,7 @@ test('a stream request pipelined behind a slower answer is queued by Node: its b
   // The first request on the connection is held until the stream request behind it has been
   // admitted and fed. Meanwhile the stream response does not own the connection: anything
   // written straight to the socket would land inside the first answer.
-  let releaseFirst!: () => void;
+  let releaseFirst: (() => void) | undefined;
   const s = await setup({
     route: (stream) => (req, res) => {
       if (req.url === '/first') {
@@ -347,7 +347,7 @@ test('a stream request pipelined behind a slower answer is queued by Node: its b
     await until(() => s.stream.viewers === 1 && releaseFirst !== undefined, 'both requests handled');
     s.stream.feed(6);
     s.stream.feed(4);
-    releaseFirst();
+    releaseFirst!();
     s.stream.feed(5);
     const all = await readUntil(sock, (b) => {
       const second = b.indexOf('HTTP/1.1 200', 10, 'latin1');

@@ -72,7 +72,7 @@ test('keyframe mode: an overrun client skips to the newest keyframe, after a PAT
   const c = new HubClient(new Sink(), 0, 100, 'keyframe');
   policy.trimLag(c, n);
   assert.equal(c.cursor, rap);
-  assert.ok(c.prefix && c.prefix.length === 2 * PKT, 'PAT and PMT first');
+  assert.ok(c.prefix?.length === 2 * PKT, 'PAT and PMT first');
   assert.equal(c.lagLimit, 400);
   assert.equal(counter.packetsDropped, rap);
 });

@@ -4,7 +4,7 @@ import { createLogger } from '../../../src/log/logger.js';
 import { FaultLog, FaultSummary } from '../../../src/log/faults.js';
 
 function capture() {
-  const lines: Array<Record<string, unknown>> = [];
+  const lines: Record<string, unknown>[] = [];
   const { logger } = createLogger({ level: 'debug', stream: { write(s: string) { lines.push(JSON.parse(s) as Record<string, unknown>); } } });
   return { lines, log: logger };
 }

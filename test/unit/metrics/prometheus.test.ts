@@ -126,7 +126,7 @@ test('stream analysis: keyframe age, GOP, continuity errors and one info series 
     view.analyzer = {
       programs: [{ program: 1, pmtPid: 0x1000, pcrPid: 0x100, streams: [{ pid: 0x100, streamType: 0x1b, codec: 'h264' }, { pid: 0x101, streamType: 0x0f, codec: 'aac' }] }],
       videoPid: 0x100, videoCodec: 'h264', continuityErrors: 7, rapTimeMs: -1, gopMs: 2000, gopPackets: 500,
-    } as AnalyzerView;
+    };
     const f = families((await scrape(metrics)).body.toString('utf8'));
     const L = { stream: '/a.ts' };
     assert.equal(value(f, 'streaming_source_continuity_errors_total', L), 7);

@@ -17,7 +17,12 @@ function haveFfprobe(): boolean {
 }
 const FFPROBE = haveFfprobe();
 
-function ffprobe(path: string, args: string[]): any {
+/** The parts of ffprobe's `-of json` output the tests read (it writes ids, positions and times as strings). */
+interface ProbeProgram { program_num: number; pmt_pid: number; pcr_pid: number }
+interface ProbeStream { id: string; codec_name: string; codec_type: string }
+interface ProbePacket { pos: string; flags: string; dts_time: string }
+
+function ffprobe(path: string, args: string[]): unknown {
   return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-of', 'json', ...args, path], { timeout: 20_000 }).toString());
 }
 
@@ -53,8 +58,9 @@ for (const name of FIXTURES) {
     if (!existsSync(fixturePath(name))) return t.skip(`${name} missing (ffmpeg without libx265?): run test/fixtures/mpegts/make.sh`);
     const ts = load(name);
     const { a, raps } = perPacket(ts);
-    const probe = ffprobe(fixturePath(name), ['-show_programs', '-show_streams']);
+    const probe = ffprobe(fixturePath(name), ['-show_programs', '-show_streams']) as { programs: ProbeProgram[]; streams: ProbeStream[] };
     const prog = probe.programs[0];
+    assert.ok(prog, 'ffprobe lists a program');
     assert.equal(a.programs.length, probe.programs.length);
     assert.equal(a.programs[0]!.program, prog.program_num);
     assert.equal(a.programs[0]!.pmtPid, prog.pmt_pid);
@@ -62,13 +68,14 @@ for (const name of FIXTURES) {
     assert.deepEqual(a.pcrPids, [prog.pcr_pid]);
     assert.deepEqual(
       a.programs[0]!.streams.map((s) => [s.pid, s.codec]),
-      probe.streams.map((s: any) => [Number(s.id), s.codec_name]),
+      probe.streams.map((s) => [Number(s.id), s.codec_name]),
     );
-    const video = probe.streams.find((s: any) => s.codec_type === 'video');
+    const video = probe.streams.find((s) => s.codec_type === 'video');
+    assert.ok(video, 'ffprobe lists a video stream');
     assert.equal(a.videoPid, Number(video.id));
     assert.equal(a.videoCodec, video.codec_name);
 
-    const pkts: any[] = ffprobe(fixturePath(name), ['-select_streams', 'v', '-show_entries', 'packet=pos,flags,dts_time']).packets;
+    const pkts = (ffprobe(fixturePath(name), ['-select_streams', 'v', '-show_entries', 'packet=pos,flags,dts_time']) as { packets: ProbePacket[] }).packets;
     const keys = pkts.filter((p) => p.flags.includes('K'));
     const keyIndexes = keys.map((p) => Number(p.pos) / PKT);
     assert.ok(keyIndexes.length >= 3, 'fixture has several GOPs');
@@ -79,8 +86,9 @@ for (const name of FIXTURES) {
     assert.ok(pkts.length > keys.length * 5);
 
     const last = keys.slice(-8);
-    const meanPackets = (Number(last.at(-1).pos) - Number(last[0].pos)) / PKT / (last.length - 1);
-    const meanMs = ((Number(last.at(-1).dts_time) - Number(last[0].dts_time)) * 1000) / (last.length - 1);
+    const first = last[0]!, end = last.at(-1)!; // several GOPs, asserted above
+    const meanPackets = (Number(end.pos) - Number(first.pos)) / PKT / (last.length - 1);
+    const meanMs = ((Number(end.dts_time) - Number(first.dts_time)) * 1000) / (last.length - 1);
     assert.equal(a.gopPackets, meanPackets);
     assert.ok(Math.abs(a.gopMs - meanMs) < 40, `gopMs ${a.gopMs} vs keyframe DTS ${meanMs}`);
     assert.equal(a.continuityErrors, 0);
@@ -273,7 +281,7 @@ test('RAP: keyframe NAL found wherever the PES splits it across the first two pa
       const v = program(0);
       m.psi(0, v.pat);
       m.psi(0x1000, v.pmt);
-      const at = m.pes(0x100, pes(es as number[]), { firstPayload: Math.min(split, 14 + es.length - 1) });
+      const at = m.pes(0x100, pes(es), { firstPayload: Math.min(split, 14 + es.length - 1) });
       m.pes(0x100, pes(H264_DELTA));
       const ts = m.buffer();
       const { a, raps } = perPacket(ts);

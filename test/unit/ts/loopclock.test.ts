@@ -91,8 +91,8 @@ test('timestamps: read/write round trip for every 33-bit value, prefix and marke
     b[0] = prefix;
     writeTimestamp(b, 0, v);
     assert.equal(readTimestamp(b, 0), v);
-    assert.equal(b[0]! & 0xf0, prefix);
-    assert.equal(b[0]! & 1, 1); assert.equal(b[2]! & 1, 1); assert.equal(b[4]! & 1, 1);
+    assert.equal(b[0] & 0xf0, prefix);
+    assert.equal(b[0] & 1, 1); assert.equal(b[2]! & 1, 1); assert.equal(b[4]! & 1, 1);
   }));
   assert.equal(tsDiff(TS_WRAP - 10, 5), 15);
   assert.equal(tsDiff(5, TS_WRAP - 10), -15);

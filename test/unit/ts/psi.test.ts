@@ -38,7 +38,7 @@ function packContinuous(pid: number, sections: Buffer[], cc0 = 0): { ts: Buffer;
     const s = starts.find((x) => x >= pos && x < pos + 183);
     let n: number;
     if (s !== undefined) {
-      p[1] = p[1]! | 0x40;
+      p[1] = p[1] | 0x40;
       p[4] = s - pos;
       n = Math.min(183, all.length - pos);
       all.copy(p, 5, pos, pos + n);
