@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { redactUrl } from '../log/redact.js';
 import { findSourceKind, knownSchemes } from '../sources/registry.js';
 import { AUTH_TYPES, STATIC_SCHEMES, authUsers, resourceUpstreams, type AuthenticationConfig, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
@@ -139,7 +140,7 @@ export async function checkConfig(config: Config, baseDir: string, noPassword: R
       scheme = new URL(n.url).protocol;
     } catch { /* reported below */ }
     if (scheme !== 'http:' && scheme !== 'https:') {
-      warn(`${p}.url`, `notification skipped: ${JSON.stringify(n.url)} is not an http:// or https:// URL (the original failed each time it sent it)`);
+      warn(`${p}.url`, `notification skipped: ${JSON.stringify(redactUrl(n.url))} is not an http:// or https:// URL (the original failed each time it sent it)`);
       dropNotifications.add(i);
     }
   });
@@ -208,14 +209,14 @@ function checkUpstream(path: string, url: string, warn: (p: string, m: string) =
   try {
     u = new URL(url);
   } catch {
-    drop(`${JSON.stringify(url)} is not a valid URL; expected something like "http://host:port/stream.ts"`);
+    drop(`${JSON.stringify(redactUrl(url))} is not a valid URL; expected something like "http://host:port/stream.ts"`);
     return undefined;
   }
   const scheme = u.protocol.replace(/:$/, '');
   const kind = findSourceKind(scheme);
   if (!kind) {
     const known = knownSchemes();
-    drop(`unknown upstream scheme "${scheme}" in ${JSON.stringify(url)}${didYouMean(scheme, known)}; known schemes: ${known.length ? known.join(', ') : '(none registered)'}`);
+    drop(`unknown upstream scheme "${scheme}" in ${JSON.stringify(redactUrl(url))}${didYouMean(scheme, known)}; known schemes: ${known.length ? known.join(', ') : '(none registered)'}`);
     return undefined;
   }
   let why: string | undefined;
@@ -225,7 +226,7 @@ function checkUpstream(path: string, url: string, warn: (p: string, m: string) =
     why = e instanceof Error ? e.message : String(e);
   }
   if (why) {
-    drop(`invalid ${scheme} upstream ${JSON.stringify(url)}: ${why}`);
+    drop(`invalid ${scheme} upstream ${JSON.stringify(redactUrl(url))}: ${why}`);
     return undefined;
   }
   return url;
@@ -237,7 +238,7 @@ function staticProblem(url: string): string | undefined {
   try {
     u = new URL(url);
   } catch {
-    return `${JSON.stringify(url)} is not a valid URL`;
+    return `${JSON.stringify(redactUrl(url))} is not a valid URL`;
   }
   const scheme = u.protocol.replace(/:$/, '');
   return (STATIC_SCHEMES as readonly string[]).includes(scheme) ? undefined : `it cannot fetch from "${scheme}" URLs`;
