@@ -1,5 +1,5 @@
 // Hub client sinks for unit tests.
-import type { ClientSink } from '../../src/hub/hub.js';
+import type { ClientSink, EndReason } from '../../src/hub/hub.js';
 import type { FakeClock } from './clock.js';
 
 /**
@@ -13,4 +13,16 @@ export function busySink(cost: { ms: number }, clock: FakeClock): ClientSink & {
     write(): boolean { this.writes++; clock.work(cost.ms); return true; },
     end: () => {},
   };
+}
+
+/** A raw sink that keeps every write; `accept = false` makes it report backpressure. */
+export class RecordingSink implements ClientSink {
+  readonly framing = 'raw' as const;
+  chunks: Buffer[] = [];
+  accept = true;
+  ended: EndReason | undefined;
+  write(b: Buffer): boolean { this.chunks.push(b); return this.accept; }
+  end(r: EndReason): void { this.ended = r; }
+  /** Everything written, in one buffer. */
+  all(): Buffer { return Buffer.concat(this.chunks); }
 }

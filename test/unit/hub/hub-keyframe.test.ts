@@ -2,23 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
+import { StreamHub } from '../../../src/hub/hub.js';
 import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
 import { PKT, ccErrors } from '../../helpers/packets.js';
-import { busySink } from '../../helpers/sinks.js';
+import { busySink, RecordingSink } from '../../helpers/sinks.js';
 import { FakeClock } from '../../helpers/clock.js';
 
 const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts')); // 1 s GOP
 
-class Sink implements ClientSink {
-  readonly framing = 'raw' as const;
-  chunks: Buffer[] = [];
-  accept = true;
-  ended: EndReason | undefined;
-  write(b: Buffer): boolean { this.chunks.push(b); return this.accept; }
-  end(r: EndReason): void { this.ended = r; }
-  all(): Buffer { return Buffer.concat(this.chunks); }
-}
 
 const pidOf = (b: Buffer, o: number) => ((b[o + 1]! & 0x1f) << 8) | b[o + 2]!;
 
@@ -44,7 +35,7 @@ test('keyframe start: PAT, PMT, then the latest keyframe, then live', () => {
   const rapIdx = hub.analyzer.lastRapIndex;
   assert.ok(rapIdx > 0, 'the analyzer found a keyframe');
   const expectedRapPacket = Buffer.from(hub.ring.packetView(rapIdx));
-  const s = new Sink();
+  const s = new RecordingSink();
   hub.addClient(s);
   const burst = s.all();
   assert.equal(pidOf(burst, 0), 0, 'first packet is the PAT');
@@ -65,7 +56,7 @@ test('live start (the original behaviour) begins at the live edge', () => {
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000, start: 'live' });
   feed(hub, 0, 300);
   hub.flush();
-  const s = new Sink();
+  const s = new RecordingSink();
   hub.addClient(s);
   assert.equal(s.chunks.length, 0);
   feed(hub, 300, 320);
@@ -76,7 +67,7 @@ test('live start (the original behaviour) begins at the live edge', () => {
 
 test('a client joining before any keyframe waits for the first one', () => {
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
-  const s = new Sink();
+  const s = new RecordingSink();
   hub.addClient(s);
   feed(hub, 0, TS.length / PKT);
   hub.flush();
@@ -93,7 +84,7 @@ test('slow client in keyframe mode skips to a keyframe, counting the skipped pac
   const total = TS.length / PKT;
   feed(hub, 0, 200);
   hub.flush();
-  const slow = new Sink();
+  const slow = new RecordingSink();
   const c = hub.addClient(slow);
   slow.accept = false;
   // The client stops reading while the stream goes on, flushed batch by batch.
@@ -117,7 +108,7 @@ test('upstream switch: clients stay, get null packets in the gap, resume at a ke
   const clock = new FakeClock();
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000, clock });
   const total = TS.length / PKT;
-  const s = new Sink();
+  const s = new RecordingSink();
   feed(hub, 0, 300);
   hub.addClient(s);
   hub.upstreamLost(20);
@@ -159,8 +150,8 @@ test('clients zapping in together share the burst buffers (one copy of the GOP, 
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000, maxWriteBytes: 50 * PKT });
   feed(hub, 0, Math.floor((TS.length / PKT) * 0.6));
   hub.flush();
-  const a = new Sink();
-  const b = new Sink();
+  const a = new RecordingSink();
+  const b = new RecordingSink();
   hub.addClient(a);
   hub.addClient(b);
   assert.ok(a.chunks.length > 2, 'the burst came in several writes');
@@ -182,8 +173,8 @@ test('clients joining at one keyframe share a prefix, rebuilt while the next PAT
   const rap = hub.analyzer.lastRapIndex;
   assert.notEqual(rap, rap0, 'a new keyframe arrived');
   hub.flush();
-  const a = new Sink();
-  const a2 = new Sink();
+  const a = new RecordingSink();
+  const a2 = new RecordingSink();
   hub.addClient(a);
   hub.addClient(a2);
   assert.equal(a2.chunks[0], a.chunks[0], 'joining together, nothing new in between: one shared prefix');
@@ -192,8 +183,8 @@ test('clients joining at one keyframe share a prefix, rebuilt while the next PAT
   while (hub.analyzer.patIndex === patAt && p < total) hub.push(TS, (p++) * PKT, 1);
   assert.equal(hub.analyzer.lastRapIndex, rap, 'same keyframe');
   hub.flush();
-  const b = new Sink();
-  const c = new Sink();
+  const b = new RecordingSink();
+  const c = new RecordingSink();
   hub.addClient(b);
   hub.addClient(c);
   assert.notEqual(b.chunks[0], a.chunks[0], 'the next PAT arrived in between: a fresh prefix');
@@ -226,7 +217,7 @@ test('deferBursts: while the loop is saturated a new client gets PAT/PMT, the ke
   const rap = hub.analyzer.lastRapIndex;
   const burst = hub.ring.head - rap;
   assert.ok(burst > 40, `the GOP so far (${burst} packets) is more than the first write`);
-  const c = new Sink();
+  const c = new RecordingSink();
   hub.addClient(c);
   const first = c.all().length;
   assert.equal(first, (2 + 20) * PKT, 'first write: PAT, PMT and the first 20 packets from the keyframe');
@@ -257,7 +248,7 @@ test('without deferBursts (the hub default) a saturated loop still gets the whol
   hub.addClient(busySink({ ms: 3 }, clock), 'live');
   clock.tick(1);
   p = saturate(hub, p, 8);
-  const c = new Sink();
+  const c = new RecordingSink();
   hub.addClient(c);
   assert.equal(c.all().length / PKT - 2, hub.ring.head - hub.analyzer.lastRapIndex);
   hub.close();

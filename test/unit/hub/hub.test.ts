@@ -1,20 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
+import { StreamHub } from '../../../src/hub/hub.js';
 import { PacketRing } from '../../../src/hub/ring.js';
 import { makeStream, seqs, PKT } from '../../helpers/packets.js';
-import { busySink } from '../../helpers/sinks.js';
+import { busySink, RecordingSink } from '../../helpers/sinks.js';
 import { FakeClock } from '../../helpers/clock.js';
 
-class FakeSink implements ClientSink {
-  readonly framing = 'raw' as const;
-  chunks: Buffer[] = [];
-  ended: EndReason | undefined;
-  accept = true;
-  write(buf: Buffer): boolean { this.chunks.push(buf); return this.accept; }
-  end(r: EndReason): void { this.ended = r; }
-  all(): Buffer { return Buffer.concat(this.chunks); }
-}
 
 test('ring wraps and copies out exactly', () => {
   const r = new PacketRing(10);
@@ -35,8 +26,8 @@ test('ring wraps and copies out exactly', () => {
 
 test('clients at the live edge share one buffer per flush and get every packet in order', () => {
   const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 1000, start: 'live' });
-  const a = new FakeSink();
-  const b = new FakeSink();
+  const a = new RecordingSink();
+  const b = new RecordingSink();
   hub.addClient(a);
   hub.addClient(b);
   const s = makeStream(30);
@@ -55,7 +46,7 @@ test('clients at the live edge share one buffer per flush and get every packet i
 
 test('flushes early once flushBytes accumulate', () => {
   const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 10000, flushBytes: 10 * PKT, start: 'live' });
-  const a = new FakeSink();
+  const a = new RecordingSink();
   hub.addClient(a);
   const s = makeStream(25);
   for (let i = 0; i < 25; i++) hub.push(s, i * PKT, 1);
@@ -66,8 +57,8 @@ test('flushes early once flushBytes accumulate', () => {
 
 test('a stalled client loses the oldest data, counted exactly; others lose nothing', () => {
   const hub = new StreamHub({ outputBufferPackets: 20, batchMs: 1000, start: 'live' });
-  const slow = new FakeSink();
-  const fast = new FakeSink();
+  const slow = new RecordingSink();
+  const fast = new RecordingSink();
   const cs = hub.addClient(slow);
   hub.addClient(fast);
   slow.accept = false;
@@ -93,8 +84,8 @@ test('a stalled client loses the oldest data, counted exactly; others lose nothi
 
 test('endAll ends every client with the reason; removed clients get nothing more', () => {
   const hub = new StreamHub({ outputBufferPackets: 20, batchMs: 0, start: 'live' });
-  const a = new FakeSink();
-  const b = new FakeSink();
+  const a = new RecordingSink();
+  const b = new RecordingSink();
   const ca = hub.addClient(a);
   hub.addClient(b);
   hub.removeClient(ca);
@@ -111,7 +102,7 @@ test('endAll ends every client with the reason; removed clients get nothing more
 test('the batch timer bounds latency (node:test mock timers drive a hub on the default clock)', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 15, start: 'live' });
-  const a = new FakeSink();
+  const a = new RecordingSink();
   hub.addClient(a);
   hub.push(makeStream(2), 0, 2);
   assert.equal(a.chunks.length, 0);

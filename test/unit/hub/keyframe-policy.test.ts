@@ -3,24 +3,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyframePolicy, type KeyframePolicyOptions } from '../../../src/hub/keyframe-policy.js';
-import { HubClient, StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
+import { HubClient, StreamHub } from '../../../src/hub/hub.js';
 import { PrefixCache } from '../../../src/hub/join-cache.js';
 import { PacketRing } from '../../../src/hub/ring.js';
 import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
 import { CcContinuer } from '../../../src/ts/continuity.js';
 import { makeStream, PKT } from '../../helpers/packets.js';
 import { FakeClock } from '../../helpers/clock.js';
+import { RecordingSink } from '../../helpers/sinks.js';
 
 const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts')); // 1 s GOP
 
-class Sink implements ClientSink {
-  readonly framing = 'raw' as const;
-  chunks: Buffer[] = [];
-  accept = true;
-  ended: EndReason | undefined;
-  write(b: Buffer): boolean { this.chunks.push(b); return this.accept; }
-  end(r: EndReason): void { this.ended = r; }
-}
 
 /** A policy over its own ring and analyzer, fed `data` (all `count` packets). */
 function setup(opts: KeyframePolicyOptions, data: Buffer, count: number) {
@@ -41,7 +34,7 @@ test('start mode defaults to keyframe; live mode is kept', () => {
 
 test('live mode: a client past its lag limit loses the oldest packets, counted for it and the stream', () => {
   const { policy, counter } = setup({ outputBufferPackets: 20 }, makeStream(50), 50);
-  const c = new HubClient(new Sink(), 0, 20, 'live');
+  const c = new HubClient(new RecordingSink(), 0, 20, 'live');
   policy.trimLag(c, 50);
   assert.equal(c.cursor, 30);
   assert.equal(c.packetsDropped, 30);
@@ -52,7 +45,7 @@ test('live mode: a client past its lag limit loses the oldest packets, counted f
 
 test('keyframe mode with no keyframe: an overrun client skips to the flush point and waits, skipped packets counted', () => {
   const { policy, counter } = setup({ outputBufferPackets: 20 }, makeStream(50), 50);
-  const c = new HubClient(new Sink(), 0, 20, 'keyframe');
+  const c = new HubClient(new RecordingSink(), 0, 20, 'keyframe');
   policy.trimLag(c, 50);
   assert.equal(c.cursor, 50);
   assert.equal(c.waitRap, true);
@@ -69,7 +62,7 @@ test('keyframe mode: an overrun client skips to the newest keyframe, after a PAT
   const { policy, analyzer, counter } = setup({ outputBufferPackets: 400 }, TS, n);
   const rap = analyzer.lastRapIndex;
   assert.ok(rap > 0 && n - rap <= 400, 'the fixture has a keyframe within the last outputbuffer');
-  const c = new HubClient(new Sink(), 0, 100, 'keyframe');
+  const c = new HubClient(new RecordingSink(), 0, 100, 'keyframe');
   policy.trimLag(c, n);
   assert.equal(c.cursor, rap);
   assert.ok(c.prefix?.length === 2 * PKT, 'PAT and PMT first');
@@ -80,13 +73,13 @@ test('keyframe mode: an overrun client skips to the newest keyframe, after a PAT
 test('startAtKeyframe: at the latest keyframe with PAT/PMT when known, else waiting', () => {
   const { policy, analyzer } = setup({ outputBufferPackets: 400 }, TS, 600);
   const rap = analyzer.lastRapIndex;
-  const c = new HubClient(new Sink(), 600, 400, 'keyframe');
+  const c = new HubClient(new RecordingSink(), 600, 400, 'keyframe');
   assert.equal(policy.startAtKeyframe(c, 600, 10), true);
   assert.equal(c.cursor, rap);
   assert.equal(c.lagLimit, 400 + 600 - rap, 'its allowance includes the burst');
   assert.ok(c.prefix);
   const none = setup({ outputBufferPackets: 400 }, makeStream(50), 50);
-  const d = new HubClient(new Sink(), 50, 400, 'keyframe');
+  const d = new HubClient(new RecordingSink(), 50, 400, 'keyframe');
   assert.equal(none.policy.startAtKeyframe(d, 50, 10), false);
   assert.equal(d.waitRap, true);
   assert.equal(d.countSkipped, false, 'a joining client loses nothing it was never sent');
@@ -96,7 +89,7 @@ test('a client waiting for a first keyframe starts live once keyframewait has pa
   const clock = new FakeClock();
   const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 1000, keyframeWaitMs: 500, clock });
   const s = makeStream(40);
-  const sink = new Sink();
+  const sink = new RecordingSink();
   const c = hub.addClient(sink);
   hub.push(s, 0, 10);
   hub.flush();
@@ -116,7 +109,7 @@ test('slowtimeout: a client whose socket stayed full longer than it is disconnec
   const clock = new FakeClock();
   const hub = new StreamHub({ outputBufferPackets: 100, batchMs: 1000, start: 'live', slowTimeoutMs: 2000, clock });
   const s = makeStream(40);
-  const sink = new Sink();
+  const sink = new RecordingSink();
   sink.accept = false;
   hub.addClient(sink);
   hub.push(s, 0, 10);
@@ -136,7 +129,7 @@ test('slowtimeout: a client whose socket stayed full longer than it is disconnec
 
 test('slowtimeout 0: never too slow', () => {
   const { policy, clock } = setup({ outputBufferPackets: 20 }, makeStream(1), 1);
-  const c = new HubClient(new Sink(), 0, 20, 'live', clock.now());
+  const c = new HubClient(new RecordingSink(), 0, 20, 'live', clock.now());
   c.waiting = true;
   c.waitingSince = clock.now();
   clock.tick(1e9);

@@ -5,23 +5,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamHub, type ClientSink, type EndReason } from '../../../src/hub/hub.js';
+import { StreamHub } from '../../../src/hub/hub.js';
 import { StreamAnalyzer } from '../../../src/ts/analyzer.js';
 import { checkStream } from '../../helpers/continuity.js';
+import { RecordingSink } from '../../helpers/sinks.js';
 
 const PKT = 188;
 // H.264 + AAC, 1 s GOP; PIDs 0 (PAT), 17 (SDT), 4096 (PMT), 256 (video, PCR), 257 (audio).
 const TS = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'mpegts', 'h264_aac.mpegts'));
 const TOTAL = TS.length / PKT;
 
-class Sink implements ClientSink {
-  readonly framing = 'raw' as const;
-  chunks: Buffer[] = [];
-  ended: EndReason | undefined;
-  write(b: Buffer): boolean { this.chunks.push(b); return true; }
-  end(r: EndReason): void { this.ended = r; }
-  all(): Buffer { return Buffer.concat(this.chunks); }
-}
 
 const pidOf = (b: Buffer, o: number): number => ((b[o + 1]! & 0x1f) << 8) | b[o + 2]!;
 const disc = (b: Buffer, o: number): boolean => (b[o + 3]! & 0x20) !== 0 && b[o + 4]! > 0 && (b[o + 5]! & 0x80) !== 0;
@@ -33,7 +26,7 @@ function feed(hub: StreamHub, from: number, to: number): void {
 
 test('five upstream switches with a client riding through: 0 continuity errors, every PID flagged at each switch, each resume at a keyframe', () => {
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
-  const s = new Sink();
+  const s = new RecordingSink();
   feed(hub, 0, 200);
   hub.addClient(s);
   feed(hub, 200, 300);
@@ -76,16 +69,16 @@ test('five upstream switches with a client riding through: 0 continuity errors, 
 test('after a loss without grace, a new client never starts in the old upstream\'s data', () => {
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 1000 });
   feed(hub, 0, 300); // old session: keyframes in the ring
-  const old = new Sink();
+  const old = new RecordingSink();
   hub.addClient(old);
   hub.endAll('upstream_lost'); // as the stream does when grace is 0 or nobody watched
   assert.equal(old.ended, 'upstream_lost');
-  const early = new Sink(); // joins before the new upstream has sent anything
+  const early = new RecordingSink(); // joins before the new upstream has sent anything
   hub.addClient(early);
   assert.equal(early.all().length, 0, 'nothing from the old upstream');
   feed(hub, 150, 200); // the new upstream, before its first keyframe (packet ~235)
   hub.flush();
-  const s = new Sink();
+  const s = new RecordingSink();
   hub.addClient(s);
   assert.equal(s.all().length, 0, 'nothing until the new upstream has a keyframe');
   assert.equal(early.all().length, 0);
@@ -110,7 +103,7 @@ test('splice prefix: a PAT/PMT copy with no stuffing to spare gets a marker in f
     const sectionEnd = o + 5 + ts[o + 4]! + 3 + (((ts[o + 6]! & 0x0f) << 8) | ts[o + 7]!);
     ts.fill(0xfe, sectionEnd, o + PKT);
   }
-  const s = new Sink();
+  const s = new RecordingSink();
   for (let p = 0; p < 300; p += 7) hub.push(ts, p * PKT, Math.min(7, 300 - p));
   hub.addClient(s);
   hub.upstreamLost(60_000);
