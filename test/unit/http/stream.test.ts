@@ -206,7 +206,7 @@ test('other methods: 405 with Allow: GET, HEAD', async () => {
   } finally { await s.close(); }
 });
 
-test('offline stream: 404 with the stream headers and an empty body, logged as rejected', async () => {
+test('offline stream: 404 with the stream headers and an empty body, logged as rejected with STREAM_OFFLINE', async () => {
   const s = await setup();
   try {
     s.stream.available = false;
@@ -215,19 +215,22 @@ test('offline stream: 404 with the stream headers and an empty body, logged as r
     assert.equal(a.headers['content-type'], 'video/mpeg');
     assert.equal(a.headers['content-length'], '0');
     assert.equal(a.body.length, 0);
-    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'offline'));
+    // Logged with its catalogue code (docs/errors.md).
+    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'offline' && l.code === 'STREAM_OFFLINE'));
     assert.equal(s.stream.joined, 0);
   } finally { await s.close(); }
 });
 
-test('connection limit: the next viewer gets 404 and is logged as rejected for the limit; a slot freed admits again', async () => {
+test('connection limit: the next viewer gets 404 and is logged as rejected for the limit (LIMIT_REACHED); a slot freed admits again', async () => {
   const s = await setup({ max: 1 });
   try {
     const first = await view(`${s.base}/`);
     assert.equal(first.res.statusCode, 200);
     const second = await request(`${s.base}/`);
     assert.equal(second.status, 404);
-    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'limit'));
+    assert.equal(second.headers['content-type'], 'video/mpeg');
+    assert.equal(second.body.length, 0);
+    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'limit' && l.code === 'LIMIT_REACHED'));
     first.destroy();
     await until(() => s.gate.held === 0, 'the slot released');
     const third = await view(`${s.base}/`);
