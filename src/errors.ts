@@ -70,7 +70,7 @@ export class RestreamerError<C extends ErrorCode = ErrorCode> extends Error {
 }
 
 /** Narrows anything thrown to a catalogued error (of any code). */
-function isRestreamerError(err: unknown): err is RestreamerError {
+export function isRestreamerError(err: unknown): err is RestreamerError {
   return err instanceof RestreamerError;
 }
 

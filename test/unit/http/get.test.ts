@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedirectingGet, MAX_REDIRECTS } from '../../../src/http/get.js';
-import { RestreamerError } from '../../../src/errors.js';
+import { isRestreamerError } from '../../../src/errors.js';
 
 const servers: http.Server[] = [];
 after(async () => {
@@ -19,7 +19,6 @@ async function serve(handler: http.RequestListener): Promise<{ base: string; see
 }
 
 /** `instanceof` alone types the generic class's code as any. */
-const isRestreamerError = (e: unknown): e is RestreamerError => e instanceof RestreamerError;
 
 /** The outcome of one GET: the final status and URL, or the error. */
 function get(url: string, agent: false | undefined = false): Promise<{ status?: number; url: string; err?: unknown }> {
