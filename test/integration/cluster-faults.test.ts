@@ -4,11 +4,13 @@
 // worker that cannot answer it, and workers whose primary is gone exit on their own.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import http from 'node:http';
 import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
 import { childPids as workerPids } from '../helpers/procs.js';
 import { Scope } from '../helpers/scope.js';
+import { ENV_API_SOCKET } from '../../src/cluster/primary.js';
 
 const scope = new Scope();
 after(() => scope.close());
@@ -181,6 +183,10 @@ test('workers: 2 — SIGKILL to the primary: the workers end their clients and e
   const pids = workerPids(p.proc.pid!);
   assert.equal(pids.length, 2);
   scope.defer(() => reap(pids));
+  // A primary killed with SIGKILL cannot remove its internal socket's folder: this test does.
+  const apiSocket = readFileSync(`/proc/${pids[0]!}/environ`, 'latin1').split('\0').find((e) => e.startsWith(`${ENV_API_SOCKET}=`))?.slice(ENV_API_SOCKET.length + 1);
+  assert.ok(apiSocket, 'the workers know the internal socket');
+  scope.defer(() => { rmSync(dirname(apiSocket), { recursive: true, force: true }); });
   const streams = Array.from({ length: 40 }, () => new StreamClient(p.url('/live.ts'), { keep: false }));
   scope.defer(() => { for (const c of streams) c.close(); });
   await Promise.all(streams.map((c) => c.responded));
