@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
 import type { ReloadPlan } from '../reload.js';
-import type { Stream } from '../streams.js';
+import type { Stream } from '../stream/stream.js';
 import { WorkerPipes, type WorkerPipe } from './fanout.js';
 import { MirrorOutput } from './mirror.js';
 import { DATA_FD, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';

@@ -1,6 +1,6 @@
 import type { StreamView } from '../stream/contracts.js';
 import type { ResponseCounter } from '../metrics/stats.js';
-import type { Stream } from '../streams.js';
+import type { Stream } from '../stream/stream.js';
 import type { WorkerCounters } from './counters.js';
 
 /**

@@ -8,7 +8,7 @@ import type { Handler } from './server.js';
 // codes and content types) so existing load balancers and monitoring keep working.
 // Additions are extra keys only: `offline` in health, `streams` in statistics.
 
-/** What check and control need from a stream (src/streams.ts Stream satisfies it). */
+/** What check and control need from a stream (src/stream/stream.ts Stream satisfies it). */
 export interface ControlledStream {
   readonly name: string;
   /** Upstream connected and not switched offline. */

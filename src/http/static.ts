@@ -8,7 +8,7 @@ import { EVT, type Logger } from '../log/logger.js';
 import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
 import { fnv1a64Hex } from './fnv.js';
-import { RedirectingGet } from './get.js';
+import { RedirectingGet } from '../net/get.js';
 
 // A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
 // for `cacheS` seconds and served with an FNV-1a ETag, as the original's proxy does.

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
-import { Stream } from '../streams.js';
+import { Stream } from '../stream/stream.js';
 import { planReload, type ReloadPlan } from '../reload.js';
 import { createPlaylist } from '../status/index.js';
 import { Primary, type PrimaryHost, type PrimaryLink } from '../cluster/primary.js';

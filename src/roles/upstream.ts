@@ -1,7 +1,7 @@
 import { resourceUpstreams, type Config, type ResourceConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
-import { Admission } from '../hub/admission.js';
+import { Admission } from '../stream/admission.js';
 import type { Handler } from '../http/server.js';
 import { checkHandler, controlHandler, healthHandler, notFoundHandler, statisticsHandler, type ApiContext } from '../http/api.js';
 import { StatsCollector, type ResponseCounter } from '../metrics/stats.js';
@@ -9,7 +9,7 @@ import { PrometheusMetrics } from '../metrics/prometheus.js';
 import { Notifier } from '../events/notifier.js';
 import { LimitWatcher } from '../events/limits.js';
 import { redactUrl } from '../log/redact.js';
-import type { Stream } from '../streams.js';
+import type { Stream } from '../stream/stream.js';
 import type { StreamOutput, StreamView } from '../stream/contracts.js';
 import type { ReloadPlan } from '../reload.js';
 import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js';

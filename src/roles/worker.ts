@@ -5,7 +5,7 @@ import type { LogHandle } from '../log/logger.js';
 import type { HttpFront, Handler } from '../http/server.js';
 import { DEFAULT_TIMEOUT_MS as STATIC_TIMEOUT_MS } from '../http/static.js';
 import { StatusCounts, type ResponseCounter } from '../metrics/stats.js';
-import { createHub } from '../hub/create.js';
+import { createHub } from '../stream/create-hub.js';
 import { planReload } from '../reload.js';
 import { TrustedProxies, createPlaylist, statusForward } from '../status/index.js';
 import type { Frame, WorkerStreamCounters } from '../cluster/protocol.js';

@@ -15,7 +15,7 @@ const MAX_CLIENTS_LISTED = 200;
 const HISTORY_INTERVAL_S = 2;
 const HISTORY_SAMPLES = 150;
 
-/** What the page needs of a stream beyond its counters (src/streams.ts Stream satisfies it). */
+/** What the page needs of a stream beyond its counters (src/stream/stream.ts Stream satisfies it). */
 export interface StatusStreamControl {
   readonly name: string;
   readonly ondemand: boolean;

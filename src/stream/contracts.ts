@@ -2,12 +2,12 @@ import type { EndReason, StreamHub } from '../hub/hub.js';
 import type { StreamAnalyzer } from '../ts/analyzer.js';
 import type { AnalyzerView } from '../metrics/analysis.js';
 
-// The contracts of a stream, between the modules that provide one (src/streams.ts in a
+// The contracts of a stream, between the modules that provide one (src/stream/stream.ts in a
 // single process or the primary, src/cluster/remote.ts in a worker) and those that use
 // one (the HTTP endpoint, statistics, metrics, status). Types only: a neutral place both
 // sides import, so neither imports the other.
 
-/** What the endpoint needs to know about its stream (src/streams.ts provides it). */
+/** What the endpoint needs to know about its stream (src/stream/stream.ts provides it). */
 export interface StreamState {
   readonly name: string;
   readonly hub: StreamHub;
@@ -30,7 +30,7 @@ export interface AdmissionGate {
   release(): void;
 }
 
-/** What statistics need from a stream (src/streams.ts Stream satisfies it; the primary's is cluster/views.ts). */
+/** What statistics need from a stream (src/stream/stream.ts Stream satisfies it; the primary's is cluster/views.ts). */
 export interface StreamView {
   readonly name: string;
   /** Upstream connected. */
@@ -61,7 +61,7 @@ export interface StreamView {
 
 
 /**
- * Where a Stream (src/streams.ts) sends its aligned packets and upstream events: its hub
+ * Where a Stream (src/stream/stream.ts) sends its aligned packets and upstream events: its hub
  * where the clients are (a StreamHub satisfies it), or in a multi-process primary the
  * workers (cluster/mirror.ts), with no ring here since no client is.
  */

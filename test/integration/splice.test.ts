@@ -78,7 +78,7 @@ async function fiveSwitches(workers: number): Promise<void> {
 // next one. That viewer must start in the new session, at its first keyframe, not in the
 // old session's last GOP (still in the ring) running into the new one unmarked. The hub
 // starts a new session when told the old one ended; the stream does not tell it when an
-// on-demand upstream is stopped (src/streams.ts, linger timer: after stopUpstream(),
+// on-demand upstream is stopped (src/stream/stream.ts, linger timer: after stopUpstream(),
 // `this.endAll('upstream_lost')`, which ends nobody then, would).
 test('on demand: a viewer after the upstream was stopped and restarted starts in the new session (0 continuity errors, PCR forward)', async () => {
   const p = await scope.proxy({

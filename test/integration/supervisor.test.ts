@@ -300,7 +300,7 @@ test('misbehaving sources and handlers cannot crash the process', async () => {
 
 // --- Delivering (issue 10): an upstream counts once it delivers aligned packets ---
 
-/** Supervisor options wired to a real aligner, as src/streams.ts does. */
+/** Supervisor options wired to a real aligner, as src/stream/stream.ts does. */
 function withAligner(): Pick<SupervisorOptions, 'onData' | 'packets' | 'discarded'> & { aligner: TsAligner } {
   const aligner = new TsAligner(() => {});
   return { aligner, onData: (c) => aligner.push(c), packets: () => aligner.packets, discarded: () => aligner.discardedBytes };

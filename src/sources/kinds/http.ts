@@ -1,12 +1,12 @@
 import type http from 'node:http';
 import { createRequire } from 'node:module';
 import { RestreamerError, fromSystemError } from '../../errors.js';
-import { RedirectingGet, isRedirect } from '../../http/get.js';
+import { RedirectingGet, isRedirect } from '../../net/get.js';
 import { redactUrl } from '../../log/redact.js';
 import { UpstreamBase } from '../base.js';
 import type { DataSink, NoOptions, SourceContext, SourceKind } from '../source.js';
 
-// http(s) upstream over node:http (not fetch; see ../http/get.ts): plain 'data' events,
+// http(s) upstream over node:http (not fetch; see ../../net/get.ts): plain 'data' events,
 // no stream machinery in between. `agent: false` gives every request its own socket, so
 // close() really closes the connection instead of parking it in a keep-alive pool.
 

@@ -1,5 +1,5 @@
 import type { Config, ResourceConfig } from '../config/schema.js';
-import { StreamHub } from './hub.js';
+import { StreamHub } from '../hub/hub.js';
 
 /**
  * The hub of one stream resource, where its clients are: a single process's Stream and

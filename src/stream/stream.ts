@@ -1,13 +1,13 @@
-import type { Logger } from './log/logger.js';
-import { EVT } from './log/logger.js';
-import type { Config, ResourceConfig } from './config/schema.js';
-import { TsAligner } from './ts/aligner.js';
-import { TS_PACKET_SIZE } from './ts/packet.js';
-import type { StreamAnalyzer } from './ts/analyzer.js';
-import { Supervisor } from './sources/supervisor.js';
-import { sourceOptions } from './sources/source.js';
-import type { StreamOutput } from './stream/contracts.js';
-import type { EndReason } from './hub/hub.js';
+import type { Logger } from '../log/logger.js';
+import { EVT } from '../log/logger.js';
+import type { Config, ResourceConfig } from '../config/schema.js';
+import { TsAligner } from '../ts/aligner.js';
+import { TS_PACKET_SIZE } from '../ts/packet.js';
+import type { StreamAnalyzer } from '../ts/analyzer.js';
+import { Supervisor } from '../sources/supervisor.js';
+import { sourceOptions } from '../sources/source.js';
+import type { StreamOutput } from './contracts.js';
+import type { EndReason } from '../hub/hub.js';
 
 /** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
 const ONDEMAND_DEFAULT_WAIT_MS = 10_000;

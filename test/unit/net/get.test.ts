@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RedirectingGet, MAX_REDIRECTS } from '../../../src/http/get.js';
+import { RedirectingGet, MAX_REDIRECTS } from '../../../src/net/get.js';
 import { isRestreamerError } from '../../../src/errors.js';
 
 const servers: http.Server[] = [];
