@@ -4,6 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
+import { sleep, until } from './wait.js';
+
+// Transitional: the test files import these from here; test/helpers/wait.ts is their one home.
+export { sleep, until };
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'src', 'cli.ts');
@@ -189,23 +193,9 @@ export class StreamClient {
   close(): void { this.req.destroy(); }
 }
 
-export function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
-
-export async function until(pred: () => boolean, timeoutMs = 10000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** `until` for a condition that needs I/O to find out (e.g. a request). */
-export async function untilAsync(pred: () => Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+export function untilAsync(pred: () => Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
+  return until(pred, timeoutMs, what, 50);
 }
 
 /**
