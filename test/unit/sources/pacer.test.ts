@@ -48,9 +48,9 @@ function paced(t: TestContext, input: Buffer, o: Partial<PacerOptions> = {}) {
    * its end before the interval's callbacks run, so they would see a later time than theirs.
    */
   const advance = (ms: number) => { for (let i = 0; i < ms; i++) t.mock.timers.tick(1); };
-  const released = () => (emits.length === 0 ? 0 : emits.at(-1)!.to);
+  const released = (): number => (emits.length === 0 ? 0 : emits.at(-1)!.to);
   /** When the byte at `offset` of the input went out (-1: not yet). */
-  const sentAt = (offset: number) => emits.find((e) => e.from <= offset && offset < e.to)?.at ?? -1;
+  const sentAt = (offset: number): number => emits.find((e) => e.from <= offset && offset < e.to)?.at ?? -1;
   return { pacer, emits, released, sentAt, advance, lows: () => lows };
 }
 
@@ -65,8 +65,8 @@ test('PCR pacing: each PCR packet goes out when wall time has caught up with its
   assert.equal(first, TICK);
   for (let now = TICK; now <= 500; now += TICK) {
     for (let k = 1; k <= 10; k++) {
-      const due = first + 40 * k;
-      const at = sentAt(k * 10 * PKT);
+      const due: number = first + 40 * k;
+      const at: number = sentAt(k * 10 * PKT);
       if (now < due) assert.equal(at, -1, `PCR ${k} went out at ${now}, due ${due}`);
       else assert.ok(at >= due && at < due + TICK, `PCR ${k} due ${due}, sent ${at}`);
     }
