@@ -5,11 +5,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as Nus from 'node-unix-socket';
-import { unixgramKind, unixpacketKind } from '../../src/sources/kinds/unixgram.js';
-import { unixKind } from '../../src/sources/kinds/unix.js';
-import type { RestreamerError } from '../../src/errors.js';
-import { makeStream, seqs, PKT } from '../helpers/packets.js';
-import { testContext, until } from '../helpers/datagram.js';
+import { unixgramKind, unixpacketKind } from '../../../../src/sources/kinds/unixgram.js';
+import { unixKind } from '../../../../src/sources/kinds/unix.js';
+import { findSourceKind } from '../../../../src/sources/registry.js';
+import type { RestreamerError } from '../../../../src/errors.js';
+import { makeStream, seqs, PKT } from '../../../helpers/packets.js';
+import { testContext } from '../../../helpers/datagram.js';
+import { until } from '../../../helpers/wait.js';
 
 // unixgram:// and unixpacket:// through node-unix-socket, with real sockets in a temp dir.
 
@@ -97,7 +99,7 @@ test('unixpacket: connects to a SOCK_SEQPACKET server, keeps message boundaries,
     for (let i = 0; i < 5; i++) c.write(makeStream(7, 0x100, i * 7));
     c.write(Buffer.alloc(3000, 0x47)); // larger than mru
     c.write(makeStream(7, 0x100, 35));
-    setTimeout(() => c.end(), 50);
+    c.end();
   });
   try {
     const { ctx } = testContext(`unixpacket://${path}`, { mru: 1500 });
@@ -121,9 +123,64 @@ test('unixpacket: no server at the path is a clear error', async () => {
 });
 
 test('unixgram/unixpacket URL validation; unix:// stays the stream socket kind', () => {
+  assert.equal(findSourceKind('unixgram'), unixgramKind);
+  assert.equal(findSourceKind('unixpacket'), unixpacketKind);
   assert.equal(unixgramKind.validate!(new URL('unixgram:///run/enc.sock')), undefined);
   assert.equal(unixpacketKind.validate!(new URL('unixpacket:///run/enc.sock')), undefined);
   assert.match(unixgramKind.validate!(new URL('unixgram://run/enc.sock'))!, /absolute path/);
   assert.match(unixpacketKind.validate!(new URL('unixpacket:///'))!, /needs a socket path/);
   assert.deepEqual(unixKind.schemes, ['unix']);
+});
+
+test('unixgram: closed right after it was opened, it leaves no socket file', async () => {
+  const { dir, done } = tmp();
+  try {
+    const path = join(dir, 'quick.sock');
+    const up = unixgramKind.open(testContext(`unixgram://${path}`).ctx, () => {});
+    up.close();
+    up.close();
+    assert.deepEqual(await up.ended, {});
+    await assert.rejects(up.connected, (e: RestreamerError) => e.code === 'UPSTREAM_ENDED');
+    assert.ok(!existsSync(path));
+  } finally {
+    done();
+  }
+});
+
+test('unixpacket: close() ends the connection (the server sees it); a socket file nobody listens on is refused', async () => {
+  const { dir, done } = tmp();
+  const path = join(dir, 'pkt.sock');
+  const server = new nus.SeqpacketServer();
+  server.listen(path);
+  const serverSaw = new Promise<void>((res) => server.on('connection', (c: Nus.SeqpacketSocket) => {
+    c.on('end', () => res());
+    c.on('close', () => res());
+    c.write(makeStream(7));
+  }));
+  try {
+    const got: Buffer[] = [];
+    const up = unixpacketKind.open(testContext(`unixpacket://${path}`).ctx, (b) => got.push(b));
+    await up.connected;
+    await until(() => got.length === 1, 3000, 'the first message');
+    up.close();
+    up.close();
+    assert.deepEqual(await up.ended, {});
+    await serverSaw;
+  } finally {
+    server.close();
+  }
+  try {
+    // A stale socket file: bound once, nobody behind it now.
+    const stale = join(dir, 'stale.sock');
+    const old = new nus.DgramSocket();
+    old.bind(stale);
+    old.close();
+    const up = unixpacketKind.open(testContext(`unixpacket://${stale}`).ctx, () => {});
+    await assert.rejects(up.connected, (e: RestreamerError) => {
+      assert.match(e.message, /^unixpacket connect .*stale\.sock: /);
+      return true;
+    });
+  } finally {
+    done();
+  }
 });

@@ -5,16 +5,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/kinds/fork.js';
-import { Supervisor } from '../../src/sources/supervisor.js';
-import type { RestreamerError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log/logger.js';
-import { testContext, until } from '../helpers/datagram.js';
+import { forkKind, parseForkUrl, ForkUpstream } from '../../../../src/sources/kinds/fork.js';
+import { Supervisor } from '../../../../src/sources/supervisor.js';
+import type { RestreamerError } from '../../../../src/errors.js';
+import { silentLogger } from '../../../../src/log/logger.js';
+import { testContext } from '../../../helpers/datagram.js';
+import { until } from '../../../helpers/wait.js';
+import { findSourceKind } from '../../../../src/sources/registry.js';
 
 // fork:// with real processes: ffmpeg as an encoder, node -e scripts for the rest.
 
 const NODE = process.execPath;
-const ROOT = resolve(import.meta.dirname, '..', '..');
+const ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
 
 /** fork URL running `node -e script args...` in the arg= form. */
 function nodeUrl(script: string, ...args: string[]): string {
@@ -47,6 +49,7 @@ test('parseForkUrl: the original + form, the command on PATH, and the arg= form'
   assert.throws(() => p('fork:///x?arg=1&foo=2'), /every query parameter must be arg/);
   assert.throws(() => p('fork:///x?a%ZZ'), /invalid %-escape/);
   assert.match(forkKind.validate!(new URL('fork://'))!, /no command/);
+  assert.equal(findSourceKind('fork'), forkKind);
   assert.equal(forkKind.validate!(new URL('fork:///usr/bin/ffmpeg?-i+x')), undefined);
 });
 
@@ -98,6 +101,15 @@ test('fork: stderr lines are logged with the stream name, rate-limited with a su
   const summary = lines.find((l) => l.evt === 'upstream_stderr' && typeof l.suppressed === 'number');
   assert.equal(summary?.suppressed, 31, '30 numbered lines and the unterminated one');
   assert.equal(up.stats.stderrLines, 51);
+});
+
+test('fork: stderr lines end at LF or CR (progress lines); output that never ends a line is logged in 4 KiB pieces', async () => {
+  const { up, lines } = open(nodeUrl("process.stderr.write('frame=1\\rframe=2\\r\\nlast\\n' + 'y'.repeat(10000)); process.stdout.write('x')"));
+  assert.deepEqual(await up.ended, {});
+  const logged = lines.filter((l) => l.evt === 'upstream_stderr').map((l) => String(l.line));
+  assert.deepEqual(logged.slice(0, 3), ['frame=1', 'frame=2', 'last']);
+  assert.deepEqual(logged.slice(3).map((l) => l.length), [4096, 4096, 1808]);
+  assert.ok(logged.slice(3).every((l) => /^y+$/.test(l)));
 });
 
 test('fork: a command that exits is an upstream loss with its exit code', async () => {
