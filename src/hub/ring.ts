@@ -10,6 +10,8 @@ export class PacketRing {
   private buf: Buffer;
   /** Absolute index of the next packet to be written (= packets written so far). */
   head = 0;
+  /** No packet before this index is held: set by resize(), whose new slots start empty. */
+  private floor = 0;
 
   constructor(capacityPackets: number) {
     if (!Number.isInteger(capacityPackets) || capacityPackets < 1) throw new RangeError('ring capacity must be a positive integer');
@@ -19,7 +21,7 @@ export class PacketRing {
 
   /** Oldest absolute index still held. */
   get tail(): number {
-    return this.head > this.capacity ? this.head - this.capacity : 0;
+    return Math.max(this.floor, this.head - this.capacity);
   }
 
   /** Copy `count` packets from src[offset..] into the ring. */
@@ -106,6 +108,7 @@ export class PacketRing {
     this.buf = Buffer.alloc(capacityPackets * TS_PACKET_SIZE);
     const savedHead = this.head;
     this.head = from;
+    this.floor = from;
     this.write(keep, 0, savedHead - from);
   }
 }
