@@ -26,7 +26,14 @@ export const enum Frame {
   State = 5,
 }
 
-export const END_REASONS: readonly EndReason[] = ['upstream_lost', 'offline', 'shutdown', 'closed', 'too_slow'];
+/**
+ * Every EndReason, by its code on the pipe (an End frame's arg is the index here). Written
+ * as a record the compiler checks against EndReason, so a reason added there cannot be
+ * missing here (it would cross the pipe as another one).
+ */
+export const END_REASONS = Object.keys({
+  upstream_lost: true, offline: true, shutdown: true, closed: true, too_slow: true, kicked: true,
+} satisfies Record<EndReason, true>) as readonly EndReason[];
 
 export function frameHeader(type: Frame, arg: number, stream: number, length: number): Buffer {
   return writeFrameHeader(Buffer.allocUnsafe(FRAME_HEADER), 0, type, arg, stream, length);
