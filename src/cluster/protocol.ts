@@ -11,6 +11,14 @@
 import type { EndReason } from '../hub/hub.js';
 import type { Config } from '../config/schema.js';
 
+/** Environment handed to workers (they get the primary's argv, so the same config path). */
+export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
+/** The log settings of the workers (they never read the configuration file). */
+export const ENV_LOG_FILE = 'RESTREAMER_LOG_FILE';
+export const ENV_LOG_FORMAT = 'RESTREAMER_LOG_FORMAT';
+/** The run's secret for the internal API socket (workers read it once and drop it). */
+export const ENV_API_SECRET = 'RESTREAMER_API_SECRET';
+
 export const FRAME_HEADER = 8;
 export const DATA_FD = 4;
 
