@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { EVT, type Logger } from '../log/logger.js';
-import type { Clock, TimerHandle } from '../hub/clock.js';
+import { unrefTimer, type Clock, type TimerHandle } from '../hub/clock.js';
 import { NODE_FLAGS } from '../node-flags.js';
 import { RestreamerError } from '../errors.js';
 import type { WorkerPipe } from './fanout.js';
@@ -86,7 +86,7 @@ export class WorkerPool {
     cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
     this.lastTick = this.clock.now();
     this.heartbeat = this.clock.setInterval(() => this.tick(), PING_MS);
-    unref(this.heartbeat);
+    unrefTimer(this.heartbeat);
     for (let i = 0; i < this.count; i++) this.fork();
     return ready;
   }
@@ -214,9 +214,4 @@ export class WorkerPool {
     const early = this.clock.now() - w.startedAt < RESTART_BACKOFF_MS;
     this.clock.setTimeout(() => { if (!this.stopping) this.fork(); }, early ? RESTART_BACKOFF_MS : 0);
   }
-}
-
-/** A real timer must not keep the process alive on its own (a fake clock's timers are numbers). */
-function unref(t: TimerHandle): void {
-  if (typeof t !== 'number') t.unref();
 }

@@ -84,7 +84,7 @@ export class Primary {
       exited: (w) => { this.onExit(w); },
       tick: (now) => { this.tick(now); },
     }, clock);
-    this.handoff = new Handoff(() => this.pool.list());
+    this.handoff = new Handoff(() => this.pool.list(), clock);
     this.rpc = new PrimaryRpc(host, this.slots, this.counters, (w, m) => { this.pool.send(w, m); }, clock);
     // Repeated connection faults: one line per interval at most, with what grew since the last.
     this.faults = new FaultSummary(log, () => ({ dropped: this.handoff.dropped, acceptErrors: this.handoff.acceptErrors }), SUMMARY_MS, {
