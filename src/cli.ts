@@ -8,7 +8,7 @@ import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogH
 import { parseListen } from './config/listen.js';
 import { RestreamerError, errnoOf, errorText } from './errors.js';
 import cluster from 'node:cluster';
-import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/primary.js';
+import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/protocol.js';
 import type { Runner } from './roles/shared.js';
 import { SingleApp } from './roles/single.js';
 import { PrimaryRoot } from './roles/primary.js';

@@ -1,4 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
+import { systemClock, unrefTimer, type Clock } from '../hub/clock.js';
 
 /**
  * Multi-process mode: the primary accepts every client connection itself and hands it to
@@ -50,12 +51,12 @@ export class Handoff {
   /** Failed accepts (summarised by the caller). */
   acceptErrors = 0;
 
-  constructor(private readonly targets: () => HandoffTarget[]) {
+  constructor(private readonly targets: () => HandoffTarget[], private readonly clock: Clock = systemClock) {
     // The worker's HTTP server never sees these sockets accepted, so the socket options its
     // own accept would set (http.Server's defaults: no Nagle, TCP keep-alive) are set here.
     this.server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (s) => {
       s.on('error', noop);
-      this.dispatch(s, Date.now(), 0);
+      this.dispatch(s, this.clock.now(), 0);
     });
   }
 
@@ -126,7 +127,7 @@ export class Handoff {
   private dispatch(socket: net.Socket, since: number, attempts: number): void {
     if (socket.destroyed) return;
     if (this.closed || attempts >= MAX_ATTEMPTS) { this.drop(socket); return; }
-    const target = this.pick(Date.now());
+    const target = this.pick(this.clock.now());
     if (!target) {
       if (this.waiting.length >= MAX_WAITING) this.drop(socket);
       else this.waiting.push({ socket, since, attempts });
@@ -169,9 +170,8 @@ export class Handoff {
     this.dropped++;
     if (socket.destroyed) return;
     // The shutdown is done once our (empty) write queue is flushed: close after it.
-    const t = setTimeout(() => socket.destroy(), DROP_MS);
-    t.unref();
-    socket.once('close', () => clearTimeout(t));
+    const t = unrefTimer(this.clock.setTimeout(() => socket.destroy(), DROP_MS));
+    socket.once('close', () => { this.clock.clearTimeout(t); });
     socket.once('finish', () => socket.destroy());
     socket.end();
   }

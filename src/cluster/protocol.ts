@@ -11,6 +11,14 @@
 import type { EndReason } from '../hub/hub.js';
 import type { Config } from '../config/schema.js';
 
+/** Environment handed to workers (they get the primary's argv, so the same config path). */
+export const ENV_API_SOCKET = 'RESTREAMER_API_SOCKET';
+/** The log settings of the workers (they never read the configuration file). */
+export const ENV_LOG_FILE = 'RESTREAMER_LOG_FILE';
+export const ENV_LOG_FORMAT = 'RESTREAMER_LOG_FORMAT';
+/** The run's secret for the internal API socket (workers read it once and drop it). */
+export const ENV_API_SECRET = 'RESTREAMER_API_SECRET';
+
 export const FRAME_HEADER = 8;
 export const DATA_FD = 4;
 
@@ -26,7 +34,14 @@ export const enum Frame {
   State = 5,
 }
 
-export const END_REASONS: readonly EndReason[] = ['upstream_lost', 'offline', 'shutdown', 'closed', 'too_slow'];
+/**
+ * Every EndReason, by its code on the pipe (an End frame's arg is the index here). Written
+ * as a record the compiler checks against EndReason, so a reason added there cannot be
+ * missing here (it would cross the pipe as another one).
+ */
+export const END_REASONS = Object.keys({
+  upstream_lost: true, offline: true, shutdown: true, closed: true, too_slow: true, kicked: true,
+} satisfies Record<EndReason, true>) as readonly EndReason[];
 
 export function frameHeader(type: Frame, arg: number, stream: number, length: number): Buffer {
   return writeFrameHeader(Buffer.allocUnsafe(FRAME_HEADER), 0, type, arg, stream, length);

@@ -8,7 +8,7 @@ import { StatusCounts, type ResponseCounter } from '../metrics/stats.js';
 import { createHub } from '../stream/create-hub.js';
 import { planReload } from '../reload.js';
 import { TrustedProxies, createPlaylist, statusForward } from '../status/index.js';
-import type { Frame, WorkerStreamCounters } from '../cluster/protocol.js';
+import type { WorkerStreamCounters } from '../cluster/protocol.js';
 import { RemoteAdmission, RemoteStream } from '../cluster/remote.js';
 import { internalAgent, primaryProxy, type ForwardKind } from '../cluster/primary-proxy.js';
 import { runWorker, type WorkerConfig, type WorkerHost, type WorkerLink } from '../cluster/worker.js';
@@ -67,9 +67,8 @@ class WorkerApp implements WorkerHost {
     this.front.setRoutes(publicRoutes(cfg, log, this.responses, (r, rlog, index) => this.handlerFor(r, rlog, index)));
   }
 
-  onFrame(slot: number, type: Frame, arg: number, payload: Buffer): void {
-    this.remoteStreams.get(slot)?.onFrame(type, arg, payload);
-  }
+  /** Client-side streams, by slot: the worker's data pipe feeds them (cluster/slots.ts). */
+  get streams(): ReadonlyMap<number, RemoteStream> { return this.remoteStreams; }
 
   /** Per-stream counters for the primary, by slot (zeros for slots not here). */
   counters(): WorkerStreamCounters[] {

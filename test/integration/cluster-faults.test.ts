@@ -10,7 +10,7 @@ import http from 'node:http';
 import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
 import { childPids as workerPids } from '../helpers/procs.js';
 import { Scope } from '../helpers/scope.js';
-import { ENV_API_SOCKET } from '../../src/cluster/primary.js';
+import { ENV_API_SOCKET } from '../../src/cluster/protocol.js';
 
 const scope = new Scope();
 after(() => scope.close());
