@@ -11,6 +11,7 @@ import { loadAssets, StatusPage } from '../../src/status/page.js';
 import { TrustedProxies } from '../../src/status/urls.js';
 import type { StatusSnapshot, StatusSource } from '../../src/status/types.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { FrontResponse } from '../../src/http/server.js';
 import { until } from '../helpers/proxy.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -112,7 +113,7 @@ describe('StatusPage actions: clients vs the internal channel', () => {
   async function server(forwarded: boolean): Promise<number> {
     const page = new StatusPage({ source, servePath: '/status', actions: true, trusted: new TrustedProxies([]), assets, log, forwarded });
     cleanups.push(() => page.close());
-    const srv = http.createServer(page.handle);
+    const srv = http.createServer({ ServerResponse: FrontResponse }, page.handle);
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
     return (srv.address() as AddressInfo).port;
