@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readdirSync } from 'node:fs';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultEpisode } from '../log/faults.js';
 import { ServeMux } from './servemux.js';
 
 /** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
@@ -102,8 +103,8 @@ export class HttpFront {
   private readonly badRequest: Handler;
   private readonly notFound: Handler;
   private readonly log: Logger | undefined;
-  private readonly fdEpisode: Episode;
-  private readonly capEpisode: Episode;
+  private readonly fdEpisode: FaultEpisode;
+  private readonly capEpisode: FaultEpisode;
   private listening = false;
   private fdLimit: number | undefined;
   private closing: Promise<void> | undefined;
@@ -115,8 +116,8 @@ export class HttpFront {
     this.notFound = notFound;
     this.redirect = wrap((req, res) => writeRedirect(req, res, this.locations.get(req) ?? '/'));
     this.badRequest = wrap(writeBadRequest);
-    this.fdEpisode = new Episode(EPISODE_QUIET_MS, (n, first) => this.logFdEpisode(n, first));
-    this.capEpisode = new Episode(EPISODE_QUIET_MS, (n, first) => this.logCapEpisode(n, first));
+    this.fdEpisode = new FaultEpisode(EPISODE_QUIET_MS, (n, first) => this.logFdEpisode(n, first));
+    this.capEpisode = new FaultEpisode(EPISODE_QUIET_MS, (n, first) => this.logCapEpisode(n, first));
     const l = this.limits;
     this.server = http.createServer({
       ServerResponse: FrontResponse,
@@ -357,37 +358,4 @@ function htmlEscape(s: string): string {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/**
- * A repeated fault logged once per episode: `report(0, detail)` at the first occurrence,
- * `report(count, undefined)` once it has not recurred for `quietMs`.
- */
-class Episode {
-  private count = 0;
-  private seen = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly quietMs: number, private readonly report: (n: number, first: string | undefined) => void) {}
-
-  note(detail = ''): void {
-    this.count++;
-    this.seen++;
-    if (this.timer) return;
-    this.report(0, detail);
-    this.timer = setInterval(() => {
-      if (this.seen > 0) { this.seen = 0; return; }
-      clearInterval(this.timer);
-      this.timer = undefined;
-      const n = this.count;
-      this.count = 0;
-      this.report(n, undefined);
-    }, this.quietMs);
-    this.timer.unref();
-  }
-
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../src/log/logger.js';
-import { FaultLog, FaultSummary } from '../../../src/log/faults.js';
+import { FaultEpisode, FaultLog, FaultSummary } from '../../../src/log/faults.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -39,4 +40,27 @@ test('FaultSummary: first of each kind at once; report() logs what changed since
   s.stop();
   assert.deepEqual(lines.slice(2).map((l) => l.since), [{ lost: 1 }]);
   assert.deepEqual(lines[2]!.totals, { oversize: 2, lost: 4 });
+});
+
+test('FaultEpisode: the first fault reported at once, the rest counted, the count reported once the fault has been quiet for a whole interval', () => {
+  const clock = new FakeClock();
+  const reports: [number, string | undefined][] = [];
+  const e = new FaultEpisode(10_000, (n, first) => reports.push([n, first]), clock);
+  e.note('EMFILE');
+  e.note('ENFILE');
+  assert.deepEqual(reports, [[0, 'EMFILE']], 'one line at the start, with the first detail');
+  clock.tick(10_000);
+  e.note();
+  clock.tick(10_000);
+  assert.deepEqual(reports, [[0, 'EMFILE']], 'still recurring: the episode goes on');
+  clock.tick(10_000);
+  assert.deepEqual(reports, [[0, 'EMFILE'], [3, undefined]], 'quiet for an interval: over, with its count');
+  assert.equal(clock.pending, 0, 'no timer between episodes');
+  e.note('EMFILE');
+  assert.deepEqual(reports.at(-1), [0, 'EMFILE'], 'a new episode starts with a new first line');
+  e.close();
+  e.close();
+  assert.equal(clock.pending, 0);
+  clock.tick(60_000);
+  assert.equal(reports.length, 3, 'closed: no report after close');
 });
