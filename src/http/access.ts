@@ -51,7 +51,9 @@ function logAccess(o: AccessLogOptions, req: IncomingMessage, res: ServerRespons
   const status = res.headersSent ? res.statusCode : 0;
   const line: Record<string, unknown> = {
     evt: EVT.access,
+    // Separate keys, as on the client lines; the original's format joins them ("ip:port").
     remote: req.socket.remoteAddress,
+    port: req.socket.remotePort,
     method: req.method,
     path: req.url,
     status,
