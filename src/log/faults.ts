@@ -10,6 +10,8 @@ import { EVT, type Logger } from './logger.js';
 //   `failures`, the number of faults since the previous line, itself included.
 // - FaultEpisode: a condition that comes and goes (out of file descriptors): one line when
 //   it starts, one with its count when it has been quiet for a while.
+// - RepeatLog: events worth a line each (a rejected client) until one key floods; then
+//   that key's events are counted and summarised once per interval.
 
 /** How often repeated faults are summarised in the log. */
 const FAULT_SUMMARY_MS = 10_000;
@@ -140,6 +142,91 @@ export class FaultEpisode {
 
   /** Stop without a closing report. Idempotent. */
   close(): void {
+    this.stopTimer();
+  }
+}
+
+export interface RepeatLogOptions {
+  /** Level of every line, summaries included. */
+  level: 'info' | 'warn';
+  /** Lines per key before its events are only counted. */
+  burst: number;
+  /** How often a flooding key's count is logged; a key quiet this long is forgotten. */
+  intervalMs?: number;
+  timers?: FaultTimers;
+}
+
+interface Repeats {
+  lines: number;
+  /** Events counted, not logged, since the last summary. */
+  repeats: number;
+  /** An event since the last sweep. */
+  active: boolean;
+  /** The last event's line, which the summary repeats with its count. */
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/**
+ * Events that are logged one line each (a rejected client), unless one key (an address)
+ * floods: after `burst` lines the key's events are only counted, and each interval one
+ * line carries the count (`repeats`) with the last event's fields. A key quiet for a whole
+ * interval is forgotten (its next event has a line again), so the memory held follows the
+ * keys active now, not the history.
+ */
+export class RepeatLog {
+  private readonly keys = new Map<string, Repeats>();
+  private readonly intervalMs: number;
+  private readonly timers: FaultTimers;
+  private timer: TimerId | undefined;
+
+  constructor(private readonly log: Logger, private readonly o: RepeatLogOptions) {
+    this.intervalMs = o.intervalMs ?? FAULT_SUMMARY_MS;
+    this.timers = o.timers ?? nodeTimers;
+  }
+
+  note(key: string, fields: Record<string, unknown>, msg: string): void {
+    let r = this.keys.get(key);
+    if (r === undefined) {
+      r = { lines: 0, repeats: 0, active: true, fields, msg };
+      this.keys.set(key, r);
+      this.timer ??= startUnref(this.timers, () => this.sweep(), this.intervalMs);
+    }
+    r.active = true;
+    if (r.lines < this.o.burst) {
+      r.lines++;
+      this.log[this.o.level](fields, msg);
+      return;
+    }
+    r.repeats++;
+    r.fields = fields;
+    r.msg = msg;
+  }
+
+  private sweep(): void {
+    for (const [key, r] of this.keys) {
+      if (!r.active) { this.keys.delete(key); continue; }
+      r.active = false;
+      this.summarise(r);
+    }
+    if (this.keys.size === 0) this.stopTimer();
+  }
+
+  private summarise(r: Repeats): void {
+    if (r.repeats === 0) return;
+    this.log[this.o.level]({ ...r.fields, repeats: r.repeats }, `${r.msg} (and ${r.repeats} more like it, not logged one by one)`);
+    r.repeats = 0;
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) this.timers.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Log the counts still pending and stop. Idempotent. */
+  close(): void {
+    for (const r of this.keys.values()) this.summarise(r);
+    this.keys.clear();
     this.stopTimer();
   }
 }
