@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import type { Handler } from '../http/server.js';
+import { FrontResponse, type FrontServer, type Handler } from '../http/server.js';
 import { SECRET_HEADER } from './primary-proxy.js';
 import { RestreamerError } from '../errors.js';
 
@@ -12,14 +12,14 @@ import { RestreamerError } from '../errors.js';
  * client request where it arrives; see primary-proxy.ts for what they forward.
  */
 export class PrimaryApiServer {
-  private readonly server: http.Server;
+  private readonly server: FrontServer;
   private readonly secret: Buffer;
   private handlers = new Map<number, Handler>();
   private generation = 0;
 
   constructor(secret: string) {
     this.secret = Buffer.from(secret);
-    this.server = http.createServer({ keepAlive: true, requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => this.dispatch(req, res));
+    this.server = http.createServer({ ServerResponse: FrontResponse, keepAlive: true, requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => this.dispatch(req, res));
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
 
@@ -44,7 +44,7 @@ export class PrimaryApiServer {
     });
   }
 
-  private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private dispatch(req: http.IncomingMessage, res: FrontResponse): void {
     const m = /^\/r\/(\d{1,9})\/(\d{1,6})(?:\?|$)/.exec(req.url ?? '');
     const h = m ? this.handlers.get(Number(m[2])) : undefined;
     const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;

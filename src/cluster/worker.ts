@@ -1,10 +1,9 @@
 import cluster from 'node:cluster';
-import type { Server } from 'node:http';
 import net from 'node:net';
 import { EVT, type Logger } from '../log/logger.js';
 import type { LogHandle } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
-import type { HttpFront } from '../http/server.js';
+import type { FrontServer, HttpFront } from '../http/server.js';
 import { DATA_FD, ENV_API_SECRET, ENV_API_SOCKET, FrameReader, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerRpc } from './rpc.js';
 import { SlotRouter, type SlotStream } from './slots.js';
@@ -180,7 +179,7 @@ function takeApiEnv(): { apiSocket: string; apiSecret: string } {
 export class HandedConnections {
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly server: Server) {
+  constructor(private readonly server: FrontServer) {
     // Node keeps the list of an http.Server's connections, and enforces headersTimeout,
     // requestTimeout and closes idle keep-alive connections on close() from it, only once
     // the server emitted 'listening' (private: lib/_http_server.js, setupConnectionsTracking).

@@ -5,6 +5,7 @@ import { authUsers, type NotificationConfig } from '../config/schema.js';
 import { EVT, type Logger } from '../log/logger.js';
 import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
+import { systemClock, type Clock, type TimerHandle } from '../hub/clock.js';
 
 // URL notifications (the original's `notifications`): a GET to each configured URL when
 // limit_hit, limit_miss or heartbeat happens. Unlike the original, whose handler ran the
@@ -21,6 +22,8 @@ export interface NotifierOptions {
   log: Logger;
   /** Deadline for one request, connect to end of body, ms (default 5000). */
   timeoutMs?: number;
+  /** Time for the heartbeat, request deadlines, retries and the failure summary (default: the system's). */
+  clock?: Clock;
 }
 
 interface Target {
@@ -51,13 +54,16 @@ export class Notifier {
   private readonly httpAgent = new http.Agent({ keepAlive: false });
   private readonly httpsAgent = new https.Agent({ keepAlive: false });
   private readonly pending = new Set<http.ClientRequest>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private heartbeat: NodeJS.Timeout | undefined;
+  private readonly retryTimers = new Set<TimerHandle>();
+  private readonly clock: Clock;
+  private heartbeat: TimerHandle | undefined;
   private closed = false;
 
   constructor(o: NotifierOptions) {
     this.log = o.log;
-    this.faults = new FaultLog(o.log);
+    const clock = o.clock ?? systemClock;
+    this.clock = clock;
+    this.faults = new FaultLog(o.log, undefined, () => clock.now());
     this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.heartbeatMs = Math.max(0, o.heartbeatIntervalS) * 1000;
     for (const n of o.notifications) {
@@ -68,10 +74,9 @@ export class Notifier {
 
   /** Start the heartbeat timer, if a heartbeat notification exists. Idempotent. */
   start(): void {
-    if (this.closed || this.heartbeat || this.heartbeatMs <= 0) return;
+    if (this.closed || this.heartbeat !== undefined || this.heartbeatMs <= 0) return;
     if (!this.targets.some((t) => t.event === 'heartbeat')) return;
-    this.heartbeat = setInterval(() => this.emit('heartbeat'), this.heartbeatMs);
-    this.heartbeat.unref(); // a heartbeat alone must not keep the process alive
+    this.heartbeat = unref(this.clock.setInterval(() => this.emit('heartbeat'), this.heartbeatMs));
   }
 
   /** Fire and forget: returns at once; receivers are contacted in the background. */
@@ -93,9 +98,9 @@ export class Notifier {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.heartbeat !== undefined) this.clock.clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    for (const timer of this.retryTimers) clearTimeout(timer);
+    for (const timer of this.retryTimers) this.clock.clearTimeout(timer);
     this.retryTimers.clear();
     for (const req of this.pending) req.destroy();
     this.pending.clear();
@@ -136,11 +141,10 @@ export class Notifier {
         return;
       }
       if (retryable && n < RETRIES && !this.closed) {
-        const timer = setTimeout(() => {
+        const timer = unref(this.clock.setTimeout(() => {
           this.retryTimers.delete(timer);
           this.attempt(t, n + 1);
-        }, RETRY_BACKOFF_MS * (n + 1));
-        timer.unref();
+        }, RETRY_BACKOFF_MS * (n + 1)));
         this.retryTimers.add(timer);
         return;
       }
@@ -158,12 +162,12 @@ export class Notifier {
     const https_ = t.url.protocol === 'https:';
     let finished = false;
     // eslint-disable-next-line prefer-const -- finish() reads it, possibly before it is set (a request that cannot be made)
-    let timer: NodeJS.Timeout | undefined;
+    let timer: TimerHandle | undefined;
     let req: http.ClientRequest | undefined;
     const finish = (err: Error | undefined, retryable: boolean): void => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
+      if (timer !== undefined) this.clock.clearTimeout(timer);
       if (req) this.pending.delete(req);
       done(err, retryable);
     };
@@ -175,8 +179,7 @@ export class Notifier {
       return;
     }
     const r = req;
-    timer = setTimeout(() => r.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    timer.unref();
+    timer = unref(this.clock.setTimeout(() => r.destroy(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs));
     this.pending.add(r);
     r.on('error', (e) => finish(e, !this.closed));
 
@@ -197,4 +200,10 @@ export class Notifier {
     if (this.closed) return;
     this.faults.note({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message }, 'notification failed');
   }
+}
+
+/** Notifications alone must not keep the process alive. */
+function unref(t: TimerHandle): TimerHandle {
+  if (typeof t === 'object') t.unref();
+  return t;
 }

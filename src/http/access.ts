@@ -38,20 +38,11 @@ export function withAccessLog(next: Handler, o: AccessLogOptions): Handler {
     // Bytes on the wire for this response (headers and framing included), from the
     // connection's own counter: nothing is counted per chunk.
     const writtenBefore = socket.bytesWritten;
-    let counted = false;
     // Count the status when the headers go out: a stream response starts now and may last
     // hours; in multi-process mode it starts only after the primary granted a slot.
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply(this): the response itself
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: typeof res, ...args: Parameters<typeof res.writeHead>) {
-      const r = writeHead.apply(this, args);
-      if (!counted) { counted = true; o.onStatus?.(res.statusCode); }
-      return r;
-    } as typeof res.writeHead;
-    res.once('close', () => {
-      if (!counted && res.headersSent) { counted = true; o.onStatus?.(res.statusCode); }
-      logAccess(o, req, res, started, socket.bytesWritten - writtenBefore);
-    });
+    const onStatus = o.onStatus;
+    if (onStatus) res.onHeaders(onStatus);
+    res.once('close', () => logAccess(o, req, res, started, socket.bytesWritten - writtenBefore));
     next(req, res);
   };
 }
@@ -60,7 +51,9 @@ function logAccess(o: AccessLogOptions, req: IncomingMessage, res: ServerRespons
   const status = res.headersSent ? res.statusCode : 0;
   const line: Record<string, unknown> = {
     evt: EVT.access,
+    // Separate keys, as on the client lines; the original's format joins them ("ip:port").
     remote: req.socket.remoteAddress,
+    port: req.socket.remotePort,
     method: req.method,
     path: req.url,
     status,

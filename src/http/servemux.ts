@@ -4,8 +4,9 @@
 // - a pattern ending in "/" names a subtree; the longest matching pattern wins, and an
 //   exact registration of the request path always beats a subtree;
 // - a pattern not starting with "/" starts with a host name ("localhost/health") and
-//   matches only requests for that host (Host header without its port); host patterns
-//   take precedence over general ones;
+//   matches only requests for that host (Host header without its port); a host pattern
+//   that matches host and path takes precedence over general ones, and where none does
+//   the general ones are consulted as if there were no host patterns;
 // - a request for "/dir" when only "/dir/" is registered is redirected (301) to "/dir/";
 // - unclean paths ("//x", "/a/../b", "/a/./b") are redirected (301) to the clean path;
 // - matching is on the percent-decoded path ("/live%2Ets" matches "/live.ts").

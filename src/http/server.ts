@@ -4,12 +4,42 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readdirSync } from 'node:fs';
 import { EVT, type Logger } from '../log/logger.js';
+import { FaultEpisode } from '../log/faults.js';
 import { ServeMux } from './servemux.js';
 
 /** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+/**
+ * The front's response class, given to Node through http.createServer's documented
+ * `ServerResponse` option: it tells the code around a handler (the access log) when the
+ * headers go out, whether written with writeHead or implied by the first write or end(),
+ * instead of that code replacing methods on each response.
+ */
+export class FrontResponse extends http.ServerResponse {
+  private headersOut: ((status: number) => void) | undefined;
+
+  /** Call `fn` once, with the status, when the headers are written. */
+  onHeaders(fn: (status: number) => void): void {
+    const before = this.headersOut;
+    this.headersOut = before ? (status) => { before(status); fn(status); } : fn;
+  }
+
+  // Node's implicit headers (first write, end, flushHeaders) come through here too.
+  override writeHead(statusCode: number, reason?: string | http.OutgoingHttpHeaders | http.OutgoingHttpHeader[], headers?: http.OutgoingHttpHeaders | http.OutgoingHttpHeader[]): this {
+    if (typeof reason === 'string') super.writeHead(statusCode, reason, headers);
+    else super.writeHead(statusCode, headers ?? reason);
+    const told = this.headersOut;
+    this.headersOut = undefined;
+    told?.(this.statusCode);
+    return this;
+  }
+}
+
+export type Handler = (req: http.IncomingMessage, res: FrontResponse) => void;
+
+/** An http.Server whose responses are FrontResponses. */
+export type FrontServer = http.Server<typeof http.IncomingMessage, typeof FrontResponse>;
 
 /**
  * Limits of the HTTP front. The defaults suit a streaming server: requests are small GETs
@@ -61,7 +91,7 @@ const EPISODE_QUIET_MS = 10_000;
  * long-running stream responses.
  */
 export class HttpFront {
-  readonly server: http.Server;
+  readonly server: FrontServer;
   readonly limits: HttpFrontLimits;
   private mux = new ServeMux<Handler>();
   /** Every open socket, with the number of responses dispatched on it and not yet closed. */
@@ -73,8 +103,8 @@ export class HttpFront {
   private readonly badRequest: Handler;
   private readonly notFound: Handler;
   private readonly log: Logger | undefined;
-  private readonly fdEpisode: Episode;
-  private readonly capEpisode: Episode;
+  private readonly fdEpisode: FaultEpisode;
+  private readonly capEpisode: FaultEpisode;
   private listening = false;
   private fdLimit: number | undefined;
   private closing: Promise<void> | undefined;
@@ -86,10 +116,11 @@ export class HttpFront {
     this.notFound = notFound;
     this.redirect = wrap((req, res) => writeRedirect(req, res, this.locations.get(req) ?? '/'));
     this.badRequest = wrap(writeBadRequest);
-    this.fdEpisode = new Episode(EPISODE_QUIET_MS, (n, first) => this.logFdEpisode(n, first));
-    this.capEpisode = new Episode(EPISODE_QUIET_MS, (n, first) => this.logCapEpisode(n, first));
+    this.fdEpisode = new FaultEpisode(EPISODE_QUIET_MS, (n, first) => this.logFdEpisode(n, first));
+    this.capEpisode = new FaultEpisode(EPISODE_QUIET_MS, (n, first) => this.logCapEpisode(n, first));
     const l = this.limits;
     this.server = http.createServer({
+      ServerResponse: FrontResponse,
       noDelay: true,
       keepAlive: true,
       headersTimeout: l.headersTimeoutMs,
@@ -249,7 +280,7 @@ export class HttpFront {
     }
   }
 
-  private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private dispatch(req: http.IncomingMessage, res: FrontResponse): void {
     const socket = req.socket;
     // A response is in progress on this socket from now until it closes (pipelined
     // requests count each): clientError must not write into it.
@@ -286,7 +317,7 @@ export class HttpFront {
    * nothing was sent yet; a response already begun is cut off rather than given a 500
    * text in the middle of its body.
    */
-  private onHandlerError(req: http.IncomingMessage, res: http.ServerResponse, resource: string, err: unknown): void {
+  private onHandlerError(req: http.IncomingMessage, res: FrontResponse, resource: string, err: unknown): void {
     const e = err as { code?: unknown; message?: unknown; stack?: unknown } | undefined;
     this.log?.error({
       evt: EVT.httpError, resource, method: req.method, path: req.url,
@@ -327,37 +358,4 @@ function htmlEscape(s: string): string {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/**
- * A repeated fault logged once per episode: `report(0, detail)` at the first occurrence,
- * `report(count, undefined)` once it has not recurred for `quietMs`.
- */
-class Episode {
-  private count = 0;
-  private seen = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly quietMs: number, private readonly report: (n: number, first: string | undefined) => void) {}
-
-  note(detail = ''): void {
-    this.count++;
-    this.seen++;
-    if (this.timer) return;
-    this.report(0, detail);
-    this.timer = setInterval(() => {
-      if (this.seen > 0) { this.seen = 0; return; }
-      clearInterval(this.timer);
-      this.timer = undefined;
-      const n = this.count;
-      this.count = 0;
-      this.report(n, undefined);
-    }, this.quietMs);
-    this.timer.unref();
-  }
-
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
 }

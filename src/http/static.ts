@@ -9,6 +9,7 @@ import { FaultLog } from '../log/faults.js';
 import { redactUrl } from '../log/redact.js';
 import { fnv1a64Hex } from './fnv.js';
 import { RedirectingGet } from '../net/get.js';
+import { systemClock, type Clock } from '../hub/clock.js';
 
 // A static resource: a small file or HTTP(S) document fetched on demand, kept in memory
 // for `cacheS` seconds and served with an FNV-1a ETag, as the original's proxy does.
@@ -28,6 +29,8 @@ export interface StaticOptions {
   /** Deadline for one whole fetch, ms; undefined or 0 = 30 s (a fetch is always bounded). */
   timeoutMs?: number;
   log: Logger;
+  /** Time for the cache's expiry and the fetch deadline (default: the system's). */
+  clock?: Clock;
 }
 
 interface Entry {
@@ -143,6 +146,7 @@ export class StaticResource {
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly faults: FaultLog;
   private cached: Entry | undefined;
   private inflight: Promise<Entry> | undefined;
@@ -166,7 +170,9 @@ export class StaticResource {
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
     this.timeoutMs = o.timeoutMs && o.timeoutMs > 0 ? o.timeoutMs : DEFAULT_TIMEOUT_MS;
     this.log = o.log;
-    this.faults = new FaultLog(o.log);
+    const clock = o.clock ?? systemClock;
+    this.clock = clock;
+    this.faults = new FaultLog(o.log, undefined, () => clock.now());
   }
 
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -179,7 +185,7 @@ export class StaticResource {
       return;
     }
     const hit = this.cached;
-    if (hit && hit.expires > Date.now()) {
+    if (hit && hit.expires > this.clock.now()) {
       this.respond(req, res, hit);
       return;
     }
@@ -230,22 +236,22 @@ export class StaticResource {
     const ac = new AbortController();
     this.abort = ac;
     const phase = { headers: false };
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       ac.abort(new RestreamerError(
         phase.headers ? 'UPSTREAM_READ_TIMEOUT' : 'UPSTREAM_CONNECT_TIMEOUT',
         `static upstream: no ${phase.headers ? 'complete body' : 'response'} within ${this.timeoutMs} ms`,
       ));
     }, this.timeoutMs);
     try {
-      const started = Date.now();
+      const started = this.clock.now();
       const got = this.url.protocol === 'file:'
         ? await this.fetchFile(ac.signal)
         : await this.fetchHttp(ac.signal, phase);
       const etag = got.status === 200 ? `"${fnv1a64Hex(got.body)}"` : '';
-      this.log.debug({ evt: EVT.staticFetch, remote: this.display, status: got.status, bytes: got.body.length, etag, ms: Date.now() - started }, 'static resource fetched');
-      return { status: got.status, body: got.body, etag, contentType: got.contentType, expires: Date.now() + this.cacheMs };
+      this.log.debug({ evt: EVT.staticFetch, remote: this.display, status: got.status, bytes: got.body.length, etag, ms: this.clock.now() - started }, 'static resource fetched');
+      return { status: got.status, body: got.body, etag, contentType: got.contentType, expires: this.clock.now() + this.cacheMs };
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
       if (this.abort === ac) this.abort = undefined;
     }
   }

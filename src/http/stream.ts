@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { noteFor } from './notes.js';
+import { RepeatLog } from '../log/faults.js';
 import { CATALOGUE } from '../errors.js';
 import type { ClientSink, EndReason, HubClient } from '../hub/hub.js';
 import type { AdmissionGate, StreamState } from '../stream/contracts.js';
@@ -39,9 +40,16 @@ function streamHeaders(): Record<string, string> {
   };
 }
 
+/** Rejection lines per client address before its further rejections are only counted (a retry loop). */
+const REJECTED_LINES_PER_ADDRESS = 3;
+
 export class StreamEndpoint {
   private clientSeq = 0;
-  constructor(private readonly o: StreamEndpointOptions) {}
+  /** "Why did this TV get 404?": one info line per rejection, summarised per address when one floods. */
+  private readonly rejected: RepeatLog;
+  constructor(private readonly o: StreamEndpointOptions) {
+    this.rejected = new RepeatLog(o.log, { level: 'info', burst: REJECTED_LINES_PER_ADDRESS });
+  }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const { stream } = this.o;
@@ -144,7 +152,10 @@ export class StreamEndpoint {
   /** Offline or full: the catalogue's status (404, legacy clients hate 503) with the stream headers and an empty body. */
   private reject(res: ServerResponse, why: 'offline' | 'limit'): void {
     const code = why === 'offline' ? 'STREAM_OFFLINE' : 'LIMIT_REACHED';
-    this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why, code });
+    const { remoteAddress, remotePort } = res.req.socket;
+    this.rejected.note(remoteAddress ?? '', {
+      evt: EVT.clientRejected, stream: this.o.stream.name, reason: why, code, remote: remoteAddress, port: remotePort, ua: res.req.headers['user-agent'],
+    }, why === 'offline' ? 'client rejected: the stream is offline' : 'client rejected: connection limit reached');
     res.writeHead(CATALOGUE[code].status, { ...streamHeaders(), 'Content-Length': '0' }).end();
   }
 }

@@ -166,7 +166,7 @@ export class StatusPage {
     const action = q.get('action');
     const done = (ok: boolean, what: Record<string, unknown>, notFound: string): void => {
       if (!ok) return sendJson(res, 404, { ok: false, error: notFound });
-      this.o.log.info({ evt: EVT.statusAction, action, user, remote: req.socket.remoteAddress, ...what }, 'status page action');
+      this.o.log.info({ evt: EVT.statusAction, action, user, remote: req.socket.remoteAddress, port: req.socket.remotePort, ...what }, 'status page action');
       this.broadcaster.poke();
       sendJson(res, 200, { ok: true });
     };

@@ -5,13 +5,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../src/log/logger.js';
+import { FrontResponse, type FrontServer, type Handler } from '../../src/http/server.js';
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+export type { Handler };
 
 export interface LogLine { evt?: string; msg?: string; level?: number; [k: string]: unknown }
 
 export interface Served {
-  readonly server: http.Server;
+  readonly server: FrontServer;
   readonly port: number;
   /** http://127.0.0.1:port */
   readonly base: string;
@@ -21,7 +22,7 @@ export interface Served {
 
 /** `handler` on a fresh server listening on 127.0.0.1, port 0. */
 export async function serve(handler: Handler): Promise<Served> {
-  const server = http.createServer(handler);
+  const server = http.createServer({ ServerResponse: FrontResponse }, handler);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
   await new Promise<void>((resolve, reject) => {

@@ -119,7 +119,7 @@ test('on a terminal the log is readable text by default; through a pipe it is JS
   assert.equal(l.level, 30, 'a JSON line with pino\'s keys');
 });
 
-test('"logformat": "restreamer" on stdout: the Go original\'s keys (event, module, message, remote as ip:port, time)', { timeout: 60000 }, async () => {
+test('"logformat": "restreamer" on stdout: the Go original\'s keys (event, module, message, remote as ip:port on every line about a client, time)', { timeout: 60000 }, async () => {
   const p = spawnCli({ logformat: 'restreamer', resources: [demoStream] });
   const listen = await p.waitLog((l) => l.event === 'listen', START_TIMEOUT_MS);
   p.port = listen.port as number;
@@ -139,6 +139,15 @@ test('"logformat": "restreamer" on stdout: the Go original\'s keys (event, modul
   assert.equal(listen.module, 'main');
   assert.equal(gone.module, 'connection');
   assert.match(gone.remote as string, /^127\.0\.0\.1:\d+$/);
+  // Every line about a client carries its address as the original wrote it, the access
+  // lines (the viewer's and the 404's) included.
+  const access = p.logs.filter((l) => l.event === 'access');
+  assert.equal(access.length, 2, JSON.stringify(p.logs));
+  for (const a of access) {
+    assert.match(a.remote as string, /^127\.0\.0\.1:\d+$/, JSON.stringify(a));
+    assert.equal(a.port, undefined, 'the port is part of remote');
+  }
+  assert.equal(access[0]!.remote, gone.remote, 'the viewer\'s access line and its client lines name the same ip:port');
   // --log-format overrides the key.
   const json = spawnCli({ logformat: 'restreamer', resources: [demoStream] }, ['--log-format=json']);
   assert.equal((await json.waitLog((l) => l.evt === 'listen', START_TIMEOUT_MS)).level, 30);

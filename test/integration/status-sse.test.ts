@@ -10,7 +10,8 @@ import { SnapshotBroadcaster } from '../../src/status/sse.js';
 import { loadAssets, StatusPage } from '../../src/status/page.js';
 import { TrustedProxies } from '../../src/status/urls.js';
 import type { StatusSnapshot, StatusSource } from '../../src/status/types.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { capturedLogger } from '../helpers/inproc.js';
+import { FrontResponse } from '../../src/http/server.js';
 import { until } from '../helpers/proxy.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -107,12 +108,12 @@ describe('StatusPage actions: clients vs the internal channel', () => {
     endClient: (id) => { calls.push(`end ${id}`); return Promise.resolve(true); },
     setOffline: (path, off) => { calls.push(`${off ? 'offline' : 'online'} ${path}`); return Promise.resolve(true); },
   };
-  const log = silentLogger();
+  const { log, lines } = capturedLogger();
   const assets = loadAssets(log);
   async function server(forwarded: boolean): Promise<number> {
     const page = new StatusPage({ source, servePath: '/status', actions: true, trusted: new TrustedProxies([]), assets, log, forwarded });
     cleanups.push(() => page.close());
-    const srv = http.createServer(page.handle);
+    const srv = http.createServer({ ServerResponse: FrontResponse }, page.handle);
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     cleanups.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
     return (srv.address() as AddressInfo).port;
@@ -137,6 +138,9 @@ describe('StatusPage actions: clients vs the internal channel', () => {
     assert.deepEqual(calls, []);
     assert.equal((await ask(port, 'POST', '/status?action=offline&stream=/x.ts', { 'Sec-Fetch-Site': 'same-origin' })).status, 200);
     assert.deepEqual(calls, ['offline /x.ts']);
+    const acted = lines.find((l) => l.evt === 'status_action');
+    assert.equal(acted?.remote, '127.0.0.1');
+    assert.equal(typeof acted.port, 'number', 'the port too, so the original\'s log format shows "ip:port"');
   });
 
   it('from the internal channel (forwarded): a GET with action= acts; the worker did the origin check', async () => {

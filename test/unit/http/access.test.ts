@@ -54,9 +54,9 @@ test('bearer: a wrong or missing token gets 403 without a challenge; the right o
 });
 
 /** Sends one raw request on a fresh connection and returns every byte the server sent until it closed. */
-function raw(port: number, text: string): Promise<Buffer> {
+function raw(port: number, text: string, local?: { port?: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    const sock = net.connect(port, '127.0.0.1', () => { if (local) local.port = sock.localPort; sock.write(text); });
     const chunks: Buffer[] = [];
     sock.on('data', (c: Buffer) => chunks.push(c));
     sock.on('end', () => resolve(Buffer.concat(chunks)));
@@ -65,19 +65,21 @@ function raw(port: number, text: string): Promise<Buffer> {
   });
 }
 
-test('access log: one line per request with remote, method, path, status, bytes on the wire, duration, user agent and user', async () => {
+test('access log: one line per request with remote and port, method, path, status, bytes on the wire, duration, user agent and user', async () => {
   const { log, lines } = capturedLogger();
   const statuses: number[] = [];
   const r = hello();
   const s = await serve(withAccessLog(requireAuth(r.h, basic), { log, onStatus: (st) => statuses.push(st) }));
   try {
-    const ok = await raw(s.port, `GET /path?q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\r\nAuthorization: Basic ${b64('alice:wonderland')}\r\nConnection: close\r\n\r\n`);
+    const client: { port?: number } = {};
+    const ok = await raw(s.port, `GET /path?q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\r\nAuthorization: Basic ${b64('alice:wonderland')}\r\nConnection: close\r\n\r\n`, client);
     assert.match(ok.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello$/);
     await until(() => lines.some((l) => l.evt === 'access'), 'the access line');
     const a = lines.find((l) => l.evt === 'access')!;
     assert.equal(a.msg, 'request');
     assert.equal(a.level, 30, 'info');
     assert.equal(a.remote, '127.0.0.1');
+    assert.equal(a.port, client.port, 'the client\'s port, as on its client_connect line (the original\'s format joins them: "ip:port")');
     assert.equal(a.method, 'GET');
     assert.equal(a.path, '/path?q=1');
     assert.equal(a.status, 200);

@@ -126,7 +126,7 @@ test('malformed request targets are 400', () => {
   assert.equal(route(m, 'live.ts'), '400');
 });
 
-test('host patterns match only their Host (port ignored) and take precedence over general ones', () => {
+test('host patterns match only their Host (port ignored) and, where they match the path too, take precedence over general ones', () => {
   const m = mux('localhost/health', '/health', 'tv.example/', '/tv/', 'tv.example/tv/hd.ts', '/');
   assert.equal(route(m, '/health', 'localhost'), 'localhost/health');
   assert.equal(route(m, '/health', 'localhost:8080'), 'localhost/health');
@@ -139,6 +139,10 @@ test('host patterns match only their Host (port ignored) and take precedence ove
   assert.equal(route(m, '/tv/sd.ts', 'tv.example'), 'tv.example/');
   assert.equal(route(m, '/tv/hd.ts', 'tv.example:80'), 'tv.example/tv/hd.ts');
   assert.equal(route(m, '/tv/sd.ts', 'other'), '/tv/');
+  // A host pattern takes precedence only where it matches the path too: for another path
+  // on that host the general patterns answer (docs/configuration.md, serve paths).
+  assert.equal(route(m, '/tv/sd.ts', 'localhost'), '/tv/');
+  assert.equal(route(m, '/x', 'localhost'), '/');
   // The absolute form carries its own host (what a proxy sends).
   assert.equal(route(m, 'http://localhost:8000/health', 'example.com'), 'localhost/health');
   assert.equal(route(m, 'http://localhost/tv', 'example.com'), '301 /tv/');

@@ -215,9 +215,24 @@ test('offline stream: 404 with the stream headers and an empty body, logged as r
     assert.equal(a.headers['content-type'], 'video/mpeg');
     assert.equal(a.headers['content-length'], '0');
     assert.equal(a.body.length, 0);
-    // Logged with its catalogue code (docs/errors.md).
-    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'offline' && l.code === 'STREAM_OFFLINE'));
+    // Logged with its catalogue code (docs/errors.md), at the default level (info): an
+    // operator asks why a client got 404.
+    const rejected = s.lines.filter((l) => l.evt === 'client_rejected');
+    assert.equal(rejected.length, 1, JSON.stringify(s.lines));
+    assert.deepEqual([rejected[0]!.level, rejected[0]!.reason, rejected[0]!.code, rejected[0]!.stream, rejected[0]!.remote], [30, 'offline', 'STREAM_OFFLINE', 'test', '127.0.0.1']);
+    assert.equal(typeof rejected[0]!.port, 'number');
     assert.equal(s.stream.joined, 0);
+  } finally { await s.close(); }
+});
+
+test('rejections: one info line each, until one address floods; its further rejections are counted, not logged one by one', async () => {
+  const s = await setup();
+  try {
+    s.stream.available = false;
+    for (let i = 0; i < 6; i++) assert.equal((await request(`${s.base}/`, { headers: { 'user-agent': 'tv/1' } })).status, 404);
+    const rejected = s.lines.filter((l) => l.evt === 'client_rejected');
+    assert.equal(rejected.length, 3, 'a few lines show the pattern; the rest go into the periodic summary (log/faults.ts RepeatLog)');
+    assert.ok(rejected.every((l) => l.level === 30 && l.remote === '127.0.0.1' && l.ua === 'tv/1'));
   } finally { await s.close(); }
 });
 
@@ -230,7 +245,7 @@ test('connection limit: the next viewer gets 404 and is logged as rejected for t
     assert.equal(second.status, 404);
     assert.equal(second.headers['content-type'], 'video/mpeg');
     assert.equal(second.body.length, 0);
-    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'limit' && l.code === 'LIMIT_REACHED'));
+    assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'limit' && l.code === 'LIMIT_REACHED' && l.level === 30));
     first.destroy();
     await until(() => s.gate.held === 0, 'the slot released');
     const third = await view(`${s.base}/`);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../src/log/logger.js';
-import { FaultLog, FaultSummary } from '../../../src/log/faults.js';
+import { FaultEpisode, FaultLog, FaultSummary, RepeatLog } from '../../../src/log/faults.js';
+import { FakeClock } from '../../helpers/clock.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -39,4 +40,58 @@ test('FaultSummary: first of each kind at once; report() logs what changed since
   s.stop();
   assert.deepEqual(lines.slice(2).map((l) => l.since), [{ lost: 1 }]);
   assert.deepEqual(lines[2]!.totals, { oversize: 2, lost: 4 });
+});
+
+test('FaultEpisode: the first fault reported at once, the rest counted, the count reported once the fault has been quiet for a whole interval', () => {
+  const clock = new FakeClock();
+  const reports: [number, string | undefined][] = [];
+  const e = new FaultEpisode(10_000, (n, first) => reports.push([n, first]), clock);
+  e.note('EMFILE');
+  e.note('ENFILE');
+  assert.deepEqual(reports, [[0, 'EMFILE']], 'one line at the start, with the first detail');
+  clock.tick(10_000);
+  e.note();
+  clock.tick(10_000);
+  assert.deepEqual(reports, [[0, 'EMFILE']], 'still recurring: the episode goes on');
+  clock.tick(10_000);
+  assert.deepEqual(reports, [[0, 'EMFILE'], [3, undefined]], 'quiet for an interval: over, with its count');
+  assert.equal(clock.pending, 0, 'no timer between episodes');
+  e.note('EMFILE');
+  assert.deepEqual(reports.at(-1), [0, 'EMFILE'], 'a new episode starts with a new first line');
+  e.close();
+  e.close();
+  assert.equal(clock.pending, 0);
+  clock.tick(60_000);
+  assert.equal(reports.length, 3, 'closed: no report after close');
+});
+
+test('RepeatLog: one line per event until a key floods; then one line per interval with the count; a quiet key is forgotten', () => {
+  const { lines, log } = capture();
+  const clock = new FakeClock();
+  const r = new RepeatLog(log, { level: 'info', burst: 3, intervalMs: 10_000, timers: clock });
+  for (let i = 1; i <= 5; i++) r.note('10.0.0.1', { evt: 'client_rejected', remote: '10.0.0.1', port: 4000 + i }, 'client rejected');
+  r.note('10.0.0.2', { evt: 'client_rejected', remote: '10.0.0.2', port: 5000 }, 'client rejected');
+  assert.deepEqual(lines.map((l) => [l.remote, l.port, l.repeats]), [
+    ['10.0.0.1', 4001, undefined], ['10.0.0.1', 4002, undefined], ['10.0.0.1', 4003, undefined], ['10.0.0.2', 5000, undefined],
+  ], 'a line each up to the burst, per key');
+  assert.ok(lines.every((l) => l.level === 30), 'at the level asked for');
+  clock.tick(10_000);
+  assert.equal(lines.length, 5);
+  assert.deepEqual([lines[4]!.remote, lines[4]!.port, lines[4]!.repeats, lines[4]!.evt], ['10.0.0.1', 4005, 2, 'client_rejected'], 'the flood summarised with the last event\'s fields');
+  assert.match(lines[4]!.msg as string, /^client rejected \(and 2 more/);
+  for (let i = 0; i < 7; i++) r.note('10.0.0.1', { evt: 'client_rejected', remote: '10.0.0.1' }, 'client rejected');
+  assert.equal(lines.length, 5, 'still flooding: counted, not logged');
+  clock.tick(10_000);
+  assert.deepEqual(lines.slice(5).map((l) => l.repeats), [7]);
+  clock.tick(10_000);
+  clock.tick(10_000);
+  assert.equal(lines.length, 6, 'nothing new: no line');
+  assert.equal(clock.pending, 0, 'every key forgotten: no timer');
+  r.note('10.0.0.1', { evt: 'client_rejected', remote: '10.0.0.1' }, 'client rejected');
+  assert.equal(lines.length, 7, 'a forgotten key has its line again');
+  for (let i = 0; i < 4; i++) r.note('10.0.0.1', { evt: 'client_rejected', remote: '10.0.0.1' }, 'client rejected');
+  r.close();
+  r.close();
+  assert.deepEqual(lines.slice(7).map((l) => l.repeats), [undefined, undefined, 2], 'close logs the count still pending, once');
+  assert.equal(clock.pending, 0);
 });

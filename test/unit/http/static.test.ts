@@ -1,3 +1,5 @@
+// The static resource in-process: a real StaticResource behind a node:http server on port
+// 0, real upstream servers (and files), real clients; the cache's time is a fake clock.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -7,9 +9,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { StaticResource, type StaticOptions } from '../../src/http/static.js';
-import { fnv1a64Hex } from '../../src/http/fnv.js';
-import { createLogger, silentLogger } from '../../src/log/logger.js';
+import { StaticResource, type StaticOptions } from '../../../src/http/static.js';
+import { fnv1a64Hex } from '../../../src/http/fnv.js';
+import { createLogger, silentLogger } from '../../../src/log/logger.js';
+import { FakeClock } from '../../helpers/clock.js';
+import { until } from '../../helpers/wait.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -44,11 +48,14 @@ async function upstream(handler: Handler) {
   return u;
 }
 
-/** A front server handing every request to a StaticResource. */
+/** A front server handing every request to a StaticResource; `arrived` counts the requests it got. */
 async function front(o: Omit<StaticOptions, 'log'> & { log?: StaticOptions['log'] }) {
   const resource = new StaticResource({ log: silentLogger(), ...o });
-  const { server, port } = await listen((req, res) => resource.handle(req, res));
-  return { resource, port, server };
+  const f = { resource, port: 0, server: undefined as unknown as http.Server, arrived: 0 };
+  const l = await listen((req, res) => { f.arrived++; resource.handle(req, res); });
+  f.port = l.port;
+  f.server = l.server;
+  return f;
 }
 
 interface Got { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
@@ -67,7 +74,6 @@ function get(port: number, headers: Record<string, string> = {}, method = 'GET')
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BODY = Buffer.from('<html><body>hello hbbtv</body></html>\n');
 const ETAG = `"${fnv1a64Hex(BODY)}"`;
 
@@ -128,16 +134,19 @@ test('HEAD gives headers only; other methods get 405 with Allow', async () => {
   f.resource.close();
 });
 
-test('cache expiry: cacheS=1 refetches after a second, with the new ETag', async () => {
+test('cache expiry: cacheS=1 serves from the cache for a second, then refetches, with the new ETag', async () => {
   let body = Buffer.from('version 1');
   const up = await upstream((req, res) => serveBody(body, 'text/plain')(req, res));
-  const f = await front({ remote: `http://127.0.0.1:${up.port}/`, cacheS: 1 });
+  const clock = new FakeClock();
+  const f = await front({ remote: `http://127.0.0.1:${up.port}/`, cacheS: 1, clock });
   const a = await get(f.port);
+  body = Buffer.from('version 2');
+  clock.tick(999);
   const b = await get(f.port);
   assert.equal(up.count, 1);
   assert.equal(b.headers.etag, a.headers.etag);
-  body = Buffer.from('version 2');
-  await sleep(1200);
+  assert.equal(b.body.toString(), 'version 1', 'still the cached body');
+  clock.tick(1);
   const c = await get(f.port);
   assert.equal(up.count, 2, 'expired entry fetched again');
   assert.equal(c.body.toString(), 'version 2');
@@ -160,9 +169,15 @@ test('cacheS=0 fetches on every request', async () => {
 
 test('50 concurrent requests on a cold cache share one upstream fetch', async () => {
   const big = Buffer.alloc(200_000, 7);
-  const up = await upstream((req, res) => { setTimeout(() => serveBody(big, 'application/octet-stream')(req, res), 400); });
+  const fronts: { arrived: number }[] = [];
+  // The upstream answers only once all 50 requests have reached the resource, so every
+  // one of them arrives while the fetch is in flight.
+  const up = await upstream((req, res) => {
+    void until(() => fronts[0]!.arrived >= 50, 10_000, 'all 50 requests at the resource').then(() => serveBody(big, 'application/octet-stream')(req, res));
+  });
   // cacheS=0: sharing must come from the single flight, not from the cache
   const f = await front({ remote: `http://127.0.0.1:${up.port}/`, cacheS: 0 });
+  fronts.push(f);
   const all = await Promise.all(Array.from({ length: 50 }, () => get(f.port)));
   assert.equal(up.count, 1);
   for (const r of all) {
@@ -359,7 +374,7 @@ test('close() fails waiting requests, later requests get 503, and is idempotent'
   const up = await upstream(() => { /* never answers */ });
   const f = await front({ remote: `http://127.0.0.1:${up.port}/`, cacheS: 0, timeoutMs: 20_000 });
   const waiting = Promise.all([get(f.port), get(f.port)]);
-  while (up.count === 0) await sleep(10);
+  await until(() => up.count > 0, 10_000, 'the fetch at the upstream');
   f.resource.close();
   f.resource.close();
   for (const r of await waiting) assert.equal(r.status, 502);

@@ -1,11 +1,15 @@
+// URL notifications in-process: a real Notifier, real receivers on port 0; the heartbeat,
+// request deadlines and retry pauses run on a fake clock where time is the point.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { Notifier } from '../../src/events/notifier.js';
-import type { NotificationConfig } from '../../src/config/schema.js';
-import { createLogger, silentLogger } from '../../src/log/logger.js';
+import { Notifier } from '../../../src/events/notifier.js';
+import type { NotificationConfig } from '../../../src/config/schema.js';
+import { createLogger, silentLogger } from '../../../src/log/logger.js';
+import { FakeClock } from '../../helpers/clock.js';
+import { until } from '../../helpers/wait.js';
 
 const userlist = { alice: { password: 'wonder land' }, carol: { password: 'tok-carol' } };
 
@@ -39,15 +43,6 @@ function note(event: NotificationConfig['event'], url: string, auth?: { type: st
   return { event, type: 'url', url, authentication: auth ? { realm: '', users: [], ...auth } : undefined };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 function capture() {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } });
@@ -66,10 +61,10 @@ test('limit events send GETs with the configured Authorization header', async ()
     userlist, heartbeatIntervalS: 0, log: silentLogger(),
   });
   n.emit('limit_hit');
-  await until(() => n.stats.sent === 1, 'limit_hit delivery');
+  await until(() => n.stats.sent === 1, 5_000, 'limit_hit delivery');
   assert.deepEqual(rx.seen, [{ url: '/hit?x=1', method: 'GET', authorization: `Basic ${Buffer.from('alice:wonder land').toString('base64')}` }]);
   n.emit('limit_miss');
-  await until(() => n.stats.sent === 3, 'limit_miss deliveries');
+  await until(() => n.stats.sent === 3, 5_000, 'limit_miss deliveries');
   const miss = rx.seen.slice(1).sort((a, b) => a.url.localeCompare(b.url));
   assert.deepEqual(miss, [
     { url: '/miss', method: 'GET', authorization: 'Bearer tok-carol' },
@@ -82,27 +77,31 @@ test('limit events send GETs with the configured Authorization header', async ()
 
 test('heartbeat fires every interval until close()', async () => {
   const rx = await receiver();
+  const clock = new FakeClock();
   const n = new Notifier({
     notifications: [note('heartbeat', `${rx.base}/beat`, { type: 'bearer', user: 'carol' }), note('limit_hit', `${rx.base}/hit`)],
-    userlist, heartbeatIntervalS: 0.2, log: silentLogger(),
+    userlist, heartbeatIntervalS: 0.2, log: silentLogger(), clock,
   });
+  assert.equal(clock.pending, 0, 'no timer before start()');
   n.start();
   n.start(); // idempotent: still one timer
-  await until(() => rx.seen.length >= 3, 'three heartbeats');
-  n.close();
-  const count = rx.seen.length;
-  await sleep(500);
-  assert.equal(rx.seen.length, count, 'no heartbeat after close()');
-  assert.ok(count <= 6, `one timer only (got ${count} beats)`);
+  assert.equal(clock.pending, 1, 'one heartbeat timer');
+  for (let beat = 1; beat <= 3; beat++) {
+    clock.tick(200);
+    await until(() => n.stats.sent === beat, 5_000, `heartbeat ${beat}`);
+  }
+  assert.equal(rx.seen.length, 3, 'one request per interval');
   for (const s of rx.seen) assert.deepEqual(s, { url: '/beat', method: 'GET', authorization: 'Bearer tok-carol' });
+  n.close();
+  assert.equal(clock.pending, 0, 'no heartbeat after close()');
 });
 
 test('no heartbeat timer without heartbeat notifications', async () => {
   const rx = await receiver();
-  const n = new Notifier({ notifications: [note('limit_hit', `${rx.base}/hit`)], userlist, heartbeatIntervalS: 0.05, log: silentLogger() });
+  const clock = new FakeClock();
+  const n = new Notifier({ notifications: [note('limit_hit', `${rx.base}/hit`)], userlist, heartbeatIntervalS: 0.05, log: silentLogger(), clock });
   n.start();
-  await sleep(300);
-  assert.equal(rx.seen.length, 0);
+  assert.equal(clock.pending, 0);
   n.close();
 });
 
@@ -113,25 +112,37 @@ test('a receiver that never answers blocks nothing: bounded in flight, dropped b
     n.emit('limit_hit'); // returns at once: the request has not even reached the receiver yet
     assert.equal(rx.seen.length, 0);
   }
-  assert.equal(n.stats.dropped, 6);
-  await until(() => rx.open.size === 4, 'four requests at the receiver');
-  await sleep(100);
-  assert.equal(rx.seen.length, 4, 'never more than four in flight');
+  assert.equal(n.stats.dropped, 6, 'never more than four in flight: the other six dropped at once');
+  await until(() => rx.open.size === 4, 5_000, 'four requests at the receiver');
   n.close();
   n.close();
-  await until(() => rx.open.size === 0, 'receiver sees every connection closed');
+  await until(() => rx.open.size === 0, 5_000, 'receiver sees every connection closed');
   n.emit('limit_hit');
   n.start();
-  await sleep(100);
-  assert.equal(rx.seen.length, 4, 'nothing sent after close()');
+  // A request emitted after close() would have been sent before this one.
+  const control = new Notifier({ notifications: [note('limit_hit', `${rx.base}/after`)], userlist, heartbeatIntervalS: 0, log: silentLogger() });
+  control.emit('limit_hit');
+  await until(() => rx.seen.some((s) => s.url === '/after'), 5_000, 'the control request');
+  assert.deepEqual(rx.seen.map((s) => s.url), ['/hang', '/hang', '/hang', '/hang', '/after'], 'nothing sent after close()');
+  control.close();
 });
 
 test('timeout, then one retry, then counted as failed and logged', async () => {
   const rx = await receiver(() => { /* never answer */ });
   const { lines, log } = capture();
-  const n = new Notifier({ notifications: [note('limit_miss', `${rx.base}/slow`)], userlist, heartbeatIntervalS: 0, log, timeoutMs: 200 });
+  const clock = new FakeClock();
+  const n = new Notifier({ notifications: [note('limit_miss', `${rx.base}/slow`)], userlist, heartbeatIntervalS: 0, log, timeoutMs: 200, clock });
   n.emit('limit_miss');
-  await until(() => n.stats.failed === 1, 'failure after retry');
+  await until(() => rx.seen.length === 1, 5_000, 'the first request');
+  clock.tick(199);
+  assert.equal(clock.pending, 1, 'the deadline has not fired yet');
+  clock.tick(1);
+  await until(() => clock.pending === 1, 5_000, 'the first request given up, its retry waiting');
+  clock.tick(500); // the retry pause
+  await until(() => rx.seen.length === 2, 5_000, 'the retry');
+  assert.equal(n.stats.failed, 0, 'not failed while the retry runs');
+  clock.tick(200);
+  await until(() => n.stats.failed === 1, 5_000, 'failure after retry');
   assert.equal(rx.seen.length, 2, 'tried twice');
   const errs = lines.filter((l) => l.evt === 'notify_error');
   assert.equal(errs.length, 1);
@@ -148,7 +159,7 @@ test('5xx is retried once, 4xx is not; failures are summarised in the log', asyn
     userlist, heartbeatIntervalS: 0, log,
   });
   n.emit('limit_hit');
-  await until(() => n.stats.failed === 2, 'both failed');
+  await until(() => n.stats.failed === 2, 5_000, 'both failed');
   assert.equal(rx.seen.filter((s) => s.url === '/busy').length, 2);
   assert.equal(rx.seen.filter((s) => s.url === '/gone').length, 1);
   assert.equal(lines.filter((l) => l.evt === 'notify_error').length, 1, 'second failure within the interval is only counted');
@@ -162,10 +173,10 @@ test('refused connection fails without throwing; sent count recovers when the re
   await new Promise((resolve) => rx.server.close(resolve));
   const n = new Notifier({ notifications: [note('limit_hit', `http://127.0.0.1:${port}/x`)], userlist, heartbeatIntervalS: 0, log: silentLogger() });
   n.emit('limit_hit');
-  await until(() => n.stats.failed === 1, 'refused');
+  await until(() => n.stats.failed === 1, 5_000, 'refused');
   await new Promise<void>((resolve) => rx.server.listen(port, '127.0.0.1', resolve));
   n.emit('limit_hit');
-  await until(() => n.stats.sent === 1, 'delivered');
+  await until(() => n.stats.sent === 1, 5_000, 'delivered');
   n.close();
 });
 
@@ -187,7 +198,7 @@ test('bad notifications are skipped or sent without credentials, with warnings',
   assert.ok(lines.some((l) => l.url === 'http://alice:***@[invalid/x'), 'an invalid URL is logged without its password');
   assert.ok(!JSON.stringify(lines).includes('wonder'), 'no password in the log');
   n.emit('limit_hit');
-  await until(() => n.stats.sent === 3, 'three deliveries');
+  await until(() => n.stats.sent === 3, 5_000, 'three deliveries');
   for (const s of rx.seen) assert.equal(s.authorization, undefined);
   n.close();
 });
