@@ -3,8 +3,8 @@ import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { noteFor } from './notes.js';
 import { CATALOGUE } from '../errors.js';
-import type { ClientSink, EndReason, HubClient } from '../hub/hub.js';
-import type { AdmissionGate, StreamState } from '../stream/contracts.js';
+import { systemClock, type Clock } from '../hub/clock.js';
+import type { AdmissionGate, ClientSink, EndReason, StreamClient, StreamState } from '../stream/contracts.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 
 export interface StreamEndpointOptions {
@@ -14,6 +14,8 @@ export interface StreamEndpointOptions {
   log: Logger;
   /** Told of each admitted client (the status page); returns what to call when it leaves. Per connection, never per packet. */
   onClient?: (c: AdmittedClient) => () => void;
+  /** Time (default the real clock): the stream's hub's, so client durations agree with it. */
+  clock?: Clock;
 }
 
 /** An admitted client as the status page sees it: who it is, its hub counters, and a way to end it. */
@@ -23,17 +25,17 @@ export interface AdmittedClient {
   readonly userAgent: string | undefined;
   /** The authenticated user, when the stream has authentication. */
   readonly user: string | undefined;
-  readonly client: HubClient;
+  readonly client: StreamClient;
   /** End this client's response (operator action; logged with reason "kicked"). */
   end(): void;
 }
 
 /** Headers of the Go restreamer, with Accept-Ranges spelt right and its misspelling kept. */
-function streamHeaders(): Record<string, string> {
+function streamHeaders(now: number): Record<string, string> {
   return {
     'Content-Type': 'video/mpeg',
     'Cache-Control': 'no-cache,no-store,no-transform',
-    'Last-Modified': new Date().toUTCString(),
+    'Last-Modified': new Date(now).toUTCString(),
     'Accept-Ranges': 'none',
     'Accept-Range': 'none',
   };
@@ -41,7 +43,10 @@ function streamHeaders(): Record<string, string> {
 
 export class StreamEndpoint {
   private clientSeq = 0;
-  constructor(private readonly o: StreamEndpointOptions) {}
+  private readonly clock: Clock;
+  constructor(private readonly o: StreamEndpointOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const { stream } = this.o;
@@ -65,7 +70,7 @@ export class StreamEndpoint {
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const { admission } = this.o;
     if (req.method === 'HEAD') {
-      res.writeHead(200, streamHeaders()).end();
+      res.writeHead(200, streamHeaders(this.clock.now())).end();
       return;
     }
     const got = admission.acquire();
@@ -88,11 +93,11 @@ export class StreamEndpoint {
     // syscall each (measured: the separate header write cost ~10 % of a mass connect).
     const corked = req.socket;
     corked.cork();
-    res.writeHead(200, streamHeaders());
+    res.writeHead(200, streamHeaders(this.clock.now()));
     if (this.o.preamble && this.o.preamble.length > 0) res.write(this.o.preamble);
     res.flushHeaders();
 
-    let client: HubClient | undefined;
+    let client: StreamClient | undefined;
     // The hot path: the hub hands over buffers already framed for the wire (chunked for
     // HTTP/1.1), written straight to the socket in one write each. Node writes the headers
     // (above) and, on end(), the last chunk. Node gives a response its connection
@@ -135,7 +140,7 @@ export class StreamEndpoint {
       stream.viewerLeft();
       log.info({
         ...who, evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
-        durationMs: Date.now() - c.connectedAt,
+        durationMs: this.clock.now() - c.connectedAt,
         bytes: c.packetsSent * TS_PACKET_SIZE, packetsSent: c.packetsSent, packetsDropped: c.packetsDropped,
       }, 'client disconnected');
     });
@@ -145,6 +150,6 @@ export class StreamEndpoint {
   private reject(res: ServerResponse, why: 'offline' | 'limit'): void {
     const code = why === 'offline' ? 'STREAM_OFFLINE' : 'LIMIT_REACHED';
     this.o.log.debug({ evt: EVT.clientRejected, stream: this.o.stream.name, reason: why, code });
-    res.writeHead(CATALOGUE[code].status, { ...streamHeaders(), 'Content-Length': '0' }).end();
+    res.writeHead(CATALOGUE[code].status, { ...streamHeaders(this.clock.now()), 'Content-Length': '0' }).end();
   }
 }

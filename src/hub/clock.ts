@@ -33,3 +33,12 @@ export const systemClock: Clock = {
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (t) => { clearInterval(t); },
 };
+
+/**
+ * Lets the process exit while `t` is pending (for background timers: summaries, samples).
+ * A fake clock's numeric handle holds nothing open.
+ */
+export function unrefTimer(t: TimerHandle): TimerHandle {
+  if (typeof t === 'object') t.unref();
+  return t;
+}

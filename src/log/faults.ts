@@ -12,6 +12,28 @@ import { EVT, type Logger } from './logger.js';
 /** How often repeated faults are summarised in the log. */
 const FAULT_SUMMARY_MS = 10_000;
 
+/** The interval timer a summary runs on (src/hub/clock.ts's Clock satisfies it; log/ imports no hub). */
+interface SummaryTimers {
+  setInterval(fn: () => void, ms: number): NodeJS.Timeout | number;
+  clearInterval(t: NodeJS.Timeout | number): void;
+}
+
+const realTimers: SummaryTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (t) => { clearInterval(t); },
+};
+
+/** How a FaultSummary runs, beyond its interval. */
+export interface FaultSummaryOptions {
+  /** Its timer (default the real one, unref'd): a component on an injected clock passes that. */
+  timers?: SummaryTimers;
+  /**
+   * Writes the summary line instead of `upstream_faults` (a fault with an event of its own,
+   * e.g. discarded input); called with what grew since the last line and the totals.
+   */
+  line?: (since: Record<string, number>, totals: Record<string, number>) => void;
+}
+
 /**
  * Counters of repeated faults (`read()` returns their cumulative values), logged as
  * `upstream_faults` once per interval with what changed (`since`) and the totals. The
@@ -20,14 +42,18 @@ const FAULT_SUMMARY_MS = 10_000;
  */
 export class FaultSummary {
   private readonly last: Record<string, number> = {};
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | number | undefined;
 
-  constructor(private readonly log: Logger, private readonly read: () => Record<string, number>, private readonly intervalMs = FAULT_SUMMARY_MS) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly read: () => Record<string, number>,
+    private readonly intervalMs = FAULT_SUMMARY_MS,
+    private readonly opts: FaultSummaryOptions = {},
+  ) {}
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.report(), this.intervalMs);
-    this.timer.unref();
+    if (this.timer !== undefined) return;
+    this.timer = (this.opts.timers ?? realTimers).setInterval(() => { this.report(); }, this.intervalMs);
   }
 
   /** Log the first occurrence of a fault kind immediately (cheap: called only on faults). */
@@ -45,12 +71,14 @@ export class FaultSummary {
       if (d > 0) (changed ??= {})[k] = d;
       this.last[k] = now[k]!;
     }
-    if (changed) this.log.warn({ evt: EVT.upstreamFaults, since: changed, totals: now }, 'upstream faults since the last summary');
+    if (!changed) return;
+    if (this.opts.line) this.opts.line(changed, now);
+    else this.log.warn({ evt: EVT.upstreamFaults, since: changed, totals: now }, 'upstream faults since the last summary');
   }
 
   /** Final report and stop. Idempotent. */
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer !== undefined) (this.opts.timers ?? realTimers).clearInterval(this.timer);
     this.timer = undefined;
     this.report();
   }
