@@ -20,15 +20,15 @@ import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, Upst
 // `reconnect` 0: the first round is still tried through, then after a failed round or a
 // lost connection the stream stays offline (the original tried only one remote).
 //
-// Connected. A connection counts as established (`connected`, onConnected) only once it
-// has delivered an aligned packet (`packets` grows, or the owner says so first through
-// delivering()), not when its transport connects: an upstream that sends garbage, or
-// nothing, is a failed attempt (logged with the bytes it sent, next remote at once), not a
-// live stream. This is the one place that decides it; the Stream asks. Bounds: `readtimeout` when set (no aligned packet for that long,
-// before or after the first one, closes it); with `readtimeout` 0, an upstream that sends
-// bytes but no aligned packet for LOCK_TIMEOUT_MS is closed, and silence is waited out as
-// the original did. Datagram kinds connect at their first datagram; until then
-// `readtimeout` also bounds the wait (a silent multicast group is left and joined again).
+// Connected. A connection counts as established (`connected`, onConnected) once it has
+// delivered an aligned packet (`packets` grew, or the owner said so first: delivering()),
+// not when its transport connects: an upstream that sends garbage, or nothing, is a failed
+// attempt (logged with the bytes it sent, next remote at once). This is the one place that
+// decides it; the Stream asks. Bounds: `readtimeout` when set (no aligned packet for that
+// long, before or after the first, closes it); with `readtimeout` 0, bytes without an
+// aligned packet for LOCK_TIMEOUT_MS fail, and silence is waited out as the original did.
+// Datagram kinds connect at their first datagram; until then `readtimeout` bounds the wait
+// too (a silent multicast group is left and joined again).
 
 /** Lock time when `readtimeout` is 0: bytes without an aligned packet for this long fail, ms. */
 const LOCK_TIMEOUT_MS = 5000;
@@ -70,9 +70,8 @@ export interface SupervisorOptions {
 interface Remote {
   raw: string;
   safe: string;
-  url: URL | undefined;
-  kind: SourceKind | undefined;
-  invalid: RestreamerError | undefined;
+  /** What to open, or why it cannot be opened at all. */
+  target: { url: URL; kind: SourceKind } | RestreamerError;
   /** Consecutive failed attempts, and the last code logged, to log each streak once. */
   failures: number;
   lastCode: string | undefined;
@@ -98,11 +97,23 @@ function fisherYates<T>(items: T[]): T[] {
   const a = items.slice();
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    const t = a[i]!;
-    a[i] = a[j]!;
-    a[j] = t;
+    [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
+}
+
+/**
+ * A configured upstream URL. The config checks (config/checks.ts) drop URLs that cannot
+ * work, with the kind's own check; what is left to refuse here is what cannot be opened at
+ * all: each attempt at it fails with UPSTREAM_UNSUPPORTED and the reason.
+ */
+function remoteOf(raw: string, find: (scheme: string) => SourceKind | undefined): Remote {
+  const safe = redactUrl(raw);
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  const kind = url && find(url.protocol);
+  const target = url && kind ? { url, kind }
+    : new RestreamerError('UPSTREAM_UNSUPPORTED', url ? `unsupported upstream scheme "${url.protocol}"` : `invalid upstream URL: ${safe}`);
+  return { raw, safe, target, failures: 0, lastCode: undefined };
 }
 
 export class Supervisor {
@@ -132,20 +143,7 @@ export class Supervisor {
     this.o = o;
     this.clock = o.clock ?? systemClock;
     const find = o.findKind ?? findSourceKind;
-    const order = (o.shuffle ?? fisherYates)(o.remotes.slice());
-    // The config checks (config/checks.ts) drop URLs that cannot work, with the kind's own
-    // check; what is left to refuse here is only what cannot be opened at all, each attempt
-    // failing with UPSTREAM_UNSUPPORTED and the reason.
-    this.remotes = order.map((raw) => {
-      const r: Remote = { raw, safe: redactUrl(raw), url: undefined, kind: undefined, invalid: undefined, failures: 0, lastCode: undefined };
-      if (!URL.canParse(raw)) r.invalid = new RestreamerError('UPSTREAM_UNSUPPORTED', `invalid upstream URL: ${r.safe}`);
-      else {
-        r.url = new URL(raw);
-        r.kind = find(r.url.protocol);
-        if (!r.kind) r.invalid = new RestreamerError('UPSTREAM_UNSUPPORTED', `unsupported upstream scheme "${r.url.protocol}"`);
-      }
-      return r;
-    });
+    this.remotes = (o.shuffle ?? fisherYates)(o.remotes.slice()).map((raw) => remoteOf(raw, find));
   }
 
   /** An upstream connection is established: it has delivered an aligned packet and not ended. */
@@ -167,9 +165,8 @@ export class Supervisor {
   }
 
   /**
-   * The owner's aligner has an aligned packet of the current connection and is about to
-   * pass it on: establish the connection now, before the packet reaches anyone (else it is
-   * noticed after the chunk, when `packets` has grown). Cheap when already connected.
+   * The owner's aligner is about to pass on an aligned packet of the current connection:
+   * establish it now, before the packet reaches anyone (else noticed after the chunk).
    */
   delivering(): void {
     const att = this.current;
@@ -202,12 +199,13 @@ export class Supervisor {
     };
     this.current = att;
     this.o.log.debug({ evt: EVT.upstreamRetry, url: remote.safe }, 'connecting upstream');
-    if (remote.invalid || !remote.kind || !remote.url) {
-      this.failLater(att, remote.invalid ?? new RestreamerError('UPSTREAM_UNSUPPORTED', 'unusable upstream URL'));
+    if (remote.target instanceof RestreamerError) {
+      this.failLater(att, remote.target);
       return;
     }
+    const { url, kind } = remote.target;
     const ctx: SourceContext = {
-      url: new URL(remote.url.href),
+      url: new URL(url.href),
       stream: this.o.stream,
       log: this.o.log.child({ url: remote.safe }),
       inputBufferPackets: this.o.inputBufferPackets,
@@ -216,7 +214,7 @@ export class Supervisor {
     };
     let up: Upstream;
     try {
-      up = remote.kind.open(ctx, (chunk) => this.onChunk(att, chunk));
+      up = kind.open(ctx, (chunk) => this.onChunk(att, chunk));
     } catch (e) {
       this.failLater(att, fromSystemError(e, `open ${remote.safe}`));
       return;
@@ -387,25 +385,16 @@ export class Supervisor {
   }
 
   private closeUpstream(att: Attempt): void {
-    try {
-      att.upstream?.close();
-    } catch (e) {
-      this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: errorText(e) }, 'upstream close threw');
-    }
+    try { att.upstream?.close(); } catch (e) { this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: errorText(e) }, 'upstream close threw'); }
   }
 
   private clearTimers(): void {
     if (this.connectTimer !== undefined) this.clock.clearTimeout(this.connectTimer);
     if (this.readTimer !== undefined) this.clock.clearInterval(this.readTimer);
-    this.connectTimer = undefined;
-    this.readTimer = undefined;
+    this.connectTimer = this.readTimer = undefined;
   }
 
   private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream state handler threw');
-    }
+    try { fn(); } catch (e) { this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream state handler threw'); }
   }
 }
