@@ -1,6 +1,6 @@
 import { StreamAnalyzer } from '../ts/analyzer.js';
 import type { EndReason } from '../hub/hub.js';
-import type { StreamOutput } from '../stream/contracts.js';
+import type { RelayOutput } from '../stream/contracts.js';
 import type { WorkerPipes } from './fanout.js';
 
 /**
@@ -9,7 +9,8 @@ import type { WorkerPipes } from './fanout.js';
  * statistics, metrics and the status page) and go, with every upstream event, to the
  * workers' hubs through the data pipes.
  */
-export class MirrorOutput implements StreamOutput {
+export class MirrorOutput implements RelayOutput {
+  readonly kind = 'relay';
   readonly analyzer = new StreamAnalyzer();
   packetsIn = 0;
   /** Data has arrived since the current upstream session began. */

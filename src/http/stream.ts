@@ -4,8 +4,8 @@ import { EVT } from '../log/logger.js';
 import { noteFor } from './notes.js';
 import { RepeatLog } from '../log/faults.js';
 import { CATALOGUE } from '../errors.js';
-import type { ClientSink, EndReason, HubClient } from '../hub/hub.js';
-import type { AdmissionGate, StreamState } from '../stream/contracts.js';
+import { systemClock, type Clock } from '../hub/clock.js';
+import type { AdmissionGate, ClientSink, EndReason, StreamClient, StreamState } from '../stream/contracts.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 
 export interface StreamEndpointOptions {
@@ -15,6 +15,8 @@ export interface StreamEndpointOptions {
   log: Logger;
   /** Told of each admitted client (the status page); returns what to call when it leaves. Per connection, never per packet. */
   onClient?: (c: AdmittedClient) => () => void;
+  /** Time (default the real clock): the stream's hub's, so client durations agree with it. */
+  clock?: Clock;
 }
 
 /** An admitted client as the status page sees it: who it is, its hub counters, and a way to end it. */
@@ -24,17 +26,17 @@ export interface AdmittedClient {
   readonly userAgent: string | undefined;
   /** The authenticated user, when the stream has authentication. */
   readonly user: string | undefined;
-  readonly client: HubClient;
+  readonly client: StreamClient;
   /** End this client's response (operator action; logged with reason "kicked"). */
   end(): void;
 }
 
 /** Headers of the Go restreamer, with Accept-Ranges spelt right and its misspelling kept. */
-function streamHeaders(): Record<string, string> {
+function streamHeaders(now: number): Record<string, string> {
   return {
     'Content-Type': 'video/mpeg',
     'Cache-Control': 'no-cache,no-store,no-transform',
-    'Last-Modified': new Date().toUTCString(),
+    'Last-Modified': new Date(now).toUTCString(),
     'Accept-Ranges': 'none',
     'Accept-Range': 'none',
   };
@@ -47,8 +49,10 @@ export class StreamEndpoint {
   private clientSeq = 0;
   /** "Why did this TV get 404?": one info line per rejection, summarised per address when one floods. */
   private readonly rejected: RepeatLog;
+  private readonly clock: Clock;
   constructor(private readonly o: StreamEndpointOptions) {
-    this.rejected = new RepeatLog(o.log, { level: 'info', burst: REJECTED_LINES_PER_ADDRESS });
+    this.clock = o.clock ?? systemClock;
+    this.rejected = new RepeatLog(o.log, { level: 'info', burst: REJECTED_LINES_PER_ADDRESS, timers: this.clock });
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -73,7 +77,7 @@ export class StreamEndpoint {
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const { admission } = this.o;
     if (req.method === 'HEAD') {
-      res.writeHead(200, streamHeaders()).end();
+      res.writeHead(200, streamHeaders(this.clock.now())).end();
       return;
     }
     const got = admission.acquire();
@@ -96,11 +100,11 @@ export class StreamEndpoint {
     // syscall each (measured: the separate header write cost ~10 % of a mass connect).
     const corked = req.socket;
     corked.cork();
-    res.writeHead(200, streamHeaders());
+    res.writeHead(200, streamHeaders(this.clock.now()));
     if (this.o.preamble && this.o.preamble.length > 0) res.write(this.o.preamble);
     res.flushHeaders();
 
-    let client: HubClient | undefined;
+    let client: StreamClient | undefined;
     // The hot path: the hub hands over buffers already framed for the wire (chunked for
     // HTTP/1.1), written straight to the socket in one write each. Node writes the headers
     // (above) and, on end(), the last chunk. Node gives a response its connection
@@ -143,7 +147,7 @@ export class StreamEndpoint {
       stream.viewerLeft();
       log.info({
         ...who, evt: EVT.clientDisconnect, stream: stream.name, reason: endReason,
-        durationMs: Date.now() - c.connectedAt,
+        durationMs: this.clock.now() - c.connectedAt,
         bytes: c.packetsSent * TS_PACKET_SIZE, packetsSent: c.packetsSent, packetsDropped: c.packetsDropped,
       }, 'client disconnected');
     });
@@ -156,6 +160,6 @@ export class StreamEndpoint {
     this.rejected.note(remoteAddress ?? '', {
       evt: EVT.clientRejected, stream: this.o.stream.name, reason: why, code, remote: remoteAddress, port: remotePort, ua: res.req.headers['user-agent'],
     }, why === 'offline' ? 'client rejected: the stream is offline' : 'client rejected: connection limit reached');
-    res.writeHead(CATALOGUE[code].status, { ...streamHeaders(), 'Content-Length': '0' }).end();
+    res.writeHead(CATALOGUE[code].status, { ...streamHeaders(this.clock.now()), 'Content-Length': '0' }).end();
   }
 }

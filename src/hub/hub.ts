@@ -61,6 +61,8 @@ const NULLS_CHUNKED = framed('chunked', NULLS);
  * recover and resume at keyframes.
  */
 export class StreamHub {
+  /** A stream output whose clients are here (stream/contracts.ts HubOutput). */
+  readonly kind = 'hub';
   readonly ring: PacketRing;
   readonly analyzer = new StreamAnalyzer();
   /**

@@ -1,15 +1,4 @@
-import type { ProgramInfo } from '../ts/psi.js';
-
-/** What the stream analysis exposes (StreamAnalyzer satisfies it). */
-export interface AnalyzerView {
-  readonly programs: readonly ProgramInfo[];
-  readonly videoPid: number;
-  readonly videoCodec: string | undefined;
-  readonly continuityErrors: number;
-  readonly rapTimeMs: number;
-  readonly gopMs: number;
-  readonly gopPackets: number;
-}
+import type { AnalyzerView } from '../stream/contracts.js';
 
 export interface StreamAnalysis {
   programs: { program: number; pmt_pid: number; pcr_pid: number; streams: { pid: number; stream_type: number; codec: string }[] }[];

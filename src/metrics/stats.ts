@@ -1,5 +1,5 @@
 import { TS_PACKET_SIZE } from '../ts/packet.js';
-import type { AnalyzerView } from './analysis.js';
+import type { AnalyzerView } from '../stream/contracts.js';
 import type { StreamView } from '../stream/contracts.js';
 
 // StreamView lives with the other stream contracts; named here too for the tests' imports.

@@ -43,7 +43,7 @@ class PrimaryApp implements PrimaryHost {
   constructor(readonly cfg: Config, readonly log: Logger, link: PrimaryLink, slots: readonly number[], carried?: Carried) {
     this.generation = carried ? carried.generation + 1 : 0;
     this.upstream = new UpstreamSide(cfg, log, {
-      newStream: (r, i) => new Stream(r, cfg, log, link.mirror(slots[i] ?? i)),
+      newStream: (r, i) => new Stream(r, cfg, log, () => link.mirror(slots[i] ?? i)),
       view: (s, i) => aggregatedView(s, slots[i] ?? i, link.counters),
       responses: (_r, i) => aggregatedResponses(slots[i] ?? i, link.counters),
       clientDetails: false,

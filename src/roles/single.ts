@@ -39,7 +39,7 @@ export class SingleApp implements Runner {
     this.generation = carried ? carried.generation + 1 : 0;
     this.front = carried?.front ?? createFront(log);
     this.upstream = new UpstreamSide(cfg, log, {
-      newStream: (r) => new Stream(r, cfg, log, createHub(cfg, r)),
+      newStream: (r) => new Stream(r, cfg, log, (clock) => createHub(cfg, r, clock)),
       view: (s) => s,
       responses: (_r, _i, kept) => kept ?? new StatusCounts(),
       clientDetails: true,

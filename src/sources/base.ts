@@ -1,12 +1,14 @@
 import { RestreamerError } from '../errors.js';
-import type { Upstream, UpstreamEnd } from './source.js';
+import type { UpstreamCommon, UpstreamEnd } from './source.js';
 
 /**
  * Bookkeeping shared by every upstream kind: the `connected` / `ended` promises and an
  * idempotent close. A kind calls `markConnected()` once it can deliver data and
  * `finish(err?)` exactly when the connection is gone; `teardown()` releases its handles.
  */
-export abstract class UpstreamBase implements Upstream {
+export abstract class UpstreamBase implements UpstreamCommon {
+  /** A transport connection (source.ts TransportUpstream) unless a datagram receiver says otherwise. */
+  readonly connectsOnData: boolean = false;
   readonly connected: Promise<void>;
   readonly ended: Promise<UpstreamEnd>;
   private resolveConnected!: () => void;

@@ -49,7 +49,7 @@ export function sizeRecvBuffer(log: Logger, packets: number, set: (n: number) =>
 /** A UDP socket upstream (unicast, multicast, SSM); kinds/rtp.ts extends it and overrides deliver(). */
 export class DatagramUpstream extends UpstreamBase {
   readonly stats: DatagramStats = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
-  readonly connectsOnData = true;
+  override readonly connectsOnData = true;
   /** Resolves once the socket is bound (and joined); never rejects (see `connected`). */
   readonly ready: Promise<void>;
   private resolveBound!: () => void;

@@ -56,19 +56,29 @@ export interface UpstreamEnd {
  * One live connection attempt to one upstream URL. Created by a SourceFactory; the
  * supervisor owns it until `ended` settles.
  */
-export interface Upstream {
+export interface UpstreamCommon {
   /** Resolves when the upstream is connected and ready to deliver data; rejects on failure. */
   readonly connected: Promise<void>;
   /** Resolves when the connection ends for any reason (after `connected` settles, or instead of it). */
   readonly ended: Promise<UpstreamEnd>;
   /** Close the connection and release everything it holds. Idempotent. */
   close(): void;
-  /**
-   * Datagram kinds: `connected` resolves at the first datagram (a bound socket proves
-   * nothing), and the supervisor's readtimeout bounds the wait for it.
-   */
-  readonly connectsOnData?: boolean;
 }
+
+/** A connection (http, file, fork, tcp, unix): `connected` resolves when its transport is up. */
+export interface TransportUpstream extends UpstreamCommon {
+  readonly connectsOnData: false;
+}
+
+/**
+ * A datagram receiver (udp, rtp, unixgram): `connected` resolves at the first datagram (a
+ * bound socket proves nothing), and the supervisor's readtimeout bounds the wait for it.
+ */
+export interface ReceiverUpstream extends UpstreamCommon {
+  readonly connectsOnData: true;
+}
+
+export type Upstream = TransportUpstream | ReceiverUpstream;
 
 export type SourceFactory<O = SourceOptions> = (ctx: SourceContext<O>, onData: DataSink) => Upstream;
 

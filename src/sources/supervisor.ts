@@ -1,6 +1,7 @@
 import { RestreamerError, errorText, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
 import { redactUrl } from '../log/redact.js';
+import { systemClock, type Clock, type TimerHandle } from '../hub/clock.js';
 import { findSourceKind } from './registry.js';
 import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, UpstreamEnd } from './source.js';
 
@@ -19,14 +20,15 @@ import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, Upst
 // `reconnect` 0: the first round is still tried through, then after a failed round or a
 // lost connection the stream stays offline (the original tried only one remote).
 //
-// Delivering. A connection counts as established only once it has delivered an aligned
-// packet (`packets` grows), not when its socket connects: an upstream that sends garbage,
-// or nothing, is a failed attempt (logged with the bytes it sent, next remote at once),
-// not a live stream. Bounds: `readtimeout` when set (no aligned packet for that long,
-// before or after the first one, closes it); with `readtimeout` 0, an upstream that sends
-// bytes but no aligned packet for LOCK_TIMEOUT_MS is closed, and silence is waited out as
-// the original did. Datagram kinds connect at their first datagram; until then
-// `readtimeout` also bounds the wait (a silent multicast group is left and joined again).
+// Connected. A connection counts as established (`connected`, onConnected) once it has
+// delivered an aligned packet (`packets` grew, or the owner said so first: delivering()),
+// not when its transport connects: an upstream that sends garbage, or nothing, is a failed
+// attempt (logged with the bytes it sent, next remote at once). This is the one place that
+// decides it; the Stream asks. Bounds: `readtimeout` when set (no aligned packet for that
+// long, before or after the first, closes it); with `readtimeout` 0, bytes without an
+// aligned packet for LOCK_TIMEOUT_MS fail, and silence is waited out as the original did.
+// Datagram kinds connect at their first datagram; until then `readtimeout` bounds the wait
+// too (a silent multicast group is left and joined again).
 
 /** Lock time when `readtimeout` is 0: bytes without an aligned packet for this long fail, ms. */
 const LOCK_TIMEOUT_MS = 5000;
@@ -46,31 +48,30 @@ export interface SupervisorOptions {
   onData: DataSink;
   /**
    * Aligned packets delivered so far (monotonic), read after each chunk and by the
-   * timers. Without it the first byte counts as delivery (tests of the retry rules).
+   * timers. Without it the first byte counts as delivery (a consumer that does not align).
    */
   packets?: () => number;
-  /** Lock time when readTimeoutS is 0, ms (default LOCK_TIMEOUT_MS; tests shorten it). */
-  lockTimeoutMs?: number;
   /** Bytes discarded by the aligner so far (monotonic), for the failure log line. */
   discarded?: () => number;
-  /** The transport connected: data follows (reset per-connection state here). */
+  /** The transport connected: its bytes follow (reset per-connection state here). */
+  onTransportConnected?(url: string): void;
+  /** The connection delivered its first aligned packet: `connected` is now true. */
   onConnected(url: string): void;
-  /** The connection delivered its first aligned packet: the stream is up. */
-  onDelivering?(url: string): void;
   /** After a connection that was connected; not called for close(). */
   onDisconnected(url: string, reason: RestreamerError | undefined): void;
-  /** Injectable for tests; default Fisher-Yates. */
+  /** The order remotes are tried in; default a random one (Fisher-Yates), once. */
   shuffle?: (urls: string[]) => string[];
-  /** Scheme lookup; default the registry (tests inject fake kinds). */
+  /** Scheme lookup; default the registry of upstream kinds. */
   findKind?: (scheme: string) => SourceKind | undefined;
+  /** Time and timers (default the real ones); the Stream passes its own. */
+  clock?: Clock;
 }
 
 interface Remote {
   raw: string;
   safe: string;
-  url: URL | undefined;
-  kind: SourceKind | undefined;
-  invalid: RestreamerError | undefined;
+  /** What to open, or why it cannot be opened at all. */
+  target: { url: URL; kind: SourceKind } | RestreamerError;
   /** Consecutive failed attempts, and the last code logged, to log each streak once. */
   failures: number;
   lastCode: string | undefined;
@@ -96,18 +97,29 @@ function fisherYates<T>(items: T[]): T[] {
   const a = items.slice();
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    const t = a[i]!;
-    a[i] = a[j]!;
-    a[j] = t;
+    [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
 }
 
-const now = (): number => performance.now();
+/**
+ * A configured upstream URL. The config checks (config/checks.ts) drop URLs that cannot
+ * work, with the kind's own check; what is left to refuse here is what cannot be opened at
+ * all: each attempt at it fails with UPSTREAM_UNSUPPORTED and the reason.
+ */
+function remoteOf(raw: string, find: (scheme: string) => SourceKind | undefined): Remote {
+  const safe = redactUrl(raw);
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  const kind = url && find(url.protocol);
+  const target = url && kind ? { url, kind }
+    : new RestreamerError('UPSTREAM_UNSUPPORTED', url ? `unsupported upstream scheme "${url.protocol}"` : `invalid upstream URL: ${safe}`);
+  return { raw, safe, target, failures: 0, lastCode: undefined };
+}
 
 export class Supervisor {
   private readonly o: SupervisorOptions;
   private readonly remotes: Remote[];
+  private readonly clock: Clock;
   private next = 0;
   private current: Attempt | undefined;
   private started = false;
@@ -116,9 +128,9 @@ export class Supervisor {
   private attempts = 0;
   private roundFailures = 0;
   private roundStartedAt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private readTimer: NodeJS.Timeout | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private connectTimer: TimerHandle | undefined;
+  private readTimer: TimerHandle | undefined;
   private lastPacketsSeen = 0;
   private lastBytesSeen = 0;
   private lastProgressAt = 0;
@@ -129,23 +141,12 @@ export class Supervisor {
 
   constructor(o: SupervisorOptions) {
     this.o = o;
+    this.clock = o.clock ?? systemClock;
     const find = o.findKind ?? findSourceKind;
-    const order = (o.shuffle ?? fisherYates)(o.remotes.slice());
-    this.remotes = order.map((raw) => {
-      const r: Remote = { raw, safe: redactUrl(raw), url: undefined, kind: undefined, invalid: undefined, failures: 0, lastCode: undefined };
-      try {
-        r.url = new URL(raw);
-        r.kind = find(r.url.protocol);
-        const msg = r.kind ? r.kind.validate?.(r.url) : `unsupported upstream scheme "${r.url.protocol}"`;
-        if (msg) r.invalid = new RestreamerError('UPSTREAM_UNSUPPORTED', msg);
-      } catch {
-        r.invalid = new RestreamerError('UPSTREAM_UNSUPPORTED', `invalid upstream URL: ${r.safe}`);
-      }
-      return r;
-    });
+    this.remotes = (o.shuffle ?? fisherYates)(o.remotes.slice()).map((raw) => remoteOf(raw, find));
   }
 
-  /** An upstream is delivering aligned packets. */
+  /** An upstream connection is established: it has delivered an aligned packet and not ended. */
   get connected(): boolean { return this.isConnected; }
   /** The URL being connected or connected; undefined while waiting or offline. */
   get currentUrl(): string | undefined { return this.current?.remote.raw; }
@@ -163,12 +164,21 @@ export class Supervisor {
     this.attempt();
   }
 
+  /**
+   * The owner's aligner is about to pass on an aligned packet of the current connection:
+   * establish it now, before the packet reaches anyone (else noticed after the chunk).
+   */
+  delivering(): void {
+    const att = this.current;
+    if (att?.connected) this.onDelivering(att);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.isConnected = false;
     this.clearTimers();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const att = this.current;
     this.current = undefined;
@@ -178,7 +188,7 @@ export class Supervisor {
   private attempt(): void {
     this.retryTimer = undefined;
     if (this.closed) return;
-    const t = now();
+    const t = this.clock.monotonic();
     if (this.roundFailures === 0) this.roundStartedAt = t;
     if (this.attempts++ > 0) this._reconnects++;
     const remote = this.remotes[this.next]!;
@@ -189,12 +199,13 @@ export class Supervisor {
     };
     this.current = att;
     this.o.log.debug({ evt: EVT.upstreamRetry, url: remote.safe }, 'connecting upstream');
-    if (remote.invalid || !remote.kind || !remote.url) {
-      this.failLater(att, remote.invalid ?? new RestreamerError('UPSTREAM_UNSUPPORTED', 'unusable upstream URL'));
+    if (remote.target instanceof RestreamerError) {
+      this.failLater(att, remote.target);
       return;
     }
+    const { url, kind } = remote.target;
     const ctx: SourceContext = {
-      url: new URL(remote.url.href),
+      url: new URL(url.href),
       stream: this.o.stream,
       log: this.o.log.child({ url: remote.safe }),
       inputBufferPackets: this.o.inputBufferPackets,
@@ -203,7 +214,7 @@ export class Supervisor {
     };
     let up: Upstream;
     try {
-      up = remote.kind.open(ctx, (chunk) => this.onChunk(att, chunk));
+      up = kind.open(ctx, (chunk) => this.onChunk(att, chunk));
     } catch (e) {
       this.failLater(att, fromSystemError(e, `open ${remote.safe}`));
       return;
@@ -219,7 +230,7 @@ export class Supervisor {
     );
     if (waitMs < Infinity) {
       const silent = waitMs < this.o.timeoutS * 1000 || this.o.timeoutS <= 0;
-      this.connectTimer = setTimeout(() => this.onConnectTimeout(att, silent), waitMs);
+      this.connectTimer = this.clock.setTimeout(() => { this.onConnectTimeout(att, silent); }, waitMs);
     }
     up.connected.then(() => this.onUpConnected(att), () => {});
     up.ended.then(
@@ -251,13 +262,13 @@ export class Supervisor {
   private onUpConnected(att: Attempt): void {
     if (att !== this.current || att.connected || att.done || this.closed) return;
     att.connected = true;
-    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.connectTimer !== undefined) this.clock.clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     att.packetsAtConnect = this.o.packets?.() ?? 0;
     att.bytesAtConnect = this._bytesIn;
     att.discardedAtConnect = this.o.discarded?.() ?? 0;
     this.o.log.debug({ evt: EVT.upstreamRetry, url: att.remote.safe }, 'upstream transport connected: waiting for aligned packets');
-    this.safely(() => this.o.onConnected(att.remote.raw));
+    this.safely(() => this.o.onTransportConnected?.(att.remote.raw));
     this.startReadTimer();
   }
 
@@ -271,24 +282,24 @@ export class Supervisor {
     r.failures = 0;
     r.lastCode = undefined;
     this.isConnected = true;
-    this.safely(() => this.o.onDelivering?.(r.raw));
+    this.safely(() => { this.o.onConnected(r.raw); });
   }
 
   /** Coarse polling of the packet and byte counters: no timer work per chunk. */
   private startReadTimer(): void {
-    if (this.readTimer) return;
-    const ms = this.o.readTimeoutS > 0 ? this.o.readTimeoutS * 1000 : (this.o.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
+    if (this.readTimer !== undefined) return;
+    const ms = this.o.readTimeoutS > 0 ? this.o.readTimeoutS * 1000 : LOCK_TIMEOUT_MS;
     this.lastPacketsSeen = this.o.packets?.() ?? this._bytesIn;
     this.lastBytesSeen = this._bytesIn;
-    this.lastProgressAt = now();
+    this.lastProgressAt = this.clock.monotonic();
     this.bytesSincePacket = false;
-    this.readTimer = setInterval(() => this.checkRead(ms), Math.min(1000, Math.max(50, ms / 4)));
+    this.readTimer = this.clock.setInterval(() => { this.checkRead(ms); }, Math.min(1000, Math.max(50, ms / 4)));
   }
 
   private checkRead(ms: number): void {
     const att = this.current;
     if (!att || !att.connected || att.done) return;
-    const t = now();
+    const t = this.clock.monotonic();
     const packets = this.o.packets?.() ?? this._bytesIn;
     if (packets !== this.lastPacketsSeen) {
       this.lastPacketsSeen = packets;
@@ -356,7 +367,7 @@ export class Supervisor {
     this.roundFailures++;
     if (this.roundFailures < this.remotes.length) {
       // Next remote now; via a timer so a kind that fails synchronously cannot recurse.
-      this.retryTimer = setTimeout(() => this.attempt(), 0);
+      this.retryTimer = this.clock.setTimeout(() => { this.attempt(); }, 0);
       return;
     }
     this.roundFailures = 0;
@@ -368,31 +379,22 @@ export class Supervisor {
       this.o.log.warn({ evt: EVT.upstreamOffline }, 'reconnecting disabled (reconnect 0): stream stays offline');
       return;
     }
-    const delay = Math.max(0, since + this.o.reconnectS * 1000 - now());
+    const delay = Math.max(0, since + this.o.reconnectS * 1000 - this.clock.monotonic());
     this.o.log.debug({ evt: EVT.upstreamRetry, retryMs: Math.round(delay) }, 'retrying upstream');
-    this.retryTimer = setTimeout(() => this.attempt(), delay);
+    this.retryTimer = this.clock.setTimeout(() => { this.attempt(); }, delay);
   }
 
   private closeUpstream(att: Attempt): void {
-    try {
-      att.upstream?.close();
-    } catch (e) {
-      this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: errorText(e) }, 'upstream close threw');
-    }
+    try { att.upstream?.close(); } catch (e) { this.o.log.error({ evt: EVT.warning, url: att.remote.safe, err: errorText(e) }, 'upstream close threw'); }
   }
 
   private clearTimers(): void {
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    if (this.readTimer) clearInterval(this.readTimer);
-    this.connectTimer = undefined;
-    this.readTimer = undefined;
+    if (this.connectTimer !== undefined) this.clock.clearTimeout(this.connectTimer);
+    if (this.readTimer !== undefined) this.clock.clearInterval(this.readTimer);
+    this.connectTimer = this.readTimer = undefined;
   }
 
   private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream state handler threw');
-    }
+    try { fn(); } catch (e) { this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream state handler threw'); }
   }
 }

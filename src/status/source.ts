@@ -1,7 +1,8 @@
 import type { AdmittedClient } from '../http/stream.js';
 import { describeAnalysis } from '../metrics/analysis.js';
 import type { StatsCollector } from '../metrics/stats.js';
-import type { StreamView } from '../stream/contracts.js';
+import type { HubOutput, RelayOutput, StreamView } from '../stream/contracts.js';
+import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../hub/clock.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, StreamStatus } from './types.js';
 
@@ -25,8 +26,8 @@ export interface StatusStreamControl {
   readonly inGrace: boolean;
   /** Viewers (in multi-process mode: in all workers). */
   readonly clientCount: number;
-  /** Its ring, where the clients are (single process): their lag is measured from its head. */
-  readonly hub: { readonly ring?: { readonly head: number } };
+  /** Its output: a hub where the clients are (single process), whose ring's head their lag is measured from. */
+  readonly hub: Pick<HubOutput, 'kind' | 'ring'> | Pick<RelayOutput, 'kind'>;
   setOffline(offline: boolean): void;
 }
 
@@ -102,15 +103,19 @@ export interface LocalStatusSourceOptions {
   redact: (url: string) => string;
   /** Per-client rows; undefined where this process has no clients (multi-process primary). */
   clients: ClientRegistry | undefined;
+  /** Time and the sampling timer (default the real clock). */
+  clock?: Clock;
 }
 
 /** StatusSource of one process (single mode), or of the primary (per-stream figures only). */
 export class LocalStatusSource implements StatusSource {
   private readonly byPath = new Map<string, LocalStatusStream>();
   private readonly history = new Map<string, History>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private readonly clock: Clock;
 
   constructor(private readonly o: LocalStatusSourceOptions) {
+    this.clock = o.clock ?? systemClock;
     for (const s of o.streams) {
       this.byPath.set(s.control.name, s);
       this.history.set(s.control.name, new History());
@@ -121,14 +126,13 @@ export class LocalStatusSource implements StatusSource {
 
   /** Sample the bitrates for the sparklines from now on (one timer for all streams). Idempotent. */
   start(): void {
-    if (this.timer || !this.o.stats.enabled) return;
+    if (this.timer !== undefined || !this.o.stats.enabled) return;
     this.sample();
-    this.timer = setInterval(() => this.sample(), HISTORY_INTERVAL_S * 1000);
-    this.timer.unref();
+    this.timer = unrefTimer(this.clock.setInterval(() => { this.sample(); }, HISTORY_INTERVAL_S * 1000));
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer !== undefined) this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 
@@ -140,7 +144,7 @@ export class LocalStatusSource implements StatusSource {
   }
 
   snapshot(): Promise<StatusSnapshot> {
-    const now = Date.now();
+    const now = this.clock.now();
     const streams: StreamStatus[] = [];
     for (const s of this.o.streams) streams.push(this.streamStatus(s, now));
     return Promise.resolve({
@@ -177,7 +181,7 @@ export class LocalStatusSource implements StatusSource {
     const url = v.currentUrl;
     const clientList: ClientStatus[] = [];
     if (this.o.clients) {
-      const head = c.hub.ring?.head ?? 0;
+      const head = c.hub.kind === 'hub' ? c.hub.ring.head : 0;
       for (const [id, a] of this.o.clients.of(c.name, MAX_CLIENTS_LISTED)) {
         const hc = a.client;
         clientList.push({

@@ -1,16 +1,58 @@
-import type { EndReason, StreamHub } from '../hub/hub.js';
-import type { StreamAnalyzer } from '../ts/analyzer.js';
-import type { AnalyzerView } from '../metrics/analysis.js';
+import type { ProgramInfo } from '../ts/psi.js';
 
 // The contracts of a stream, between the modules that provide one (src/stream/stream.ts in a
 // single process or the primary, src/cluster/remote.ts in a worker) and those that use
-// one (the HTTP endpoint, statistics, metrics, status). Types only: a neutral place both
-// sides import, so neither imports the other.
+// one (the HTTP endpoint, statistics, metrics, status). Types only, and no concrete module
+// of hub/ or metrics/: a neutral place both sides import, so neither imports the other.
+// The hub (hub/hub.ts, which may not import this) satisfies the hub-shaped ones.
+
+/** Why a client's response ends (the hub's EndReason, which must stay the same: test/unit/stream checks). */
+export type EndReason = 'upstream_lost' | 'offline' | 'shutdown' | 'closed' | 'too_slow' | 'kicked';
+
+/** Where a client's bytes go: the endpoint adapts a response to it (hub/client.ts ClientSink). */
+export interface ClientSink {
+  /** How what write() gets is wrapped (chunked: one framed buffer per write). */
+  readonly framing: 'raw' | 'chunked';
+  /** Queue bytes; false means "stop until drained" (Node's write() contract). */
+  write(buf: Buffer): boolean;
+  /** End the client's response. */
+  end(reason: EndReason): void;
+}
+
+/** A client in its stream's hub: read position and counters (hub/client.ts HubClient). */
+export interface StreamClient {
+  /** Ring index of the next packet it needs. */
+  readonly cursor: number;
+  readonly closed: boolean;
+  /** When it joined, ms since the epoch (the hub's clock). */
+  readonly connectedAt: number;
+  readonly packetsSent: number;
+  readonly packetsDropped: number;
+}
+
+/** Where the endpoint joins its clients: the stream's hub (a StreamHub). */
+export interface ClientHub {
+  addClient(sink: ClientSink): StreamClient;
+  removeClient(c: StreamClient): void;
+  /** The client's sink drained: send what it is missing. */
+  drained(c: StreamClient): void;
+}
+
+/** What the stream analysis exposes (ts/analyzer.ts StreamAnalyzer satisfies it). */
+export interface AnalyzerView {
+  readonly programs: readonly ProgramInfo[];
+  readonly videoPid: number;
+  readonly videoCodec: string | undefined;
+  readonly continuityErrors: number;
+  readonly rapTimeMs: number;
+  readonly gopMs: number;
+  readonly gopPackets: number;
+}
 
 /** What the endpoint needs to know about its stream (src/stream/stream.ts provides it). */
 export interface StreamState {
   readonly name: string;
-  readonly hub: StreamHub;
+  readonly hub: ClientHub;
   /** Upstream connected and not switched offline by the control API. */
   readonly available: boolean;
   /** On-demand streams connect their upstream when a viewer asks. */
@@ -60,20 +102,14 @@ export interface StreamView {
 }
 
 
-/**
- * Where a Stream (src/stream/stream.ts) sends its aligned packets and upstream events: its hub
- * where the clients are (a StreamHub satisfies it), or in a multi-process primary the
- * workers (cluster/mirror.ts), with no ring here since no client is.
- */
-export interface StreamOutput {
+/** What every StreamOutput does, wherever its clients are. */
+interface OutputCommon {
   /** What the stream carries, for statistics, metrics and the status page. */
-  readonly analyzer: StreamAnalyzer;
+  readonly analyzer: AnalyzerView;
   /** Packets received from the upstream. */
   readonly packetsIn: number;
   /** Viewers (in a multi-process primary: in all workers). */
   readonly clientCount: number;
-  /** The ring the clients read, where they are (the status page measures their lag from its head). */
-  readonly ring?: { readonly head: number };
   /** Aligned packets (PacketSink signature: `buf` is only valid during the call). */
   push(buf: Buffer, offset: number, count: number): void;
   /** Offer what has accumulated now (the upstream ended). */
@@ -83,7 +119,25 @@ export interface StreamOutput {
   /** A new upstream delivers: clients resume at its first keyframe. */
   upstreamResumed(): void;
   endAll(reason: EndReason): void;
-  /** Availability changed: upstream connected or not, switched offline or not (only where clients ask elsewhere). */
-  state?(up: boolean, offline: boolean): void;
   close(): void;
 }
+
+/** The clients are here: the stream's hub (a StreamHub). */
+export interface HubOutput extends OutputCommon {
+  readonly kind: 'hub';
+  /** The ring the clients read (the status page measures their lag from its head). */
+  readonly ring: { readonly head: number };
+}
+
+/**
+ * The clients are elsewhere: a multi-process primary's workers (cluster/mirror.ts), where
+ * requests ask whether the stream can be served, so they are told when that changes.
+ */
+export interface RelayOutput extends OutputCommon {
+  readonly kind: 'relay';
+  /** Availability changed: upstream connected or not, switched offline or not. */
+  state(up: boolean, offline: boolean): void;
+}
+
+/** Where a Stream (src/stream/stream.ts) sends its aligned packets and upstream events. */
+export type StreamOutput = HubOutput | RelayOutput;

@@ -83,7 +83,7 @@ interface Counters { datagrams: number; bytes: number; oversize: number; recvBuf
 class UnixgramUpstream extends UpstreamBase {
   readonly stats: Counters = { datagrams: 0, bytes: 0, oversize: 0, recvBufferBytes: 0 };
   // Connected at the first datagram, not when bound: a bound socket proves nothing.
-  readonly connectsOnData = true;
+  override readonly connectsOnData = true;
   /** Resolves once the socket is bound; never rejects (see `connected`). */
   readonly ready: Promise<void>;
   private resolveBound!: () => void;

@@ -95,3 +95,22 @@ test('RepeatLog: one line per event until a key floods; then one line per interv
   assert.deepEqual(lines.slice(7).map((l) => l.repeats), [undefined, undefined, 2], 'close logs the count still pending, once');
   assert.equal(clock.pending, 0);
 });
+
+test('FaultSummary on an injected timer, with a line of its own: one line per interval, only when a counter grew', () => {
+  const { lines, log } = capture();
+  const timers: { fn: () => void; ms: number }[] = [];
+  const c = { bytes: 0 };
+  const s = new FaultSummary(log, () => ({ ...c }), 5000, {
+    timers: { setInterval: (fn, ms) => timers.push({ fn, ms }), clearInterval: (id) => { timers.splice(Number(id) - 1, 1); } },
+    line: (since, totals) => { log.warn({ evt: 'own', since, totals }, 'own line'); },
+  });
+  s.start();
+  s.start();
+  assert.deepEqual(timers.map((t) => t.ms), [5000]);
+  c.bytes = 10;
+  timers[0]!.fn();
+  timers[0]!.fn();
+  assert.deepEqual(lines.map((l) => [l.evt, l.since, l.totals]), [['own', { bytes: 10 }, { bytes: 10 }]]);
+  s.stop();
+  assert.equal(timers.length, 0);
+});

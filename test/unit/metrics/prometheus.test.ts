@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import { PrometheusMetrics, acceptsGzip, type MetricsStream } from '../../../src/metrics/prometheus.js';
 import { StatsCollector, StatusCounts, type StreamView } from '../../../src/metrics/stats.js';
-import type { AnalyzerView } from '../../../src/metrics/analysis.js';
+import type { AnalyzerView } from '../../../src/stream/contracts.js';
 import { capturedLogger, request, serve, type Answer } from '../../helpers/inproc.js';
 
 interface Family { name: string; help: string; type: string; metrics: { value: string; labels?: Record<string, string> }[] }
