@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Handler } from '../http/server.js';
+import { acceptsGzip } from '../http/encoding.js';
 
 // Multi-process mode: API and static resources are answered by the primary, which has the
 // whole instance's figures and the one static cache. The worker is where the request
@@ -63,18 +64,6 @@ export function controlAction(url: string | undefined): 'offline' | 'online' | u
   if (params.has('offline')) return 'offline';
   if (params.has('online')) return 'online';
   return undefined;
-}
-
-/** True when an Accept-Encoding header accepts gzip (a q of 0 refuses it). */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (!header) return false;
-  for (const part of header.split(',')) {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
-    if (coding !== 'gzip' && coding !== 'x-gzip') continue;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return !q || Number(q.slice(2)) > 0;
-  }
-  return false;
 }
 
 /** The internal request's path and headers, made only from values parsed out of `req`. */

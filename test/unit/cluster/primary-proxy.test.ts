@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { acceptsGzip, buildForward, controlAction, SECRET_HEADER } from '../../../src/cluster/primary-proxy.js';
+import { buildForward, controlAction, SECRET_HEADER } from '../../../src/cluster/primary-proxy.js';
 
 const req = (method: string, url: string, headers: Record<string, string>): IncomingMessage =>
   ({ method, url, headers } as unknown as IncomingMessage);
@@ -35,13 +35,16 @@ test('control: offline wins over online; anything else is no action', () => {
 });
 
 test('prometheus: gzip only when accepted, re-emitted in a fixed form', () => {
-  assert.equal(acceptsGzip('gzip, deflate'), true);
-  assert.equal(acceptsGzip('br;q=1, GZIP;q=0.5'), true);
-  assert.equal(acceptsGzip('gzip;q=0'), false);
-  assert.equal(acceptsGzip('identity'), false);
-  assert.equal(acceptsGzip(undefined), false);
   const f = buildForward(req('GET', '/metrics', { 'accept-encoding': 'deflate, GZip;q=0.8, x-junk-\u0000' }), { secret: 's', generation: 0, resourceIndex: 1, kind: 'prometheus' });
   assert.equal(f.headers['accept-encoding'], 'gzip');
+});
+
+test('prometheus: "*" accepts gzip here as where the metrics are answered (one rule in both processes)', () => {
+  const forwarded = (ae: string) => buildForward(req('GET', '/metrics', { 'accept-encoding': ae }), { secret: 's', generation: 0, resourceIndex: 1, kind: 'prometheus' }).headers['accept-encoding'];
+  assert.equal(forwarded('*'), 'gzip');
+  assert.equal(forwarded('identity, *;q=0.1'), 'gzip');
+  assert.equal(forwarded('*;q=0'), undefined);
+  assert.equal(forwarded('gzip;q=0, *'), undefined, 'an explicit refusal wins over "*"');
 });
 
 test('static: only well-formed ETags of If-None-Match cross', () => {
