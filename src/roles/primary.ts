@@ -9,7 +9,7 @@ import { planReload, type ReloadPlan } from '../reload.js';
 import { createPlaylist } from '../status/index.js';
 import { Primary, type PrimaryHost, type PrimaryLink } from '../cluster/primary.js';
 import { aggregatedResponses, aggregatedView } from '../cluster/views.js';
-import { PrimaryApiServer } from '../cluster/primary-api.js';
+import { PrimaryApiServer, type InternalRoute } from '../cluster/primary-api.js';
 import type { MirrorOutput } from '../cluster/mirror.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { assertReloadable, staticHandler, type Runner } from './shared.js';
@@ -49,15 +49,15 @@ class PrimaryApp implements PrimaryHost {
       clientDetails: false,
       forwardedStatus: true,
     }, carried?.upstream);
-    this.internal = carried?.internal ?? new PrimaryApiServer(link.apiSecret);
+    this.internal = carried?.internal ?? new PrimaryApiServer(link.apiSecret, log);
     // The internal socket, by resource index: the worker where the request arrived
     // authorised and logged it. APIs need the workers' latest counters; static
     // resources keep one cache here.
-    const routes = new Map<number, Handler>();
+    const routes = new Map<number, InternalRoute>();
     cfg.resources.forEach((r, index) => {
       if (r.type === 'stream') return;
       const h = this.handlerFor(r, log.child({ resource: r.serve }));
-      routes.set(index, r.type === 'api' ? (req, res) => { void link.refresh().then(() => h(req, res)); } : h);
+      routes.set(index, { serve: r.serve, handle: r.type === 'api' ? async (req, res) => { await link.refresh(); h(req, res); } : h });
     });
     this.internal.setRoutes(this.generation, routes);
   }
