@@ -23,7 +23,12 @@ export const SECRET_HEADER = 'x-restreamer-secret';
  */
 const internalPath = (generation: number, resourceIndex: number): string => `/r/${generation}/${resourceIndex}`;
 
-/** What the primary needs to answer, per kind of resource. */
+/**
+ * How a request is re-made for the primary, by what the answer depends on: nothing but the
+ * resource (`api`), control's action, whether the scraper takes gzip, a static resource's
+ * ETags, or a query the resource builds itself (`status`, with ForwardOptions.query). Which
+ * API is forwarded how is said by its entry in the API registry (src/roles/apis.ts).
+ */
 export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static' | 'status';
 
 /** A resource's own request builder (the status page): fixed method and query, or the answer to give at once. */

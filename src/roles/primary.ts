@@ -6,12 +6,12 @@ import type { Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
 import { Stream } from '../stream/stream.js';
 import { planReload, type ReloadPlan } from '../reload.js';
-import { createPlaylist } from '../status/index.js';
 import { Primary, type PrimaryHost, type PrimaryLink } from '../cluster/primary.js';
 import { aggregatedResponses, aggregatedView } from '../cluster/views.js';
 import { PrimaryApiServer, type InternalRoute } from '../cluster/primary-api.js';
 import type { MirrorOutput } from '../cluster/mirror.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
+import { apiHandler, needsUpstreams } from './apis.js';
 import { assertReloadable, staticHandler, type Runner } from './shared.js';
 
 // Multi-process mode: each stream has a slot, its number on the data pipe and in the
@@ -57,7 +57,7 @@ class PrimaryApp implements PrimaryHost {
     cfg.resources.forEach((r, index) => {
       if (r.type === 'stream') return;
       const h = this.handlerFor(r, log.child({ resource: r.serve }));
-      routes.set(index, { serve: r.serve, handle: r.type === 'api' ? async (req, res) => { await link.refresh(); h(req, res); } : h });
+      routes.set(index, { serve: r.serve, handle: needsUpstreams(r) ? async (req, res) => { await link.refresh(); h(req, res); } : h });
     });
     this.internal.setRoutes(this.generation, routes);
   }
@@ -84,7 +84,7 @@ class PrimaryApp implements PrimaryHost {
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {
     if (r.type === 'static') return staticHandler(r, this.cfg, rlog, this.statics);
-    return r.api === 'playlist' ? createPlaylist(this.cfg) : this.upstream.apiHandler(r, rlog);
+    return apiHandler(r, rlog, this.cfg, this.upstream);
   }
 }
 
