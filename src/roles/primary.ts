@@ -32,7 +32,7 @@ interface Carried {
  * static resources the workers forward to the internal socket. The workers get every
  * packet through `link.mirror` and report their counters.
  */
-class PrimaryApp implements PrimaryHost {
+export class PrimaryApp implements PrimaryHost {
   readonly upstream: UpstreamSide<MirrorOutput>;
   /** The internal server that answers the workers' API and static requests. */
   readonly internal: PrimaryApiServer;

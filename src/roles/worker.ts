@@ -34,7 +34,7 @@ interface Carried {
  * hubs the primary's data pipe feeds; admission and the APIs are the primary's (requests
  * for them are forwarded to its internal socket).
  */
-class WorkerApp implements WorkerHost {
+export class WorkerApp implements WorkerHost {
   readonly cfg: Config;
   readonly front: HttpFront;
   /** Client-side streams, by slot. */
