@@ -1,8 +1,21 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { FrontResponse, type FrontServer, type Handler } from '../http/server.js';
+import { FrontResponse, type FrontServer } from '../http/server.js';
 import { SECRET_HEADER } from './primary-proxy.js';
 import { RestreamerError } from '../errors.js';
+import { EVT, type Logger } from '../log/logger.js';
+
+/**
+ * A handler of the internal server. It may finish later (an API waits for the workers'
+ * latest counters first): a rejection is a failure like a throw.
+ */
+export type InternalHandler = (req: http.IncomingMessage, res: FrontResponse) => void | Promise<void>;
+
+/** One resource of the running configuration: its path (for the log) and its handler. */
+export interface InternalRoute {
+  serve: string;
+  handle: InternalHandler;
+}
 
 /**
  * The primary's internal HTTP server for API and static resources (multi-process mode),
@@ -14,19 +27,19 @@ import { RestreamerError } from '../errors.js';
 export class PrimaryApiServer {
   private readonly server: FrontServer;
   private readonly secret: Buffer;
-  private handlers = new Map<number, Handler>();
+  private routes = new Map<number, InternalRoute>();
   private generation = 0;
 
-  constructor(secret: string) {
+  constructor(secret: string, private readonly log: Logger) {
     this.secret = Buffer.from(secret);
     this.server = http.createServer({ ServerResponse: FrontResponse, keepAlive: true, requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => this.dispatch(req, res));
     this.server.on('clientError', (_err, socket) => socket.destroy());
   }
 
   /** The resources of configuration `generation`, by index; requests for another generation get 503. */
-  setRoutes(generation: number, handlers: Map<number, Handler>): void {
+  setRoutes(generation: number, routes: Map<number, InternalRoute>): void {
     this.generation = generation;
-    this.handlers = handlers;
+    this.routes = routes;
   }
 
   listen(path: string): Promise<void> {
@@ -46,9 +59,9 @@ export class PrimaryApiServer {
 
   private dispatch(req: http.IncomingMessage, res: FrontResponse): void {
     const m = /^\/r\/(\d{1,9})\/(\d{1,6})(?:\?|$)/.exec(req.url ?? '');
-    const h = m ? this.handlers.get(Number(m[2])) : undefined;
+    const route = m ? this.routes.get(Number(m[2])) : undefined;
     const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
-    if (!this.authentic(req.headers[SECRET_HEADER]) || !h || !bodyless || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    if (!this.authentic(req.headers[SECRET_HEADER]) || !route || !bodyless || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.shouldKeepAlive = false;
       res.writeHead(403, { 'Content-Type': 'text/plain', Connection: 'close' }).end('403 forbidden');
       return;
@@ -59,10 +72,30 @@ export class PrimaryApiServer {
       return;
     }
     try {
-      h(req, res);
-    } catch {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end('500 internal server error');
+      const pending = route.handle(req, res);
+      if (pending) pending.catch((err: unknown) => { this.onHandlerError(req, res, route.serve, err); });
+    } catch (err) {
+      this.onHandlerError(req, res, route.serve, err);
+    }
+  }
+
+  /**
+   * A handler failed (a bug): logged as the front logs it (http_error, with the resource
+   * and the error), answered 500 if nothing was sent yet; an answer already begun is cut
+   * off (the worker then cuts its client's) rather than given a 500 text inside its body.
+   */
+  private onHandlerError(req: http.IncomingMessage, res: http.ServerResponse, resource: string, err: unknown): void {
+    const e = err as { code?: unknown; message?: unknown; stack?: unknown } | undefined;
+    this.log.error({
+      evt: EVT.httpError, resource, method: req.method, path: req.url,
+      code: typeof e?.code === 'string' ? e.code : undefined,
+      err: typeof e?.message === 'string' ? e.message : String(err),
+      stack: typeof e?.stack === 'string' ? e.stack : undefined,
+    }, 'internal request handler failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 internal server error');
+    } else if (!res.writableEnded) {
+      res.destroy();
     }
   }
 

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Handler } from '../http/server.js';
+import { acceptsGzip } from '../http/encoding.js';
 
 // Multi-process mode: API and static resources are answered by the primary, which has the
 // whole instance's figures and the one static cache. The worker is where the request
@@ -22,7 +23,12 @@ export const SECRET_HEADER = 'x-restreamer-secret';
  */
 const internalPath = (generation: number, resourceIndex: number): string => `/r/${generation}/${resourceIndex}`;
 
-/** What the primary needs to answer, per kind of resource. */
+/**
+ * How a request is re-made for the primary, by what the answer depends on: nothing but the
+ * resource (`api`), control's action, whether the scraper takes gzip, a static resource's
+ * ETags, or a query the resource builds itself (`status`, with ForwardOptions.query). Which
+ * API is forwarded how is said by its entry in the API registry (src/roles/apis.ts).
+ */
 export type ForwardKind = 'api' | 'control' | 'prometheus' | 'static' | 'status';
 
 /** A resource's own request builder (the status page): fixed method and query, or the answer to give at once. */
@@ -63,18 +69,6 @@ export function controlAction(url: string | undefined): 'offline' | 'online' | u
   if (params.has('offline')) return 'offline';
   if (params.has('online')) return 'online';
   return undefined;
-}
-
-/** True when an Accept-Encoding header accepts gzip (a q of 0 refuses it). */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (!header) return false;
-  for (const part of header.split(',')) {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
-    if (coding !== 'gzip' && coding !== 'x-gzip') continue;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return !q || Number(q.slice(2)) > 0;
-  }
-  return false;
 }
 
 /** The internal request's path and headers, made only from values parsed out of `req`. */

@@ -6,6 +6,7 @@ import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { EVT, type Logger } from '../log/logger.js';
 import type { ResponseCounter, StatsCollector } from './stats.js';
 import type { StreamView } from '../stream/contracts.js';
+import { acceptsGzip } from '../http/encoding.js';
 
 // The prometheus API: the original's metric names and labels, plus what operators need
 // beyond them. The hot path never touches prom-client: every value is read from the
@@ -279,18 +280,4 @@ export class PrometheusMetrics {
     c.inc(labels, d);
     return d;
   }
-}
-
-/** True when an Accept-Encoding header allows gzip (listed, or "*", with a q-value above 0). */
-export function acceptsGzip(header: string | undefined): boolean {
-  if (!header) return false;
-  let star = false;
-  for (const part of header.split(',')) {
-    const [name = '', ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const ok = q === undefined || Number(q.slice(2)) > 0;
-    if (name.trim() === 'gzip' || name.trim() === 'x-gzip') return ok;
-    if (name.trim() === '*') star = ok;
-  }
-  return star;
 }

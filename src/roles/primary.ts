@@ -6,12 +6,12 @@ import type { Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
 import { Stream } from '../stream/stream.js';
 import { planReload, type ReloadPlan } from '../reload.js';
-import { createPlaylist } from '../status/index.js';
 import { Primary, type PrimaryHost, type PrimaryLink } from '../cluster/primary.js';
 import { aggregatedResponses, aggregatedView } from '../cluster/views.js';
-import { PrimaryApiServer } from '../cluster/primary-api.js';
+import { PrimaryApiServer, type InternalRoute } from '../cluster/primary-api.js';
 import type { MirrorOutput } from '../cluster/mirror.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
+import { apiHandler, needsUpstreams } from './apis.js';
 import { assertReloadable, staticHandler, type Runner } from './shared.js';
 
 // Multi-process mode: each stream has a slot, its number on the data pipe and in the
@@ -32,7 +32,7 @@ interface Carried {
  * static resources the workers forward to the internal socket. The workers get every
  * packet through `link.mirror` and report their counters.
  */
-class PrimaryApp implements PrimaryHost {
+export class PrimaryApp implements PrimaryHost {
   readonly upstream: UpstreamSide<MirrorOutput>;
   /** The internal server that answers the workers' API and static requests. */
   readonly internal: PrimaryApiServer;
@@ -49,15 +49,15 @@ class PrimaryApp implements PrimaryHost {
       clientDetails: false,
       forwardedStatus: true,
     }, carried?.upstream);
-    this.internal = carried?.internal ?? new PrimaryApiServer(link.apiSecret);
+    this.internal = carried?.internal ?? new PrimaryApiServer(link.apiSecret, log);
     // The internal socket, by resource index: the worker where the request arrived
     // authorised and logged it. APIs need the workers' latest counters; static
     // resources keep one cache here.
-    const routes = new Map<number, Handler>();
+    const routes = new Map<number, InternalRoute>();
     cfg.resources.forEach((r, index) => {
       if (r.type === 'stream') return;
       const h = this.handlerFor(r, log.child({ resource: r.serve }));
-      routes.set(index, r.type === 'api' ? (req, res) => { void link.refresh().then(() => h(req, res)); } : h);
+      routes.set(index, { serve: r.serve, handle: needsUpstreams(r) ? async (req, res) => { await link.refresh(); h(req, res); } : h });
     });
     this.internal.setRoutes(this.generation, routes);
   }
@@ -84,7 +84,7 @@ class PrimaryApp implements PrimaryHost {
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {
     if (r.type === 'static') return staticHandler(r, this.cfg, rlog, this.statics);
-    return r.api === 'playlist' ? createPlaylist(this.cfg) : this.upstream.apiHandler(r, rlog);
+    return apiHandler(r, rlog, this.cfg, this.upstream);
   }
 }
 

@@ -10,8 +10,8 @@ import { Stream } from '../stream/stream.js';
 import { createHub } from '../stream/create-hub.js';
 import type { StreamHub } from '../hub/hub.js';
 import { planReload, type ReloadPlan } from '../reload.js';
-import { createPlaylist } from '../status/index.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
+import { apiHandler } from './apis.js';
 import { assertReloadable, createFront, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
 
 /** What a SingleApp built by reload() takes over from the one it replaces. */
@@ -95,7 +95,7 @@ export class SingleApp implements Runner {
     switch (r.type) {
       case 'stream': return streamHandler(r, this.upstream.streams.get(r.serve)!, this.upstream.admission, rlog, this.upstream.status?.onClient);
       case 'static': return staticHandler(r, this.cfg, rlog, this.statics);
-      case 'api': return r.api === 'playlist' ? createPlaylist(this.cfg) : this.upstream.apiHandler(r, rlog);
+      case 'api': return apiHandler(r, rlog, this.cfg, this.upstream);
     }
   }
 }

@@ -2,8 +2,7 @@ import { resourceUpstreams, type Config, type ResourceConfig } from '../config/s
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { Admission } from '../stream/admission.js';
-import type { Handler } from '../http/server.js';
-import { checkHandler, controlHandler, healthHandler, notFoundHandler, statisticsHandler, type ApiContext } from '../http/api.js';
+import type { ApiContext } from '../http/api.js';
 import { StatsCollector, type ResponseCounter } from '../metrics/stats.js';
 import { PrometheusMetrics } from '../metrics/prometheus.js';
 import { Notifier } from '../events/notifier.js';
@@ -13,6 +12,7 @@ import type { Stream } from '../stream/stream.js';
 import type { StreamOutput, StreamView } from '../stream/contracts.js';
 import type { ReloadPlan } from '../reload.js';
 import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js';
+import type { ApiUpstreams } from './apis.js';
 
 /**
  * How a composition root with upstreams (single.ts, primary.ts) shapes them: where each
@@ -49,9 +49,9 @@ export interface UpstreamCarry<O extends StreamOutput> {
 /**
  * The upstream side of a process (single, or a multi-process primary): the streams with
  * their supervisors, admission and the limits, notifications, statistics, metrics, status
- * page and the APIs over them.
+ * page, and what the APIs over them are built from (apis.ts).
  */
-export class UpstreamSide<O extends StreamOutput> {
+export class UpstreamSide<O extends StreamOutput> implements ApiUpstreams {
   readonly streams = new Map<string, Stream<O>>();
   /** Stream requests by response status, per stream (for the metrics). */
   readonly responses = new Map<string, ResponseCounter>();
@@ -61,7 +61,8 @@ export class UpstreamSide<O extends StreamOutput> {
   readonly limits: LimitWatcher;
   readonly metrics: PrometheusMetrics | undefined;
   readonly status: StatusApi | undefined;
-  private readonly api: ApiContext;
+  readonly api: ApiContext;
+  readonly forwardedStatus: boolean;
   private draining: boolean;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -124,41 +125,11 @@ export class UpstreamSide<O extends StreamOutput> {
     this.forwardedStatus = parts.forwardedStatus;
   }
 
-  private readonly forwardedStatus: boolean;
-
   /** Start upstreams (those not running yet), statistics and heartbeat. */
   start(): void {
     for (const s of this.streams.values()) s.start();
     this.stats.start();
     this.notifier.start();
-  }
-
-  /** The handler of an API resource (all but the playlist, which needs only the configuration). */
-  apiHandler(r: ResourceConfig, rlog: Logger): Handler {
-    const api = this.api;
-    const target = r.remote !== undefined ? this.streams.get(r.remote) : undefined;
-    switch (r.api) {
-      case 'health': return healthHandler(api);
-      case 'statistics': return statisticsHandler(api);
-      case 'prometheus': {
-        const m = this.metrics!;
-        return (req, res) => m.handle(req, res);
-      }
-      case 'status': return this.status!.page(r, rlog, this.forwardedStatus);
-      case 'check':
-      case 'control':
-        if (!target) {
-          rlog.warn({ evt: EVT.warning, api: r.api, remote: r.remote }, `${r.api} API: no stream is served on ${JSON.stringify(r.remote)}; answering 404`);
-          return notFoundHandler();
-        }
-        if (r.api === 'check') return checkHandler(target);
-        // Compatible with the original, but anyone who can reach it can take streams down.
-        if (!r.authentication?.type) rlog.warn({ evt: EVT.warning, api: 'control' }, 'control API without authentication: anyone who can reach it can switch the stream offline');
-        return controlHandler(target);
-      default:
-        rlog.warn({ evt: EVT.warning, api: r.api }, 'resource of type "api" without a known "api"; answering 404');
-        return notFoundHandler();
-    }
   }
 
   /**

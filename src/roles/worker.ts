@@ -7,12 +7,12 @@ import { DEFAULT_TIMEOUT_MS as STATIC_TIMEOUT_MS } from '../http/static.js';
 import { StatusCounts, type ResponseCounter } from '../metrics/stats.js';
 import { createHub } from '../stream/create-hub.js';
 import { planReload } from '../reload.js';
-import { TrustedProxies, createPlaylist, statusForward } from '../status/index.js';
 import type { WorkerStreamCounters } from '../cluster/protocol.js';
 import { RemoteAdmission, RemoteStream } from '../cluster/remote.js';
-import { internalAgent, primaryProxy, type ForwardKind } from '../cluster/primary-proxy.js';
+import { internalAgent, primaryProxy, type ForwardKind, type ForwardQuery } from '../cluster/primary-proxy.js';
 import { runWorker, type WorkerConfig, type WorkerHost, type WorkerLink } from '../cluster/worker.js';
 import { assertReloadable, createFront, publicRoutes, staticTimeoutMs, streamHandler } from './shared.js';
+import { workerApiHandler } from './apis.js';
 
 /** A worker process: its life (cluster/worker.ts) with a WorkerApp per configuration. */
 export function runWorkerProcess(logh: LogHandle): Promise<number> {
@@ -34,7 +34,7 @@ interface Carried {
  * hubs the primary's data pipe feeds; admission and the APIs are the primary's (requests
  * for them are forwarded to its internal socket).
  */
-class WorkerApp implements WorkerHost {
+export class WorkerApp implements WorkerHost {
   readonly cfg: Config;
   readonly front: HttpFront;
   /** Client-side streams, by slot. */
@@ -110,24 +110,12 @@ class WorkerApp implements WorkerHost {
     switch (r.type) {
       case 'stream': return streamHandler(r, [...this.remoteStreams.values()].find((s) => s.name === r.serve)!, this.gate, rlog, undefined);
       case 'static': return this.forward(index, 'static', (staticTimeoutMs(this.cfg) ?? STATIC_TIMEOUT_MS) + 2000);
-      case 'api':
-        if (r.api === 'playlist') return createPlaylist(this.cfg);
-        if (r.api === 'status') return this.forwardStatus(index);
-        return this.forward(index, r.api === 'control' ? 'control' : r.api === 'prometheus' ? 'prometheus' : 'api');
+      case 'api': return workerApiHandler(r, rlog, this.cfg, (kind, query) => this.forward(index, kind, undefined, query));
     }
   }
 
-  /** A status page, answered by the primary from queries built here (src/status/forward.ts). */
-  private forwardStatus(resourceIndex: number): Handler {
-    const trusted = new TrustedProxies(this.cfg.trustedproxies);
-    return primaryProxy({
-      socketPath: this.link.apiSocket, secret: this.link.apiSecret, generation: this.generation, resourceIndex, kind: 'status',
-      agent: this.internalAgent, query: (req) => statusForward(req, trusted),
-    });
-  }
-
   /** A resource the primary answers (see cluster/primary-proxy.ts). */
-  private forward(resourceIndex: number, kind: ForwardKind, timeoutMs?: number): Handler {
-    return primaryProxy({ socketPath: this.link.apiSocket, secret: this.link.apiSecret, generation: this.generation, resourceIndex, kind, timeoutMs, agent: this.internalAgent });
+  private forward(resourceIndex: number, kind: ForwardKind, timeoutMs?: number, query?: ForwardQuery): Handler {
+    return primaryProxy({ socketPath: this.link.apiSocket, secret: this.link.apiSecret, generation: this.generation, resourceIndex, kind, timeoutMs, agent: this.internalAgent, query });
   }
 }

@@ -232,40 +232,49 @@ test('profile: true adds the Node runtime metrics', async () => {
   assert.ok(s.families.has('streaming_packets_sent'));
 });
 
-test('gzip when the scraper sends Accept-Encoding: gzip (as the original), plain text otherwise', async () => {
-  const p = await startProxy({
-    resources: [
-      { type: 'stream', serve: '/live.ts', remote: `http://127.0.0.1:${await freePort()}/x.ts` },
-      { type: 'api', api: 'prometheus', serve: '/metrics' },
-    ],
-  });
-  cleanups.push(() => p.stop());
-  const fetchRaw = (headers: Record<string, string>) => new Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-    // http.get does not decode: the bytes on the wire are what we check.
-    const req = http.get(p.url('/metrics'), { agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+for (const workers of [1, 2]) {
+  test(`workers: ${workers}: gzip when the scraper sends Accept-Encoding: gzip (as the original) or "*", plain text otherwise`, async () => {
+    const p = await startProxy({
+      workers,
+      resources: [
+        { type: 'stream', serve: '/live.ts', remote: `http://127.0.0.1:${await freePort()}/x.ts` },
+        { type: 'api', api: 'prometheus', serve: '/metrics' },
+      ],
     });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('scrape timed out')));
-  });
-  const zipped = await fetchRaw({ 'Accept-Encoding': 'gzip' });
-  assert.equal(zipped.headers['content-encoding'], 'gzip');
-  assert.match(zipped.headers.vary ?? '', /Accept-Encoding/i);
-  assert.equal(Number(zipped.headers['content-length']), zipped.body.length);
-  assert.deepEqual([...zipped.body.subarray(0, 2)], [0x1f, 0x8b], 'a gzip stream');
-  const text = gunzipSync(zipped.body).toString('utf8');
-  const fams = new Map(parsePrometheus(text).map((f) => [f.name, f]));
-  assert.ok(fams.has('streaming_packets_sent'));
-  assert.equal(value(fams, 'streaming_source_connected', { stream: '/live.ts', url: fams.get('streaming_source_connected')!.metrics[0]!.labels!.url! }), 0);
+    cleanups.push(() => p.stop());
+    const fetchRaw = (headers: Record<string, string>) => new Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      // http.get does not decode: the bytes on the wire are what we check.
+      const req = http.get(p.url('/metrics'), { agent: false, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.setTimeout(5000, () => req.destroy(new Error('scrape timed out')));
+    });
+    const zipped = await fetchRaw({ 'Accept-Encoding': 'gzip' });
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.match(zipped.headers.vary ?? '', /Accept-Encoding/i);
+    assert.equal(Number(zipped.headers['content-length']), zipped.body.length);
+    assert.deepEqual([...zipped.body.subarray(0, 2)], [0x1f, 0x8b], 'a gzip stream');
+    const text = gunzipSync(zipped.body).toString('utf8');
+    const fams = new Map(parsePrometheus(text).map((f) => [f.name, f]));
+    assert.ok(fams.has('streaming_packets_sent'));
+    assert.equal(value(fams, 'streaming_source_connected', { stream: '/live.ts', url: fams.get('streaming_source_connected')!.metrics[0]!.labels!.url! }), 0);
 
-  // What Prometheus itself sends; and a refusal by q=0.
-  const prom = await fetchRaw({ 'Accept-Encoding': 'gzip, deflate;q=0.5' });
-  assert.equal(prom.headers['content-encoding'], 'gzip');
-  for (const ae of [undefined, 'identity', 'gzip;q=0', 'br']) {
-    const plain = await fetchRaw(ae === undefined ? {} : { 'Accept-Encoding': ae });
-    assert.equal(plain.headers['content-encoding'], undefined, String(ae));
-    assert.match(plain.body.toString('utf8'), /^# HELP /m);
-  }
-});
+    // What Prometheus itself sends; and a refusal by q=0.
+    const prom = await fetchRaw({ 'Accept-Encoding': 'gzip, deflate;q=0.5' });
+    assert.equal(prom.headers['content-encoding'], 'gzip');
+    // "*" accepts gzip (RFC 9110 12.5.3), in one process as with workers.
+    for (const ae of ['*', 'identity, *;q=0.5']) {
+      const star = await fetchRaw({ 'Accept-Encoding': ae });
+      assert.equal(star.headers['content-encoding'], 'gzip', ae);
+      assert.deepEqual([...star.body.subarray(0, 2)], [0x1f, 0x8b], ae);
+    }
+    for (const ae of [undefined, 'identity', 'gzip;q=0', 'br', '*;q=0', 'gzip;q=0, *']) {
+      const plain = await fetchRaw(ae === undefined ? {} : { 'Accept-Encoding': ae });
+      assert.equal(plain.headers['content-encoding'], undefined, String(ae));
+      assert.match(plain.body.toString('utf8'), /^# HELP /m);
+    }
+  });
+}

@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrimaryApiServer } from '../../../src/cluster/primary-api.js';
 import { RestreamerError } from '../../../src/errors.js';
+import { capturedLogger } from '../../helpers/inproc.js';
 
 test('a path already taken: INTERNAL_SOCKET naming the path and the reason', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rs-api-'));
   try {
     const path = join(dir, 'api.sock');
     writeFileSync(path, 'x');
-    const server = new PrimaryApiServer('secret');
+    const server = new PrimaryApiServer('secret', capturedLogger().log);
     await assert.rejects(server.listen(path), (e: unknown) => {
       assert.ok(e instanceof RestreamerError);
       assert.equal(e.code, 'INTERNAL_SOCKET');

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
-import { PrometheusMetrics, acceptsGzip, type MetricsStream } from '../../../src/metrics/prometheus.js';
+import { PrometheusMetrics, type MetricsStream } from '../../../src/metrics/prometheus.js';
 import { StatsCollector, StatusCounts, type StreamView } from '../../../src/metrics/stats.js';
 import type { AnalyzerView } from '../../../src/stream/contracts.js';
 import { capturedLogger, request, serve, type Answer } from '../../helpers/inproc.js';
@@ -154,20 +154,6 @@ test('gzip when the scraper accepts it: the same exposition, compressed, with it
     assert.equal(refused.headers['content-encoding'], undefined);
     assert.equal(value(families(refused.body.toString('utf8')), 'streaming_packets_sent', { stream: '/a.ts' }), 42);
   } finally { metrics.close(); }
-});
-
-test('acceptsGzip: listed or "*", with a q-value above 0', () => {
-  assert.equal(acceptsGzip(undefined), false);
-  assert.equal(acceptsGzip(''), false);
-  assert.equal(acceptsGzip('gzip'), true);
-  assert.equal(acceptsGzip('GZIP;q=0.5'), true);
-  assert.equal(acceptsGzip('x-gzip'), true);
-  assert.equal(acceptsGzip('deflate, br'), false);
-  assert.equal(acceptsGzip('gzip;q=0'), false);
-  assert.equal(acceptsGzip('*'), true);
-  assert.equal(acceptsGzip('*;q=0'), false);
-  assert.equal(acceptsGzip('gzip;q=0, *'), false, 'an explicit refusal wins over "*"');
-  assert.equal(acceptsGzip('identity, *;q=0.1'), true);
 });
 
 test('profile: the Node runtime metrics are added', async () => {
