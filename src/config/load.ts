@@ -15,7 +15,6 @@ import { didYouMean } from './suggest.js';
 // escaping from here is a bug: the fuzz test in test/unit/config/load-fuzz.test.ts holds that.
 
 export type { ConfigIssue } from './checks.js';
-export { formatPath } from './prepare.js';
 
 export class ConfigError extends RestreamerError {
   readonly issues: ConfigIssue[];

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RestreamerError } from '../../../src/errors.js';
 import { configJsonSchema, configJsonSchemaText } from '../../../src/config/jsonschema.js';
-import { ConfigError, formatPath, loadConfig, parseConfig, type ConfigIssue } from '../../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig, type ConfigIssue } from '../../../src/config/load.js';
 import { authUsers, resourceUpstreams, type Config } from '../../../src/config/schema.js';
 import { closest, editDistance } from '../../../src/config/suggest.js';
 import { knownSchemes } from '../../../src/sources/registry.js';
@@ -488,13 +488,6 @@ describe('suggestions', () => {
   });
 });
 
-describe('helpers', () => {
-  it('formatPath', () => {
-    assert.equal(formatPath(['resources', 0, 'authentication', 'users', 2]), 'resources[0].authentication.users[2]');
-    assert.equal(formatPath(['userlist', 'bob smith', 'password']), 'userlist["bob smith"].password');
-    assert.equal(formatPath([]), '');
-  });
-});
 
 describe('restreamer.schema.json', () => {
   it('is what npm run schema generates now', async () => {
