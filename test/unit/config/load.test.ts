@@ -337,6 +337,23 @@ describe('numbers have ranges', () => {
     for (const ok of [{ cache: 31_536_000 }, { mru: 65535 }, { linger: 86400 }, { rtpreorder: 1024 }]) await res(ok);
     for (const bad of [{ cache: 31_536_001 }, { mru: 65536 }, { linger: 1e6 }, { rtpreorder: 0 }, { mru: 1.5 }]) await configError(res(bad));
   });
+  it('an out-of-range message names the unit and why the bound is there, where that is not obvious', async () => {
+    const day = 'seconds (one day: longer timers would overflow Node\'s 24.8-day limit and fire at once)';
+    const cases: [config: object, path: string, message: string][] = [
+      [{ inputbuffer: 1e7 }, 'inputbuffer', '10000000 is too large; expected at most 1000000 packets (a ring of that many 188-byte packets per stream)'],
+      [{ grace: -1 }, 'grace', `-1 is too small; expected at least 0 ${day}`],
+      [{ resources: [{ ...STREAM, linger: 1e6 }] }, 'resources[0].linger', `1000000 is too large; expected at most 86400 ${day}`],
+      [{ resources: [{ ...STREAM, cache: 4e7 }] }, 'resources[0].cache', '40000000 is too large; expected at most 31536000 seconds (one year)'],
+      // Bounds that need no reason get none.
+      [{ drain: 3601 }, 'drain', '3601 is too large; expected at most 3600'],
+      [{ batchms: 1001 }, 'batchms', '1001 is too large; expected at most 1000'],
+      [{ resources: [{ ...STREAM, mru: 65536 }] }, 'resources[0].mru', '65536 is too large; expected at most 65535'],
+    ];
+    for (const [config, path, message] of cases) {
+      const e = await configError(parseConfig(JSON.stringify(config), '/'));
+      assert.deepEqual(e.issues[0], { path, message });
+    }
+  });
   it('-0 reads as 0', async () => {
     const c = await parseConfig('{"timeout": -0, "maxconnections": -0}', '/');
     assert.ok(Object.is(c.timeout, 0) && Object.is(c.maxconnections, 0));
