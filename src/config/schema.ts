@@ -42,8 +42,8 @@ export const MAX_BUFFER_PACKETS = 1_000_000;
 /** Largest connection limit: far more sockets than one host can hold open. */
 export const MAX_CONNECTIONS = 10_000_000;
 
-export const DEFAULT_INPUTBUFFER = 1000;
-export const DEFAULT_OUTPUTBUFFER = 400;
+const DEFAULT_INPUTBUFFER = 1000;
+const DEFAULT_OUTPUTBUFFER = 400;
 export const DEFAULT_MRU = 1500;
 /** rtp:// reorder window, datagrams: about 20 ms at 4 Mbit/s, and only paid on a gap. */
 export const DEFAULT_RTP_REORDER = 8;
@@ -76,7 +76,7 @@ export interface KeyMeta {
 }
 
 /** The KeyMeta of each key's schema (the value in its object's shape). */
-export const KEYS = z.registry<KeyMeta>();
+const KEYS = z.registry<KeyMeta>();
 
 /** The KeyMeta of a key's schema; undefined for a schema that is no key. */
 export function keyMeta(key: z.core.$ZodType | undefined): KeyMeta | undefined {
@@ -85,7 +85,7 @@ export function keyMeta(key: z.core.$ZodType | undefined): KeyMeta | undefined {
 
 /** The keys of `object` whose KeyMeta passes `test`, in schema order. */
 export function keysWhere<S extends z.core.$ZodShape>(object: z.ZodObject<S, z.core.$ZodObjectConfig>, test: (m: KeyMeta) => boolean): (keyof S & string)[] {
-  return Object.keys(object.shape).filter((k) => {
+  return (Object.keys(object.shape) as (keyof S & string)[]).filter((k) => {
     const m = keyMeta(object.shape[k]);
     return m !== undefined && test(m);
   });
