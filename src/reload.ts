@@ -1,16 +1,19 @@
-import type { Config, ResourceConfig } from './config/schema.js';
+import { ConfigSchema, ResourceSchema, keysWhere, type Config, type ResourceConfig } from './config/schema.js';
 import { parseListen } from './config/listen.js';
 
-// SIGHUP reload: what a new configuration changes, decided before anything is touched.
-// A stream is kept (same upstream connection, same clients) when everything that shapes
-// its data path is equal: its own keys except `authentication` (checked per request) and
-// the global keys its supervisor, aligner and hub read. Everything else (APIs, static
-// resources, users, limits, notifications) is rebuilt, which costs no viewer anything.
+// SIGHUP reload: what a new configuration changes, decided before anything is touched,
+// by what the schema says each key's change does (its KeyMeta.reload). A stream is kept
+// (same upstream connection, same clients) when every key that shapes its data path is
+// equal: its own keys but `authentication` (checked per request) and the global keys its
+// supervisor, aligner and hub read. Everything else (APIs, static resources, users,
+// limits, notifications) is rebuilt, which costs no viewer anything.
 
 /** Global keys a stream's data path reads: a change restarts every stream. */
-const STREAM_GLOBALS = ['timeout', 'reconnect', 'readtimeout', 'inputbuffer', 'outputbuffer', 'batchms', 'batchmaxms', 'grace', 'slowtimeout'] as const;
+const STREAM_GLOBALS = keysWhere(ConfigSchema, (m) => m.reload === 'restart');
+/** A stream resource's keys whose change restarts that stream. */
+const STREAM_OWN = keysWhere(ResourceSchema, (m) => m.reload === 'restart');
 /** Keys that cannot change while running (the listening socket, the process layout). */
-export const FIXED_GLOBALS = ['listen', 'workers'] as const;
+const FIXED_GLOBALS = keysWhere(ConfigSchema, (m) => m.reload === 'refuse');
 
 export interface ReloadPlan {
   /** Serve paths of streams whose definition is unchanged: upstream and clients kept. */
@@ -19,7 +22,7 @@ export interface ReloadPlan {
   restart: string[];
   remove: string[];
   add: string[];
-  /** Keys in FIXED_GLOBALS that differ: the reload is refused. */
+  /** Keys that cannot change while running and differ: the reload is refused. */
   refused: { key: string; from: unknown; to: unknown }[];
 }
 
@@ -28,13 +31,14 @@ const streamsOf = (cfg: Config): Map<string, ResourceConfig> =>
 
 /** A stable text of what shapes a stream's data path (key order does not matter). */
 function streamIdentity(r: ResourceConfig, cfg: Config): string {
-  const { authentication: _auth, ...own } = r;
+  const own = Object.fromEntries(STREAM_OWN.map((k) => [k, r[k]]));
   const globals = Object.fromEntries(STREAM_GLOBALS.map((k) => [k, cfg[k]]));
   return stableJson({ own, globals });
 }
 
 export function planReload(from: Config, to: Config): ReloadPlan {
-  const same = (k: (typeof FIXED_GLOBALS)[number]) => k === 'listen' ? stableJson(parseListen(from.listen)) === stableJson(parseListen(to.listen)) : from[k] === to[k];
+  // Two spellings of one address (":80", ":http") are the same socket.
+  const same = (k: keyof Config) => k === 'listen' ? stableJson(parseListen(from.listen)) === stableJson(parseListen(to.listen)) : stableJson(from[k]) === stableJson(to[k]);
   const refused = FIXED_GLOBALS.filter((k) => !same(k)).map((key) => ({ key, from: from[key], to: to[key] }));
   const before = streamsOf(from);
   const after = streamsOf(to);

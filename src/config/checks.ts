@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { redactUrl } from '../log/redact.js';
 import { findSourceKind, knownSchemes } from '../sources/registry.js';
-import { AUTH_TYPES, STATIC_SCHEMES, authUsers, resourceUpstreams, type AuthenticationConfig, type Config } from './schema.js';
+import { AUTH_TYPES, STATIC_SCHEMES, authUsers, resourceUpstreams, type AuthenticationConfig, type Config, type ResourceConfig } from './schema.js';
 import { didYouMean } from './suggest.js';
 
 // Checks that span several keys or touch the disk, run once the schema accepted the
@@ -29,16 +29,181 @@ export interface CheckResult {
  * never sees them); the few refusals are what the original refused or panicked on.
  */
 export async function checkConfig(config: Config, baseDir: string, noPassword: ReadonlySet<string> = new Set()): Promise<CheckResult> {
-  const errors: ConfigIssue[] = [];
-  const warnings: ConfigIssue[] = [];
-  const err = (path: string, message: string) => errors.push({ path, message });
-  const warn = (path: string, message: string) => warnings.push({ path, message });
-  const users = Object.keys(config.userlist);
-  const dropResources = new Set<number>();
-  const dropNotifications = new Set<number>();
+  const c = new Checker(config, baseDir, noPassword);
+  // Streams first: which ones exist decides what check/control APIs refer to.
+  c.streams();
+  c.resources();
+  c.duplicates();
+  c.notifications();
+  c.globals();
+  return c.finish();
+}
 
-  const checkUsers = (path: string, auth: AuthenticationConfig | undefined, effect: string, nobody: string) => {
+/** Sorts issues found in different passes into document order: top-level keys, then resources, then notifications. */
+export function byDocumentOrder(a: ConfigIssue, b: ConfigIssue): number {
+  const [ga, ia] = position(a.path);
+  const [gb, ib] = position(b.path);
+  return ga - gb || ia - ib;
+}
+
+function position(path: string): [group: number, index: number] {
+  const m = /^(resources|notifications)\[(\d+)\]/.exec(path);
+  if (!m) return [0, 0];
+  return [m[1] === 'resources' ? 1 : 2, Number(m[2])];
+}
+
+/** One run of checkConfig: the findings so far and what is to be dropped. */
+class Checker {
+  private readonly errors: ConfigIssue[] = [];
+  private readonly warnings: ConfigIssue[] = [];
+  private readonly users: string[];
+  private readonly dropResources = new Set<number>();
+  private readonly dropNotifications = new Set<number>();
+  private readonly preambles: Promise<void>[] = [];
+
+  constructor(private readonly config: Config, private readonly baseDir: string, private readonly noPassword: ReadonlySet<string>) {
+    this.users = Object.keys(config.userlist);
+  }
+
+  private readonly err = (path: string, message: string): void => { this.errors.push({ path, message }); };
+  private readonly warn = (path: string, message: string): void => { this.warnings.push({ path, message }); };
+
+  /** Each stream's upstream URLs: unusable ones are dropped; a stream with none at all is skipped. */
+  streams(): void {
+    const { config, baseDir, warn } = this;
+    config.resources.forEach((r, i) => {
+      if (r.type !== 'stream') return;
+      const p = `resources[${i}]`;
+      if (resourceUpstreams(r).length === 0) {
+        // The original: "no URL" for this stream, which it skipped (and served 404 on its path).
+        warn(`${p}.remote`, 'stream skipped: no upstream in "remote" or "remotes" (as the original skipped it); set "remote" to a URL such as "http://host/stream.ts"');
+        this.dropResources.add(i);
+        return;
+      }
+      if (r.remote !== undefined) {
+        const url = checkUpstream(`${p}.remote`, resolveRelativeFile(r.remote, baseDir), warn);
+        if (url === undefined) delete r.remote;
+        else r.remote = url;
+      }
+      const remotes: string[] = [];
+      r.remotes.forEach((u, j) => {
+        const url = checkUpstream(`${p}.remotes[${j}]`, resolveRelativeFile(u, baseDir), warn);
+        if (url !== undefined) remotes.push(url);
+      });
+      r.remotes = remotes;
+      if (resourceUpstreams(r).length === 0) {
+        warn(`${p}.remote`, 'no usable upstream: the stream stays offline and answers 404 (as the original, whose attempts all failed)');
+      }
+    });
+  }
+
+  /** Every resource kept so far: its users, its path, what it refers to, its preamble. */
+  resources(): void {
+    const kept = (r: ResourceConfig, i: number) => r.type === 'stream' && !this.dropResources.has(i);
+    const streamPaths = [...new Set(this.config.resources.filter(kept).map((r) => r.serve))];
+    this.config.resources.forEach((r, i) => {
+      if (this.dropResources.has(i)) return;
+      const p = `resources[${i}]`;
+      this.checkUsers(`${p}.authentication`, r.authentication, 'that user cannot log in', 'lets nobody in');
+      checkServe(`${p}.serve`, r.serve, this.warn);
+      if (!this.usable(r, p, streamPaths)) {
+        this.dropResources.add(i);
+        return;
+      }
+      if (r.preamble !== '') this.preamble(r, p);
+    });
+  }
+
+  /** False (with a warning) for a static resource without a usable remote, or a check/control API without its stream. */
+  private usable(r: ResourceConfig, p: string, streamPaths: string[]): boolean {
+    if (r.type === 'static') {
+      const why = r.remote === undefined ? 'no "remote"' : staticProblem(r.remote);
+      if (why) {
+        // The original answered 502 on every request; there is nothing to serve either way.
+        this.warn(`${p}.remote`, `static resource skipped (its path answers 404): ${why}; expected a file://, http:// or https:// URL`);
+        return false;
+      }
+      if (r.remotes.length) this.warn(`${p}.remotes`, 'ignored: a static resource fetches only "remote"');
+    } else if (r.type === 'api' && (r.api === 'check' || r.api === 'control')) {
+      const streams = streamPaths.length ? `stream paths: ${list(streamPaths)}` : 'there are no stream resources';
+      if (r.remote === undefined || !streamPaths.includes(r.remote)) {
+        const what = r.remote === undefined ? 'no "remote"' : `${JSON.stringify(r.remote)} is not the serve path of a stream resource`;
+        // The original logged stream_notfound and did not register the path: it answers 404.
+        this.warn(`${p}.remote`, `${r.api} API skipped (its path answers 404): ${what} (${streams})${r.remote === undefined ? '' : didYouMean(r.remote, streamPaths)}`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Resolve the preamble file against the config folder and check, in the background, that it can be read. */
+  private preamble(r: ResourceConfig, p: string): void {
+    const file = resolve(this.baseDir, r.preamble);
+    r.preamble = file;
+    this.preambles.push(checkReadableFile(file).then((why) => {
+      if (!why) return;
+      // The original logged preamble_read and served the stream without one.
+      this.warn(`${p}.preamble`, `cannot use preamble file ${JSON.stringify(file)}: ${why}; the stream is served without a preamble`);
+      r.preamble = '';
+    }));
+  }
+
+  /** Duplicate paths made the original's http.ServeMux panic at start. */
+  duplicates(): void {
+    const served = new Map<string, number>();
+    this.config.resources.forEach((r, i) => {
+      if (this.dropResources.has(i)) return;
+      const first = served.get(r.serve);
+      if (first !== undefined) this.err(`resources[${i}].serve`, `${JSON.stringify(r.serve)} is already served by resources[${first}]; each serve path must be unique`);
+      else served.set(r.serve, i);
+    });
+  }
+
+  notifications(): void {
+    this.config.notifications.forEach((n, i) => {
+      const p = `notifications[${i}]`;
+      this.checkUsers(`${p}.authentication`, n.authentication, 'the request is sent without credentials', 'sends no credentials');
+      let scheme = '';
+      try {
+        scheme = new URL(n.url).protocol;
+      } catch { /* reported below */ }
+      if (scheme !== 'http:' && scheme !== 'https:') {
+        this.warn(`${p}.url`, `notification skipped: ${JSON.stringify(redactUrl(n.url))} is not an http:// or https:// URL (the original failed each time it sent it)`);
+        this.dropNotifications.add(i);
+      }
+    });
+  }
+
+  /** Top-level keys that depend on each other or on the notifications. */
+  globals(): void {
+    const { config } = this;
+    const heartbeat = config.notifications.findIndex((n, i) => n.event === 'heartbeat' && !this.dropNotifications.has(i));
+    if (config.heartbeatinterval === 0 && heartbeat >= 0) {
+      this.err('heartbeatinterval', `0 with a heartbeat notification (notifications[${heartbeat}]): the original panics on it; set the interval in seconds (default 60)`);
+    }
+    if (config.fullconnections > 0 && config.maxconnections > 0 && config.fullconnections > config.maxconnections) {
+      // Allowed (the original accepted it), but the soft limit can never be reached.
+      this.warn('fullconnections', `${config.fullconnections} is above maxconnections (${config.maxconnections}): the soft limit is never reached and limit_hit never fires`);
+    }
+  }
+
+  /** Once the preamble checks are done: drop what was skipped, and report in document order. */
+  async finish(): Promise<CheckResult> {
+    const { config } = this;
+    await Promise.all(this.preambles);
+    if (!config.resources.some((r, i) => r.type === 'stream' && !this.dropResources.has(i))) {
+      // The original exits ("No streams available"); serving only APIs and static files is useful, so this is a warning.
+      this.warn('resources', 'no stream resource: only the other resources are served (the original refused to start without a stream)');
+    }
+    config.resources = config.resources.filter((_, i) => !this.dropResources.has(i));
+    config.notifications = config.notifications.filter((_, i) => !this.dropNotifications.has(i));
+    // Preamble checks finish in any order: report in document order.
+    return { errors: this.errors.sort(byDocumentOrder), warnings: this.warnings.sort(byDocumentOrder) };
+  }
+
+  private checkUsers(path: string, auth: AuthenticationConfig | undefined, effect: string, nobody: string): void {
     if (!auth) return;
+    const { config, users, noPassword, warn } = this;
     const known = users.length ? `known users: ${list(users)}` : 'userlist is empty';
     const missing = (u: string) => noPassword.has(u)
       ? `user ${JSON.stringify(u)} has no password in userlist; ${effect}`
@@ -52,126 +217,7 @@ export async function checkConfig(config: Config, baseDir: string, noPassword: R
     } else if (auth.type !== '' && authUsers(auth).filter((u) => Object.hasOwn(config.userlist, u)).length === 0) {
       warn(`${path}.users`, `authentication type "${auth.type}" with no user from userlist ${nobody}`);
     }
-  };
-
-  const staticSchemes = 'a file://, http:// or https:// URL';
-  const preambles: Promise<void>[] = [];
-
-  // Streams first: which ones exist decides what check/control APIs refer to.
-  config.resources.forEach((r, i) => {
-    if (r.type !== 'stream') return;
-    const p = `resources[${i}]`;
-    if (resourceUpstreams(r).length === 0) {
-      // The original: "no URL" for this stream, which it skipped (and served 404 on its path).
-      warn(`${p}.remote`, 'stream skipped: no upstream in "remote" or "remotes" (as the original skipped it); set "remote" to a URL such as "http://host/stream.ts"');
-      dropResources.add(i);
-      return;
-    }
-    if (r.remote !== undefined) {
-      const url = checkUpstream(`${p}.remote`, resolveRelativeFile(r.remote, baseDir), warn);
-      if (url === undefined) delete r.remote;
-      else r.remote = url;
-    }
-    const remotes: string[] = [];
-    r.remotes.forEach((u, j) => {
-      const url = checkUpstream(`${p}.remotes[${j}]`, resolveRelativeFile(u, baseDir), warn);
-      if (url !== undefined) remotes.push(url);
-    });
-    r.remotes = remotes;
-    if (resourceUpstreams(r).length === 0) {
-      warn(`${p}.remote`, 'no usable upstream: the stream stays offline and answers 404 (as the original, whose attempts all failed)');
-    }
-  });
-  const streamPaths = [...new Set(config.resources.filter((r, i) => r.type === 'stream' && !dropResources.has(i)).map((r) => r.serve))];
-
-  config.resources.forEach((r, i) => {
-    if (dropResources.has(i)) return;
-    const p = `resources[${i}]`;
-    checkUsers(`${p}.authentication`, r.authentication, 'that user cannot log in', 'lets nobody in');
-    checkServe(`${p}.serve`, r.serve, warn);
-
-    if (r.type === 'static') {
-      const why = r.remote === undefined ? 'no "remote"' : staticProblem(r.remote);
-      if (why) {
-        // The original answered 502 on every request; there is nothing to serve either way.
-        warn(`${p}.remote`, `static resource skipped (its path answers 404): ${why}; expected ${staticSchemes}`);
-        dropResources.add(i);
-        return;
-      }
-      if (r.remotes.length) warn(`${p}.remotes`, 'ignored: a static resource fetches only "remote"');
-    } else if (r.type === 'api' && (r.api === 'check' || r.api === 'control')) {
-      const streams = streamPaths.length ? `stream paths: ${list(streamPaths)}` : 'there are no stream resources';
-      if (r.remote === undefined || !streamPaths.includes(r.remote)) {
-        const what = r.remote === undefined ? 'no "remote"' : `${JSON.stringify(r.remote)} is not the serve path of a stream resource`;
-        // The original logged stream_notfound and did not register the path: it answers 404.
-        warn(`${p}.remote`, `${r.api} API skipped (its path answers 404): ${what} (${streams})${r.remote === undefined ? '' : didYouMean(r.remote, streamPaths)}`);
-        dropResources.add(i);
-        return;
-      }
-    }
-
-    if (r.preamble !== '') {
-      const file = resolve(baseDir, r.preamble);
-      r.preamble = file;
-      preambles.push(checkReadableFile(file).then((why) => {
-        if (!why) return;
-        // The original logged preamble_read and served the stream without one.
-        warn(`${p}.preamble`, `cannot use preamble file ${JSON.stringify(file)}: ${why}; the stream is served without a preamble`);
-        r.preamble = '';
-      }));
-    }
-  });
-
-  // Duplicate or empty paths made the original's http.ServeMux panic at start.
-  const served = new Map<string, number>();
-  config.resources.forEach((r, i) => {
-    if (dropResources.has(i)) return;
-    const p = `resources[${i}]`;
-    const first = served.get(r.serve);
-    if (first !== undefined) err(`${p}.serve`, `${JSON.stringify(r.serve)} is already served by resources[${first}]; each serve path must be unique`);
-    else served.set(r.serve, i);
-  });
-
-  config.notifications.forEach((n, i) => {
-    const p = `notifications[${i}]`;
-    checkUsers(`${p}.authentication`, n.authentication, 'the request is sent without credentials', 'sends no credentials');
-    let scheme = '';
-    try {
-      scheme = new URL(n.url).protocol;
-    } catch { /* reported below */ }
-    if (scheme !== 'http:' && scheme !== 'https:') {
-      warn(`${p}.url`, `notification skipped: ${JSON.stringify(redactUrl(n.url))} is not an http:// or https:// URL (the original failed each time it sent it)`);
-      dropNotifications.add(i);
-    }
-  });
-
-  const heartbeat = config.notifications.findIndex((n, i) => n.event === 'heartbeat' && !dropNotifications.has(i));
-  if (config.heartbeatinterval === 0 && heartbeat >= 0) {
-    err('heartbeatinterval', `0 with a heartbeat notification (notifications[${heartbeat}]): the original panics on it; set the interval in seconds (default 60)`);
   }
-
-  if (config.fullconnections > 0 && config.maxconnections > 0 && config.fullconnections > config.maxconnections) {
-    // Allowed (the original accepted it), but the soft limit can never be reached.
-    warn('fullconnections', `${config.fullconnections} is above maxconnections (${config.maxconnections}): the soft limit is never reached and limit_hit never fires`);
-  }
-
-  await Promise.all(preambles);
-  if (!config.resources.some((r, i) => r.type === 'stream' && !dropResources.has(i))) {
-    // The original exits ("No streams available"); serving only APIs and static files is useful, so this is a warning.
-    warn('resources', 'no stream resource: only the other resources are served (the original refused to start without a stream)');
-  }
-  config.resources = config.resources.filter((_, i) => !dropResources.has(i));
-  config.notifications = config.notifications.filter((_, i) => !dropNotifications.has(i));
-  // Preamble checks finish in any order: report in document order.
-  errors.sort((a, b) => order(a.path) - order(b.path));
-  warnings.sort((a, b) => order(a.path) - order(b.path));
-  return { errors, warnings };
-}
-
-function order(path: string): number {
-  const m = /^(resources|notifications)\[(\d+)\]/.exec(path);
-  if (!m) return -1;
-  return (m[1] === 'resources' ? 0 : 1e6) + Number(m[2]);
 }
 
 function list(names: readonly string[]): string {

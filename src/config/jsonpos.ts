@@ -33,106 +33,137 @@ export function firstJsonValueEnd(text: string): number | undefined {
 }
 
 function scan(text: string, whole: boolean): { error?: JsonSyntaxError; end: number } {
-  let i = 0;
-  let depth = 0;
-  const fail = (message: string, at = i): never => {
-    throw new Stop(at, message);
-  };
-  const describe = (): string => {
-    if (i >= text.length) return 'end of input';
-    const word = /[A-Za-z_][A-Za-z0-9_]*/y;
-    word.lastIndex = i;
-    return JSON.stringify(word.exec(text)?.[0] ?? text[i]);
-  };
-  const ws = () => {
-    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
-  };
-  const string = () => {
-    const start = i++;
-    for (;;) {
-      const c = text[i];
-      if (c === undefined || c === '\n') fail('unterminated string (missing closing ")', start);
-      if (c === '"') { i++; return; }
-      if (c === '\\') {
-        const e = text[i + 1];
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail('invalid \\u escape: expected 4 hex digits');
-          i += 6;
-        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) {
-          i += 2;
-        } else {
-          fail(`invalid escape "\\${e ?? ''}" in string`);
-        }
-        continue;
-      }
-      if (c!.charCodeAt(0) < 0x20) fail('control character in string (write tabs as \\t)');
-      i++;
-    }
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') return object();
-    if (c === '[') return array();
-    if (c === '"') return string();
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
-      NUMBER.lastIndex = i;
-      const m = NUMBER.exec(text);
-      if (!m) fail('invalid number');
-      i += m![0].length;
-      return;
-    }
-    for (const word of ['true', 'false', 'null']) {
-      if (text.startsWith(word, i)) { i += word.length; return; }
-    }
-    if (c === undefined) fail('unexpected end of input: expected a value');
-    if (c === '}' || c === ']') fail(`unexpected ${describe()}: expected a value (trailing comma?)`);
-    fail(`unexpected ${describe()}: expected a value (strings need double quotes; comments are written as "" keys)`);
-  };
-  const enter = () => {
-    if (++depth > MAX_SCAN_DEPTH) fail(`nested deeper than ${MAX_SCAN_DEPTH} levels`);
-  };
-  const object = () => {
-    enter();
-    i++;
-    ws();
-    if (text[i] === '}') { i++; depth--; return; }
-    for (;;) {
-      ws();
-      if (text[i] !== '"') fail(`expected a double-quoted key, found ${describe()}${text[i] === '}' ? ' (trailing comma?)' : ''}`);
-      string();
-      ws();
-      if (text[i] !== ':') fail(`expected ":" after the key, found ${describe()}`);
-      i++;
-      value();
-      ws();
-      if (text[i] === ',') { i++; continue; }
-      if (text[i] === '}') { i++; depth--; return; }
-      fail(`expected "," or "}" after a value, found ${describe()}`);
-    }
-  };
-  const array = () => {
-    enter();
-    i++;
-    ws();
-    if (text[i] === ']') { i++; depth--; return; }
-    for (;;) {
-      value();
-      ws();
-      if (text[i] === ',') { i++; continue; }
-      if (text[i] === ']') { i++; depth--; return; }
-      fail(`expected "," or "]" after a value, found ${describe()}`);
-    }
-  };
+  const s = new Scanner(text);
   try {
-    value();
-    const end = i;
-    ws();
-    if (whole && i < text.length) fail(`unexpected ${describe()} after the end of the JSON value`);
+    s.value();
+    const end = s.i;
+    s.ws();
+    if (whole && s.i < text.length) s.fail(`unexpected ${s.describe()} after the end of the JSON value`);
     return { end };
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
     return { error: { offset: e.offset, ...lineColumn(text, e.offset), message: e.message }, end: e.offset };
+  }
+}
+
+/** A recursive descent over JSON that only checks it, throwing Stop at the first fault. */
+class Scanner {
+  /** The offset read next. */
+  i = 0;
+  private depth = 0;
+
+  constructor(private readonly text: string) {}
+
+  fail(message: string, at = this.i): never {
+    throw new Stop(at, message);
+  }
+
+  /** What is at the offset, for a message: a whole word, one character, or the end. */
+  describe(): string {
+    const { text, i } = this;
+    if (i >= text.length) return 'end of input';
+    const word = /[A-Za-z_][A-Za-z0-9_]*/y;
+    word.lastIndex = i;
+    return JSON.stringify(word.exec(text)?.[0] ?? text[i]);
+  }
+
+  ws(): void {
+    while (this.i < this.text.length && ' \t\r\n'.includes(this.text[this.i]!)) this.i++;
+  }
+
+  value(): void {
+    this.ws();
+    const { text, i } = this;
+    const c = text[i];
+    if (c === '{') return this.object();
+    if (c === '[') return this.array();
+    if (c === '"') return this.string();
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
+    for (const word of ['true', 'false', 'null']) {
+      if (text.startsWith(word, i)) { this.i += word.length; return; }
+    }
+    if (c === undefined) this.fail('unexpected end of input: expected a value');
+    if (c === '}' || c === ']') this.fail(`unexpected ${this.describe()}: expected a value (trailing comma?)`);
+    this.fail(`unexpected ${this.describe()}: expected a value (strings need double quotes; comments are written as "" keys)`);
+  }
+
+  private number(): void {
+    NUMBER.lastIndex = this.i;
+    const m = NUMBER.exec(this.text);
+    if (!m) this.fail('invalid number');
+    this.i += m[0].length;
+  }
+
+  private string(): void {
+    const text = this.text;
+    const start = this.i++;
+    for (;;) {
+      const c = text[this.i];
+      if (c === undefined || c === '\n') this.fail('unterminated string (missing closing ")', start);
+      if (c === '"') { this.i++; return; }
+      if (c === '\\') {
+        this.escape();
+        continue;
+      }
+      if (c.charCodeAt(0) < 0x20) this.fail('control character in string (write tabs as \\t)');
+      this.i++;
+    }
+  }
+
+  private escape(): void {
+    const e = this.text[this.i + 1];
+    if (e === 'u') {
+      if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.i + 2, this.i + 6))) this.fail('invalid \\u escape: expected 4 hex digits');
+      this.i += 6;
+    } else if (e !== undefined && '"\\/bfnrt'.includes(e)) {
+      this.i += 2;
+    } else {
+      this.fail(`invalid escape "\\${e ?? ''}" in string`);
+    }
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_SCAN_DEPTH) this.fail(`nested deeper than ${MAX_SCAN_DEPTH} levels`);
+    this.i++;
+    this.ws();
+  }
+
+  /** Past the closing bracket `close` when it is next (an empty container or the last item). */
+  private leave(close: '}' | ']'): boolean {
+    if (this.text[this.i] !== close) return false;
+    this.i++;
+    this.depth--;
+    return true;
+  }
+
+  private object(): void {
+    this.enter();
+    if (this.leave('}')) return;
+    for (;;) {
+      this.ws();
+      if (this.text[this.i] !== '"') this.fail(`expected a double-quoted key, found ${this.describe()}${this.text[this.i] === '}' ? ' (trailing comma?)' : ''}`);
+      this.string();
+      this.ws();
+      if (this.text[this.i] !== ':') this.fail(`expected ":" after the key, found ${this.describe()}`);
+      this.i++;
+      this.value();
+      this.ws();
+      if (this.text[this.i] === ',') { this.i++; continue; }
+      if (this.leave('}')) return;
+      this.fail(`expected "," or "}" after a value, found ${this.describe()}`);
+    }
+  }
+
+  private array(): void {
+    this.enter();
+    if (this.leave(']')) return;
+    for (;;) {
+      this.value();
+      this.ws();
+      if (this.text[this.i] === ',') { this.i++; continue; }
+      if (this.leave(']')) return;
+      this.fail(`expected "," or "]" after a value, found ${this.describe()}`);
+    }
   }
 }
 

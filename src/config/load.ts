@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { z } from 'zod';
 import { RestreamerError } from '../errors.js';
-import { checkConfig, type ConfigIssue } from './checks.js';
+import { byDocumentOrder, checkConfig, type ConfigIssue } from './checks.js';
 import { findJsonError, firstJsonValueEnd, lineColumn } from './jsonpos.js';
-import { MAX_DEPTH, defOf, formatPath, isPlainObject, prepare, setKey, shapeOf, tooDeep, unwrap } from './prepare.js';
-import { ConfigSchema, UserSchema, type Config } from './schema.js';
+import { MAX_DEPTH, childOf, formatPath, isPlainObject, prepare, setKey, shapeOf, tooDeep } from './prepare.js';
+import { ConfigSchema, UserSchema, keyMeta, type Config } from './schema.js';
 import { didYouMean } from './suggest.js';
 
 // Reads restreamer.json: JSON (first value) -> prepare (comments, unknown keys and
@@ -15,7 +15,6 @@ import { didYouMean } from './suggest.js';
 // escaping from here is a bug: the fuzz test in test/unit/config/load-fuzz.test.ts holds that.
 
 export type { ConfigIssue } from './checks.js';
-export { formatPath } from './prepare.js';
 
 export class ConfigError extends RestreamerError {
   readonly issues: ConfigIssue[];
@@ -101,20 +100,13 @@ async function parseInternal(text: string, baseDir: string, opts: LoadOptions, s
   const checked = await checkConfig(config, baseDir, users.noPassword);
   const errors = checked.errors.map(remap);
   warnings.push(...checked.warnings.map(remap));
-  warnings.sort((a, b) => order(a.path) - order(b.path));
+  warnings.sort(byDocumentOrder);
   if (errors.length) fail(errors);
   if (opts.strict && warnings.length) {
     throw new ConfigError('CONFIG_INVALID', warnings, source, ' (strict: every warning is an error)');
   }
   for (const w of warnings) opts.onWarning?.(w);
   return config;
-}
-
-/** Document order for warnings found in different passes: top-level keys, then resources, then notifications. */
-function order(path: string): number {
-  const m = /^(resources|notifications)\[(\d+)\]/.exec(path);
-  if (!m) return -1;
-  return (m[1] === 'resources' ? 0 : 1e9) + Number(m[2]);
 }
 
 /**
@@ -145,19 +137,15 @@ function validateUsers(entries: [string, unknown][], warnings: ConfigIssue[]): {
 
 type Segment = string | number | symbol;
 
-/** The keys of the object schema at `path`, when the path follows the schema. */
-function shapeAt(path: readonly Segment[]): Record<string, z.core.$ZodType> | undefined {
+/** The schema at `path`, when the path follows the schema. */
+function schemaAt(path: readonly Segment[]): z.core.$ZodType | undefined {
   let s: z.core.$ZodType | undefined = ConfigSchema;
-  for (const seg of path) {
-    if (!s) return undefined;
-    const d = defOf(unwrap(s));
-    if (d.type === 'object' && typeof seg === 'string') s = d.shape && Object.hasOwn(d.shape, seg) ? d.shape[seg] : undefined;
-    else if (d.type === 'array') s = d.element;
-    else if (d.type === 'record') s = d.valueType;
-    else return undefined;
-  }
-  return shapeOf(s);
+  for (const seg of path) s = childOf(s, seg);
+  return s;
 }
+
+/** The keys of the object schema at `path`, when the path follows the schema. */
+const shapeAt = (path: readonly Segment[]) => shapeOf(schemaAt(path));
 
 function valueAt(root: unknown, path: readonly Segment[]): unknown {
   let v = root;
@@ -182,15 +170,10 @@ function describeValue(v: unknown): string {
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify gives undefined for undefined and functions
 const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
 
-// Why a bound is where it is, for the keys where that is not obvious.
+// Why a bound is where it is, for the keys where that is not obvious (their KeyMeta.limit).
 function rangeNote(path: readonly Segment[]): string {
-  const key = path[path.length - 1];
-  if (key === 'inputbuffer' || key === 'outputbuffer') return ' packets (a ring of that many 188-byte packets per stream)';
-  if (key === 'cache') return ' seconds (one year)';
-  const s = shapeAt(path.slice(0, -1));
-  const d = s && typeof key === 'string' && Object.hasOwn(s, key) ? s[key] : undefined;
-  if (d && (d as unknown as { description?: string }).description?.includes('seconds, 0 or')) return ' seconds (one day: longer timers would overflow Node\'s 24.8-day limit and fire at once)';
-  return '';
+  const meta = keyMeta(schemaAt(path));
+  return meta?.limit ? ` ${meta.unit ?? ''} (${meta.limit})` : '';
 }
 
 const EXPECTED: Record<string, string> = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import type { SourceOptions } from '../sources/source.js';
 import { parseListen } from './listen.js';
 
 // The one schema of restreamer.json: the Go restreamer's keys with its defaults, plus
@@ -8,7 +9,9 @@ import { parseListen } from './listen.js';
 // know, as the original ignored them; what reaches the schema is only what it knows.
 // Checks that need more than one key (users exist, check/control targets, upstream
 // URLs, preamble files, duplicate paths) live in checks.ts. restreamer.schema.json is
-// generated from this file (npm run schema).
+// generated from this file (npm run schema). What a key means beyond its type (how a
+// reload treats it, its unit, who reads it) is registered with it in KEYS, and the code
+// that acts on that meaning reads it from there.
 
 export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
 export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus', 'status', 'playlist'] as const;
@@ -39,11 +42,59 @@ export const MAX_BUFFER_PACKETS = 1_000_000;
 /** Largest connection limit: far more sockets than one host can hold open. */
 export const MAX_CONNECTIONS = 10_000_000;
 
-export const DEFAULT_INPUTBUFFER = 1000;
-export const DEFAULT_OUTPUTBUFFER = 400;
+const DEFAULT_INPUTBUFFER = 1000;
+const DEFAULT_OUTPUTBUFFER = 400;
 export const DEFAULT_MRU = 1500;
 /** rtp:// reorder window, datagrams: about 20 ms at 4 Mbit/s, and only paid on a gap. */
 export const DEFAULT_RTP_REORDER = 8;
+
+/**
+ * What a SIGHUP reload does when a key's value changes (src/reload.ts plans by it):
+ * - `restart`: the streams that read it restart, ending their clients: every stream for a
+ *   top-level key, that stream for a resource key (other resources are rebuilt anyway);
+ * - `apply`: the configuration the reload builds applies it, and every stream runs on
+ *   (routes, APIs, limits, users, notifications, checks made per request);
+ * - `refuse`: it cannot change while running (the listening socket, the process layout),
+ *   so the reload is refused;
+ * - `startup`: read once at start; a reload keeps the running value.
+ */
+export type ReloadEffect = 'restart' | 'apply' | 'refuse' | 'startup';
+
+export type Unit = 'seconds' | 'ms' | 'packets' | 'bytes' | 'datagrams' | 'connections' | 'processes';
+
+/** What a key means beyond its type. Every key of every object in the schema has one. */
+export interface KeyMeta {
+  reload: ReloadEffect;
+  /** The unit of a number. */
+  unit?: Unit;
+  /** Why a number's range ends where it does: with the unit, the end of an out-of-range message. */
+  limit?: string;
+  /** Resource keys upstream kinds read: their name in SourceOptions (sources/source.ts). */
+  source?: keyof SourceOptions;
+  /** 0 is read as the key's default, with a warning, as the original did. */
+  zeroIsDefault?: true;
+}
+
+/** The KeyMeta of each key's schema (the value in its object's shape). */
+const KEYS = z.registry<KeyMeta>();
+
+/** The KeyMeta of a key's schema; undefined for a schema that is no key. */
+export function keyMeta(key: z.core.$ZodType | undefined): KeyMeta | undefined {
+  return key && KEYS.get(key);
+}
+
+/** The keys of `object` whose KeyMeta passes `test`, in schema order. */
+export function keysWhere<S extends z.core.$ZodShape>(object: z.ZodObject<S, z.core.$ZodObjectConfig>, test: (m: KeyMeta) => boolean): (keyof S & string)[] {
+  return (Object.keys(object.shape) as (keyof S & string)[]).filter((k) => {
+    const m = keyMeta(object.shape[k]);
+    return m !== undefined && test(m);
+  });
+}
+
+const RESTART = { reload: 'restart' } as const;
+const APPLY = { reload: 'apply' } as const;
+const TIMER = { unit: 'seconds', limit: 'one day: longer timers would overflow Node\'s 24.8-day limit and fire at once' } as const;
+const RING = { unit: 'packets', limit: 'a ring of that many 188-byte packets per stream', zeroIsDefault: true } as const;
 
 // Digits grouped by hand: toLocaleString would load ICU's locale data (~7 MB resident) at start.
 const grouped = (n: number) => String(n).replace(/\B(?=(\d{3})+$)/g, ',');
@@ -79,67 +130,67 @@ export const AuthenticationSchema = z.strictObject({
   type: z.string().default('').meta({
     description: '"" (no authentication), "basic" or "bearer"; any other value denies every request, as in the original',
     examples: [...AUTH_TYPES],
-  }),
-  realm: z.string().default('').describe('realm named in the WWW-Authenticate header of a 401 answer (basic)'),
-  user: z.string().optional().describe('a user from userlist; merged in front of "users"'),
-  users: z.array(z.string()).default([]).describe('users from userlist who are allowed in (notifications: the first one is sent)'),
+  }).register(KEYS, APPLY),
+  realm: z.string().default('').describe('realm named in the WWW-Authenticate header of a 401 answer (basic)').register(KEYS, APPLY),
+  user: z.string().optional().describe('a user from userlist; merged in front of "users"').register(KEYS, APPLY),
+  users: z.array(z.string()).default([]).describe('users from userlist who are allowed in (notifications: the first one is sent)').register(KEYS, APPLY),
 }).describe('who may access this resource (resources) or which credentials are sent (notifications)');
 
 export const ResourceSchema = z.strictObject({
-  type: z.enum(RESOURCE_TYPES).describe('"stream" (live MPEG-TS proxy), "static" (cached file or HTTP resource) or "api"'),
-  api: z.enum(API_TYPES).optional().describe('which API a resource of type "api" serves'),
-  serve: z.string().min(1).describe('local path this resource is served on, e.g. "/stream.ts"; as in Go\'s http.ServeMux, a path ending in "/" serves its whole subtree and one not starting with "/" begins with a host name ("localhost/health")'),
-  name: z.string().optional().describe('stream: display name on the status page and in the playlist (default: the serve path) (restreamer addition)'),
-  remote: z.string().optional().describe('upstream URL (stream, static); for check/control APIs the serve path of the stream they refer to'),
-  remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin'),
-  cache: z.number().min(0).max(MAX_CACHE_SECONDS).default(0).describe(`static: seconds a fetched resource is kept (0 = fetch on every request); ${range(0, MAX_CACHE_SECONDS)}`),
-  mru: z.number().int().min(1).max(65535).default(DEFAULT_MRU).describe('largest datagram accepted from datagram upstreams (udp, rtp, unixgram, unixpacket), bytes; 1-65,535 (0 = the default, with a warning)'),
-  clientinterface: z.string().default('').describe('network interface used to join a multicast group ("" = chosen by the system)'),
-  rtpreorder: z.number().int().min(1).max(1024).default(DEFAULT_RTP_REORDER).describe('rtp:// upstreams: reorder window in datagrams; a missing datagram is waited for until one this many ahead arrives (1 = no reordering); 1-1,024 (restreamer addition)'),
-  preamble: z.string().default('').describe('file whose bytes are sent to each new client before live data; relative to the config file ("" = none)'),
-  start: z.enum(['keyframe', 'live']).default('keyframe').describe('stream: where a new client starts: "keyframe" (PAT, PMT, then the latest keyframe, at once) or "live" (the live edge, as the original) (restreamer addition)'),
-  ondemand: z.boolean().default(false).describe('stream: connect the upstream only while clients watch (restreamer addition)'),
-  linger: seconds().default(10).describe(`stream with ondemand: seconds the upstream is kept after the last client leaves; ${SECONDS} (restreamer addition)`),
-  authentication: AuthenticationSchema.optional(),
+  type: z.enum(RESOURCE_TYPES).describe('"stream" (live MPEG-TS proxy), "static" (cached file or HTTP resource) or "api"').register(KEYS, RESTART),
+  api: z.enum(API_TYPES).optional().describe('which API a resource of type "api" serves').register(KEYS, RESTART),
+  serve: z.string().min(1).describe('local path this resource is served on, e.g. "/stream.ts"; as in Go\'s http.ServeMux, a path ending in "/" serves its whole subtree and one not starting with "/" begins with a host name ("localhost/health")').register(KEYS, RESTART),
+  name: z.string().optional().describe('stream: display name on the status page and in the playlist (default: the serve path) (restreamer addition)').register(KEYS, RESTART),
+  remote: z.string().optional().describe('upstream URL (stream, static); for check/control APIs the serve path of the stream they refer to').register(KEYS, RESTART),
+  remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin').register(KEYS, RESTART),
+  cache: z.number().min(0).max(MAX_CACHE_SECONDS).default(0).describe(`static: seconds a fetched resource is kept (0 = fetch on every request); ${range(0, MAX_CACHE_SECONDS)}`).register(KEYS, { ...RESTART, unit: 'seconds', limit: 'one year' }),
+  mru: z.number().int().min(1).max(65535).default(DEFAULT_MRU).describe('largest datagram accepted from datagram upstreams (udp, rtp, unixgram, unixpacket), bytes; 1-65,535 (0 = the default, with a warning)').register(KEYS, { ...RESTART, unit: 'bytes', source: 'mru', zeroIsDefault: true }),
+  clientinterface: z.string().default('').describe('network interface used to join a multicast group ("" = chosen by the system)').register(KEYS, { ...RESTART, source: 'clientInterface' }),
+  rtpreorder: z.number().int().min(1).max(1024).default(DEFAULT_RTP_REORDER).describe('rtp:// upstreams: reorder window in datagrams; a missing datagram is waited for until one this many ahead arrives (1 = no reordering); 1-1,024 (restreamer addition)').register(KEYS, { ...RESTART, unit: 'datagrams', source: 'rtpReorder' }),
+  preamble: z.string().default('').describe('file whose bytes are sent to each new client before live data; relative to the config file ("" = none)').register(KEYS, RESTART),
+  start: z.enum(['keyframe', 'live']).default('keyframe').describe('stream: where a new client starts: "keyframe" (PAT, PMT, then the latest keyframe, at once) or "live" (the live edge, as the original) (restreamer addition)').register(KEYS, RESTART),
+  ondemand: z.boolean().default(false).describe('stream: connect the upstream only while clients watch (restreamer addition)').register(KEYS, RESTART),
+  linger: seconds().default(10).describe(`stream with ondemand: seconds the upstream is kept after the last client leaves; ${SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...TIMER }),
+  authentication: AuthenticationSchema.optional().register(KEYS, APPLY),
 }).describe('one HTTP endpoint');
 
 export const NotificationSchema = z.strictObject({
-  event: z.enum(EVENTS).describe('"limit_hit" (soft limit reached), "limit_miss" (back below it) or "heartbeat" (every heartbeatinterval seconds)'),
-  type: z.enum(NOTIFICATION_TYPES).default('url').describe('how to notify: "url" sends a GET request'),
-  url: z.string().describe('http(s) URL requested when the event happens'),
-  authentication: AuthenticationSchema.optional(),
+  event: z.enum(EVENTS).describe('"limit_hit" (soft limit reached), "limit_miss" (back below it) or "heartbeat" (every heartbeatinterval seconds)').register(KEYS, APPLY),
+  type: z.enum(NOTIFICATION_TYPES).default('url').describe('how to notify: "url" sends a GET request').register(KEYS, APPLY),
+  url: z.string().describe('http(s) URL requested when the event happens').register(KEYS, APPLY),
+  authentication: AuthenticationSchema.optional().register(KEYS, APPLY),
 }).describe('an event callback');
 
 export const UserSchema = z.strictObject({
-  password: z.string().describe('password (basic) or token (bearer) of this user'),
+  password: z.string().describe('password (basic) or token (bearer) of this user').register(KEYS, APPLY),
 }).describe('credentials of one user');
 
 export const ConfigSchema = z.strictObject({
-  $schema: z.string().optional().describe('JSON Schema reference for editors; ignored by restreamer (restreamer addition)'),
-  listen: listenAddress.default('localhost:http').describe('listen address: "host:port", ":port", "[::1]:port", service names like ":http"; no host = all interfaces'),
-  timeout: seconds().default(0).describe(`upstream connect / TLS handshake / response header timeout; ${SECONDS} (0 = none)`),
-  reconnect: seconds().default(10).describe(`seconds between reconnect attempts; a connection that lasted longer reconnects at once; ${SECONDS} (0 = stay offline after a failure)`),
-  readtimeout: seconds().default(0).describe(`close an upstream that sends nothing for this many seconds; ${SECONDS} (0 = never)`),
-  inputbuffer: packets().default(DEFAULT_INPUTBUFFER).describe(`input buffer per stream, in 188-byte TS packets; also sizes the UDP receive buffer; ${range(1, MAX_BUFFER_PACKETS)} (0 = the default, with a warning)`),
-  outputbuffer: packets().default(DEFAULT_OUTPUTBUFFER).describe(`how far a client may lag behind, in TS packets, before it loses data; ${range(1, MAX_BUFFER_PACKETS)} (0 = the default, with a warning)`),
-  maxconnections: count().default(0).describe(`hard limit on client connections, all streams together; new clients beyond it get 404; ${range(0, MAX_CONNECTIONS)} (0 = none)`),
-  fullconnections: count().default(0).describe(`soft limit: the health API reports "full" from here on and limit_hit / limit_miss fire; ${range(0, MAX_CONNECTIONS)} (0 = none)`),
-  nostats: z.boolean().default(false).describe('disable the statistics collector'),
-  logformat: z.enum(['auto', 'json', 'pretty', 'restreamer']).optional().describe('log line format (default "auto"): "auto" = readable text on a terminal, JSON lines otherwise; "json"; "pretty" (readable text); "restreamer" (the Go original\'s JSON keys, and its "[time] " prefix in a log file); --log-format overrides it (restreamer addition)'),
-  profile: z.boolean().default(false).describe('enable runtime profiling metrics (the original started the Go profiler)'),
-  heartbeatinterval: seconds().default(60).describe(`seconds between heartbeat notifications; ${SECONDS} (0 only without heartbeat notifications)`),
-  log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)'),
-  batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms; 0-1,000 (restreamer addition)'),
-  batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; 0-1,000; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)'),
-  grace: seconds().nullable().default(null).describe(`seconds clients stay connected (fed null packets) while a lost upstream is replaced; ${SECONDS}; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)`),
-  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes, 0-256; 0 (auto) and 1 = a single process, the cheapest on every host measured; 2 or more = a primary plus that many workers, see docs/configuration.md (restreamer addition)'),
-  drain: seconds().max(3600).default(0).describe('on SIGTERM, 0-3,600: seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)'),
-  slowtimeout: seconds().default(60).describe(`disconnect a client that has not read anything for this many seconds; ${SECONDS} (0 = never) (restreamer addition)`),
+  $schema: z.string().optional().describe('JSON Schema reference for editors; ignored by restreamer (restreamer addition)').register(KEYS, APPLY),
+  listen: listenAddress.default('localhost:http').describe('listen address: "host:port", ":port", "[::1]:port", service names like ":http"; no host = all interfaces').register(KEYS, { reload: 'refuse' }),
+  timeout: seconds().default(0).describe(`upstream connect / TLS handshake / response header timeout; ${SECONDS} (0 = none)`).register(KEYS, { ...RESTART, ...TIMER }),
+  reconnect: seconds().default(10).describe(`seconds between reconnect attempts; a connection that lasted longer reconnects at once; ${SECONDS} (0 = stay offline after a failure)`).register(KEYS, { ...RESTART, ...TIMER }),
+  readtimeout: seconds().default(0).describe(`close an upstream that sends nothing for this many seconds; ${SECONDS} (0 = never)`).register(KEYS, { ...RESTART, ...TIMER }),
+  inputbuffer: packets().default(DEFAULT_INPUTBUFFER).describe(`input buffer per stream, in 188-byte TS packets; also sizes the UDP receive buffer; ${range(1, MAX_BUFFER_PACKETS)} (0 = the default, with a warning)`).register(KEYS, { ...RESTART, ...RING }),
+  outputbuffer: packets().default(DEFAULT_OUTPUTBUFFER).describe(`how far a client may lag behind, in TS packets, before it loses data; ${range(1, MAX_BUFFER_PACKETS)} (0 = the default, with a warning)`).register(KEYS, { ...RESTART, ...RING }),
+  maxconnections: count().default(0).describe(`hard limit on client connections, all streams together; new clients beyond it get 404; ${range(0, MAX_CONNECTIONS)} (0 = none)`).register(KEYS, { ...APPLY, unit: 'connections' }),
+  fullconnections: count().default(0).describe(`soft limit: the health API reports "full" from here on and limit_hit / limit_miss fire; ${range(0, MAX_CONNECTIONS)} (0 = none)`).register(KEYS, { ...APPLY, unit: 'connections' }),
+  nostats: z.boolean().default(false).describe('disable the statistics collector').register(KEYS, APPLY),
+  logformat: z.enum(['auto', 'json', 'pretty', 'restreamer']).optional().describe('log line format (default "auto"): "auto" = readable text on a terminal, JSON lines otherwise; "json"; "pretty" (readable text); "restreamer" (the Go original\'s JSON keys, and its "[time] " prefix in a log file); --log-format overrides it (restreamer addition)').register(KEYS, { reload: 'startup' }),
+  profile: z.boolean().default(false).describe('enable runtime profiling metrics (the original started the Go profiler)').register(KEYS, APPLY),
+  heartbeatinterval: seconds().default(60).describe(`seconds between heartbeat notifications; ${SECONDS} (0 only without heartbeat notifications)`).register(KEYS, { ...APPLY, ...TIMER }),
+  log: z.string().default('').describe('log file, relative to the working directory ("" = stdout)').register(KEYS, { reload: 'startup' }),
+  batchms: z.number().nonnegative().max(1000).default(20).describe('time client writes are held back to batch packets, ms; 0-1,000 (restreamer addition)').register(KEYS, { ...RESTART, unit: 'ms' }),
+  batchmaxms: z.number().nonnegative().max(1000).nullable().default(null).describe('longest batch window when the proxy is busy, ms; 0-1,000; null = 3 x batchms, at most 100; equal to batchms = never stretch (restreamer addition)').register(KEYS, { ...RESTART, unit: 'ms' }),
+  grace: seconds().nullable().default(null).describe(`seconds clients stay connected (fed null packets) while a lost upstream is replaced; ${SECONDS}; null = 3 x reconnect, 0 = disconnect at once as the original (restreamer addition)`).register(KEYS, { ...RESTART, ...TIMER }),
+  workers: z.number().int().nonnegative().max(256).default(0).describe('HTTP worker processes, 0-256; 0 (auto) and 1 = a single process, the cheapest on every host measured; 2 or more = a primary plus that many workers, see docs/configuration.md (restreamer addition)').register(KEYS, { reload: 'refuse', unit: 'processes' }),
+  drain: seconds().max(3600).default(0).describe('on SIGTERM, 0-3,600: seconds to keep serving the viewers already connected while health reports "full" (draining), so a load balancer moves new viewers elsewhere; ends early when the last viewer leaves; a second SIGTERM or SIGINT stops at once (0 = stop at once) (restreamer addition)').register(KEYS, { ...APPLY, unit: 'seconds' }),
+  slowtimeout: seconds().default(60).describe(`disconnect a client that has not read anything for this many seconds; ${SECONDS} (0 = never) (restreamer addition)`).register(KEYS, { ...RESTART, ...TIMER }),
   trustedproxies: z.array(z.string().refine(isAddressOrSubnet, 'expected an IP address or a subnet like "10.0.0.0/8" or "fd00::/8"')).default([])
-    .describe('addresses (or subnets) of reverse proxies whose X-Forwarded-Host / X-Forwarded-Proto the playlist and status page trust (restreamer addition)'),
-  userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas'),
-  resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs'),
-  notifications: z.array(NotificationSchema).default([]).describe('event callbacks'),
+    .describe('addresses (or subnets) of reverse proxies whose X-Forwarded-Host / X-Forwarded-Proto the playlist and status page trust (restreamer addition)').register(KEYS, APPLY),
+  userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas').register(KEYS, APPLY),
+  resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs').register(KEYS, APPLY),
+  notifications: z.array(NotificationSchema).default([]).describe('event callbacks').register(KEYS, APPLY),
 }).describe('restreamer configuration (restreamer.json)');
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -1,4 +1,4 @@
-import type { ResourceConfig } from '../config/schema.js';
+import { ResourceSchema, keyMeta, type ResourceConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { RestreamerError } from '../errors.js';
 
@@ -39,9 +39,18 @@ export interface SourceOptions {
 // eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- on purpose: every settings object satisfies it
 export type NoOptions = Record<never, never>;
 
-/** A stream resource's settings as the kinds read them. */
-export function sourceOptions(res: Pick<ResourceConfig, 'mru' | 'clientinterface' | 'rtpreorder'>): SourceOptions {
-  return { mru: res.mru, clientInterface: res.clientinterface || undefined, rtpReorder: res.rtpreorder };
+/**
+ * A stream resource's settings as the kinds read them: each resource key the schema
+ * names a `source` option, under that name; "" (Go's zero value) is left unset.
+ */
+export function sourceOptions(res: ResourceConfig): SourceOptions {
+  const options: Partial<Record<keyof SourceOptions, unknown>> = {};
+  for (const [key, field] of Object.entries(ResourceSchema.shape)) {
+    const name = keyMeta(field)?.source;
+    const value = res[key as keyof ResourceConfig];
+    if (name !== undefined && value !== '') options[name] = value;
+  }
+  return options as SourceOptions;
 }
 
 /** Receives the upstream's bytes. Datagram kinds call it once per datagram payload. */

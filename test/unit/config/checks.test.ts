@@ -2,6 +2,7 @@
 // show no password, whether or not it parses.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { byDocumentOrder } from '../../../src/config/checks.js';
 import { parseConfig, type ConfigIssue } from '../../../src/config/load.js';
 
 async function warningsFor(cfg: unknown): Promise<ConfigIssue[]> {
@@ -32,5 +33,22 @@ describe('config warnings hide passwords in URLs', () => {
     const w = ws.find((x) => x.path === 'notifications[0].url');
     assert.ok(w, `a warning for the notification: ${JSON.stringify(ws)}`);
     assert.ok(!w.message.includes('s3cret-pw'), `no password in: ${w.message}`);
+  });
+});
+
+describe('byDocumentOrder', () => {
+  it('top-level keys, then resources, then notifications, each by index however large', () => {
+    const paths = ['notifications[0].url', 'resources[10].serve', 'resources[2000000000].remote', 'heartbeatinterval', 'resources[2]', 'notifications[3]', 'resources', 'resources[2].preamble'];
+    const sorted = paths.map((path) => ({ path, message: '' })).sort(byDocumentOrder).map((i) => i.path);
+    assert.deepEqual(sorted, ['heartbeatinterval', 'resources', 'resources[2]', 'resources[2].preamble', 'resources[10].serve', 'resources[2000000000].remote', 'notifications[0].url', 'notifications[3]']);
+  });
+});
+
+describe('checkConfig', () => {
+  it('reports preamble warnings in document order, whenever each check finishes', async () => {
+    const stream = (serve: string, preamble: string) => ({ type: 'stream', serve, remote: 'http://127.0.0.1:9000/a.ts', preamble });
+    const ws = await warningsFor({ resources: [stream('/a', 'missing-a'), stream('/b', '/'), stream('/c', 'missing-c')], notifications: [{ event: 'limit_hit', url: 'ftp://x/' }] });
+    assert.deepEqual(ws.map((w) => w.path), ['resources[0].preamble', 'resources[1].preamble', 'resources[2].preamble', 'notifications[0].url']);
+    assert.match(ws[1]!.message, /cannot use preamble file "\/": not a regular file; the stream is served without a preamble/);
   });
 });

@@ -1,13 +1,20 @@
 // What every upstream kind shares: the resolved settings it reads, and the two kinds of
 // upstream (a transport connection, a datagram receiver) the supervisor tells apart.
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sourceOptions, type Upstream } from '../../../src/sources/source.js';
+import { ResourceSchema, type ResourceConfig } from '../../../src/config/schema.js';
 import { UpstreamBase } from '../../../src/sources/base.js';
 
-test('sourceOptions: the resource settings the kinds read; an empty clientinterface means the system\'s choice', () => {
-  assert.deepEqual(sourceOptions({ mru: 1500, clientinterface: '', rtpreorder: 8 }), { mru: 1500, clientInterface: undefined, rtpReorder: 8 });
-  assert.deepEqual(sourceOptions({ mru: 9000, clientinterface: 'eth1', rtpreorder: 0 }), { mru: 9000, clientInterface: 'eth1', rtpReorder: 0 });
+describe('sourceOptions: the resource keys the schema marks for upstream kinds', () => {
+  const resource = (extra: Partial<ResourceConfig> = {}): ResourceConfig => ResourceSchema.parse({ type: 'stream', serve: '/a', remote: 'udp://239.0.0.1:1234', ...extra });
+
+  it('defaults applied; "" (no interface) left unset', () => {
+    assert.deepEqual(sourceOptions(resource()), { mru: 1500, rtpReorder: 8 });
+  });
+  it('each key under its option name', () => {
+    assert.deepEqual(sourceOptions(resource({ mru: 1316, clientinterface: 'eth0', rtpreorder: 32 })), { mru: 1316, clientInterface: 'eth0', rtpReorder: 32 });
+  });
 });
 
 test('an upstream is a transport connection unless it says it is a datagram receiver; closed before connecting, it ended cleanly', async () => {
