@@ -49,6 +49,9 @@ export class PcrTiming {
   private readonly rateTicks = new Float64Array(RATE_HISTORY);
   private readonly ratePackets = new Float64Array(RATE_HISTORY);
   private rateCount = 0;
+  /** Sums over the history: the stream's mean rate is sumTicks / sumPackets. */
+  private sumTicks = 0;
+  private sumPackets = 0;
   /** Stream time of the last PTS per slot; NaN: none yet. */
   private readonly ptsAt = new Float64Array(PTS_SLOTS).fill(NaN);
 
@@ -60,7 +63,9 @@ export class PcrTiming {
     this.lastPcr = -1;
     this.lastT = t;
     this.absentCounted = false;
-    this.rateCount = 0;
+    this.rateCount = this.sumTicks = this.sumPackets = 0;
+    this.rateTicks.fill(0);
+    this.ratePackets.fill(0);
     this.ptsAt.fill(NaN);
   }
 
@@ -101,12 +106,15 @@ export class PcrTiming {
     this.absentCounted = false;
   }
 
-  /** A PES header with a PTS on watched slot `slot` at checker time `t`. */
-  pts(slot: number, t: number): void {
+  /** A PES header with a PTS on watched slot `slot`, in packet number `index`, at checker time `t`. */
+  pts(slot: number, index: number, t: number): void {
     if (!this.running || this.lastPcr < 0) return;
-    const at = this.ptsAt[slot]!;
-    if (this.streamMs - at > this.limits.ptsIntervalMs) this.board.event(Ind.Pts, t);
-    this.ptsAt[slot] = this.streamMs;
+    // Stream time of this packet: the last PCR's, plus the packets since at the mean rate
+    // (bounded: PCRs that stopped are pcr_repetition_error's business).
+    const since = this.sumPackets > 0 ? ((index - this.lastIndex) * this.sumTicks) / this.sumPackets / TICKS_PER_MS : 0;
+    const now = this.streamMs + Math.min(since, this.limits.pcrJumpMs);
+    if (now - this.ptsAt[slot]! > this.limits.ptsIntervalMs) this.board.event(Ind.Pts, t);
+    this.ptsAt[slot] = now;
   }
 
   /** Once per batch: PCRs absent for a long time in arrival time. */
@@ -122,16 +130,15 @@ export class PcrTiming {
 
   /** How far the clock should have moved over `n` packets and `elapsed` ms of arrival. */
   private expectedMs(n: number, elapsed: number): number {
-    let ticks = 0, packets = 0;
-    const k = Math.min(this.rateCount, RATE_HISTORY);
-    for (let j = 0; j < k; j++) { ticks += this.rateTicks[j]!; packets += this.ratePackets[j]!; }
-    const byRate = packets > 0 ? (n * ticks) / packets / TICKS_PER_MS : 0;
+    const byRate = this.sumPackets > 0 ? (n * this.sumTicks) / this.sumPackets / TICKS_PER_MS : 0;
     return Math.max(elapsed, byRate);
   }
 
   private accept(ms: number, d: number, n: number, t: number): void {
     if (n > 0) {
       const k = this.rateCount++ % RATE_HISTORY;
+      this.sumTicks += d - this.rateTicks[k]!;
+      this.sumPackets += n - this.ratePackets[k]!;
       this.rateTicks[k] = d;
       this.ratePackets[k] = n;
     }

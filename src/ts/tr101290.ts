@@ -192,11 +192,11 @@ export class Tr101290 implements SectionSink {
     if (crc32mpeg2(data, 0, len) !== 0) { this.board.event(Ind.Crc, this.t); return; }
     if (pid === SDT_PID || (data[5]! & 0x01) === 0) return; // SDT: CRC only; not yet current
     if (pid === PAT_PID) {
-      this.psiSeen[0] = this.t;
+      this.arrived(0, Ind.Pat);
       // Multi-section PATs are rare (a section holds 253 programs): only section 0 is read.
       if (data[6] === 0) this.onPat(data, len);
     } else if (data[0] === TABLE_PMT) {
-      this.psiSeen[this.psiSlot[pid]!] = this.t;
+      this.arrived(this.psiSlot[pid]!, Ind.Pmt);
       const program = (data[3]! << 8) | data[4]!;
       if (pid === this.programPmtPid && program === this.program) this.onPmt(data, len, pid);
     }
@@ -215,21 +215,33 @@ export class Tr101290 implements SectionSink {
     const scrambled = (b3 & 0xc0) !== 0;
     // A packet flagged as damaged is counted (transport_error) and its content not read.
     const readable = (b1 & 0x80) === 0 && !scrambled;
-    if ((r & (R_WATCH0 | R_WATCH1)) !== 0) {
-      const slot = (r & R_WATCH0) !== 0 ? 0 : 1;
-      this.watchSeen[slot] = this.t;
-      if (scrambled) this.board.event(Ind.Scrambled, this.t);
-      else if (readable && (b1 & 0x40) !== 0 && hasPts(buf, off)) this.timing.pts(slot, this.t);
-    }
-    if ((r & R_PCR) !== 0 && readable) {
+    // The PCR first (the adaptation field comes before the payload); scrambling never
+    // covers the adaptation field, so a scrambled packet's PCR is read too.
+    if ((r & R_PCR) !== 0 && (b1 & 0x80) === 0) {
       const pcr = readPcr(buf, off);
       if (pcr >= 0) this.timing.pcr(pcr, index, disc, this.t);
+    }
+    if ((r & (R_WATCH0 | R_WATCH1)) !== 0) {
+      const slot = (r & R_WATCH0) !== 0 ? 0 : 1;
+      // A gap that ended between two checks is found on the packet that ends it.
+      if (this.t - this.watchSeen[slot]! > this.th.pidTimeoutMs && this.watchMissing[slot] === 0) this.board.hold(Ind.Pid, this.t, 1);
+      this.watchSeen[slot] = this.t;
+      if (scrambled) {
+        this.board.event(Ind.Scrambled, this.t);
+        this.timing.clearPts(slot); // PTS unreadable: not judged until the next one seen
+      } else if (readable && (b1 & 0x40) !== 0 && hasPts(buf, off)) this.timing.pts(slot, index, this.t);
     }
     if ((r & R_PSI) !== 0) {
       if (scrambled && pid === PAT_PID) this.board.event(Ind.Pat, this.t);
       else if (scrambled && (r & R_PMT) !== 0) this.board.event(Ind.Pmt, this.t);
       else if (readable) this.asms[this.psiSlot[pid]!]!.push(buf, off, index, this);
     }
+  }
+
+  /** A PAT or PMT at slot `k` arrived; a gap beyond the timeout that ended between two checks counts here. */
+  private arrived(k: number, ind: number): void {
+    if (this.t - this.psiSeen[k]! > this.th.psiTimeoutMs && this.psiMissing[k] === 0) this.board.hold(ind, this.t, 1);
+    this.psiSeen[k] = this.t;
   }
 
   private checkTimeouts(t: number): void {
