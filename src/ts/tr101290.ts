@@ -217,7 +217,7 @@ export class Tr101290 implements SectionSink {
     const readable = (b1 & 0x80) === 0 && !scrambled;
     // The PCR first (the adaptation field comes before the payload); scrambling never
     // covers the adaptation field, so a scrambled packet's PCR is read too.
-    if ((r & R_PCR) !== 0 && (b1 & 0x80) === 0) {
+    if ((r & R_PCR) !== 0 && (b3 & 0x20) !== 0 && (b1 & 0x80) === 0) {
       const pcr = readPcr(buf, off);
       if (pcr >= 0) this.timing.pcr(pcr, index, disc, this.t);
     }
