@@ -73,9 +73,7 @@ function generate(o: Gen): Stream {
       send(packet(AUDIO2, pes([0xff, 0xf1]), { pusi: true }), AUDIO2, t);
       send(packet(SUBS, pes([0x20, 0]), { pusi: true }), SUBS, t);
     }
-    const nul = Buffer.alloc(PKT, 0xff);
-    nul.set([0x47, 0x1f, 0xff, 0x10]);
-    out.push(nul);
+    out.push(Buffer.from([0x47, 0x1f, 0xff, 0x10, ...Buffer.alloc(184, 0xff)]));
     times.push(t);
   }
   return { buf: Buffer.concat(out), times };
@@ -233,9 +231,7 @@ test('transport_error: one TEI packet counts; TEI that keeps coming raises and c
 });
 
 test('crc_error: a bad CRC on the PAT, the PMT or the SDT counts; repeated ones raise', () => {
-  const flip = (target: number, from: number, to: number, every: number) => (p: Buffer, pid: number, t: number): void => {
-    if (pid === target && t >= from && t < to && t % every === 0) p[8] = p[8]! ^ 0x01;
-  };
+  const flip = (target: number, from: number, to: number, every: number) => (p: Buffer, pid: number, t: number): void => { if (pid === target && t >= from && t < to && t % every === 0) p[8] = p[8]! ^ 0x01; };
   for (const pid of [0, PMT_PID, 0x11]) {
     const one = feed(generate({ ms: 3000, mutate: flip(pid, 1000, 1001, 10) }));
     assert.equal(one.c.count('crc_error'), 1, `PID ${pid}`);
@@ -293,9 +289,7 @@ test('pts_error: 690 ms between PTS on a watched PID is silent, 710 ms counts; P
 });
 
 test('scrambled: scrambling bits on a watched PID count per packet, raise and clear; on other PIDs nothing', () => {
-  const bits = (target: number, from: number, to: number) => (p: Buffer, pid: number, t: number): void => {
-    if (pid === target && t >= from && t < to) p[3] = p[3]! | 0x80;
-  };
+  const bits = (target: number, from: number, to: number) => (p: Buffer, pid: number, t: number): void => { if (pid === target && t >= from && t < to) p[3] = p[3]! | 0x80; };
   const one = feed(generate({ ms: 3000, mutate: bits(AUDIO, 1000, 1010) }));
   assert.equal(one.c.count('scrambled'), 1);
   assert.deepEqual(one.events, []);
@@ -356,10 +350,7 @@ function pcrTimes(buf: Buffer): number[] {
   let first = -1, now = 0;
   for (let o = 0; o + PKT <= buf.length; o += PKT) {
     const p = readPcr(buf, o);
-    if (p >= 0) {
-      if (first < 0) first = p;
-      now = (p - first) / 27000;
-    }
+    if (p >= 0) now = (p - (first < 0 ? (first = p) : first)) / 27000;
     times.push(now);
   }
   return times;
