@@ -36,6 +36,53 @@ export default tseslint.config(
       '@typescript-eslint/no-empty-function': ['error', { allow: ['arrowFunctions'] }],
     },
   },
+  // The layer rules of docs/architecture.md, enforced. Each list names what a layer may
+  // import of ours; a pattern with `!` is an exception to the one before it.
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/cli.js'], message: 'cli.ts is the entry point: nothing imports it.' },
+      ] }],
+      // Sizes (docs/architecture.md, house rule 9): a file or function past these is asking
+      // to be split along a real seam. Counted plainly, comments and blank lines included.
+      'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: false, skipComments: false, IIFEs: true }],
+    },
+  },
+  {
+    files: ['src/ts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['../*', '!../errors.js'], message: 'ts/ is pure MPEG-TS: it imports nothing of ours but errors.' },
+      ] }],
+    },
+  },
+  {
+    files: ['src/hub/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['../*', '!../ts/', '!../log/', '!../errors.js'], message: 'hub/ imports only ts/, log/ and errors: it takes options, not the config, and writes to a sink.' },
+      ] }],
+    },
+  },
+  {
+    files: ['src/stream/contracts.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        // ts/ is the pure layer under everything; its data types (a parsed PMT) may appear in a contract.
+        { group: ['../*', '!../ts/', './*'], message: 'The stream contracts are types both sides import: they import no concrete module (only ts/ data types).' },
+      ] }],
+    },
+  },
+  {
+    files: ['src/cluster/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['../roles/*', '**/cli.js'], message: 'cluster/ runs the processes; it reaches the configuration through PrimaryHost/WorkerHost, never a role.' },
+      ] }],
+    },
+  },
   {
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
