@@ -1,8 +1,9 @@
-// The CLI as an operator meets it: help, version, --check, bad configs, no config,
-// start-up failures (one line, exit 1), Ctrl-C.
+// The CLI as an operator meets it once it starts: start-up failures (one line, exit 1),
+// --listen, Ctrl-C. What it decides before listening (help, version, bad usage, --check,
+// bad configs) is in test/unit/cli.test.ts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { runCli, writeConfig, startProxy, tempDir, removeTempDir, StreamClient, ROOT, type ProxyProcess } from '../helpers/proxy.js';
@@ -31,64 +32,6 @@ async function withBusyPort<T>(fn: (port: number) => Promise<T>): Promise<T> {
     await new Promise((r) => blocker.close(r));
   }
 }
-
-const FIX = join(ROOT, 'test', 'fixtures', 'config');
-
-test('--help and --version', async () => {
-  const h = await runCli(['--help']);
-  assert.equal(h.code, 0);
-  assert.match(h.stdout, /Usage: restreamer/);
-  const v = await runCli(['--version']);
-  assert.equal(v.code, 0);
-  assert.match(v.stdout, /^restreamer \d+\.\d+\.\d+/);
-  const bad = await runCli(['--frobnicate']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /unknown option --frobnicate/);
-});
-
-test('--check accepts the shipped examples', async () => {
-  for (const ex of ['minimal', 'documented', 'demo']) {
-    const r = await runCli(['--check', join(ROOT, 'examples', ex, 'restreamer.json')]);
-    assert.equal(r.code, 0, `${ex}: ${r.stderr}`);
-    assert.match(r.stdout, /OK/);
-  }
-});
-
-test('every bad config fixture exits 2 before listening, naming the JSON path', async () => {
-  const expected: Record<string, RegExp> = {
-    'bad-wrong-type.json': /^\s+\S+: /m,
-    'bad-duplicate-serve.json': /resources\[1\]\.serve/,
-    'bad-inputbuffer-huge.json': /inputbuffer: .*too large/,
-    'bad-heartbeat-zero.json': /heartbeatinterval/,
-    'bad-too-deep.json': /nested deeper/,
-    'bad-listen.json': /listen/,
-  };
-  const files = readdirSync(FIX).filter((f) => f.startsWith('bad-') && f.endsWith('.json'));
-  assert.ok(files.length >= 15);
-  // Run them two at a time: each is a real process.
-  for (let i = 0; i < files.length; i += 2) {
-    await Promise.all(files.slice(i, i + 2).map(async (f) => {
-      const r = await runCli([join(FIX, f)]);
-      assert.equal(r.code, 2, `${f}: exit ${r.code}, stderr ${r.stderr}`);
-      assert.match(r.stderr, /invalid configuration/, f);
-      assert.doesNotMatch(r.stdout, /"evt":"listen"/, `${f} must not listen`);
-      if (expected[f]) assert.match(r.stderr, expected[f], f);
-    }));
-  }
-});
-
-test('no config and no ./restreamer.json: exit 2 with directions, never a demo by accident', async () => {
-  const dir = tempDir('rs-empty-');
-  try {
-    const r = await runCli([], { cwd: dir });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /no configuration/);
-    assert.match(r.stderr, /examples\/minimal\/restreamer\.json/);
-    assert.match(r.stderr, /npm start/);
-  } finally {
-    removeTempDir(dir);
-  }
-});
 
 test('a port already in use: exit 1, one line with the address, the reason and a way out', async () => {
   await withBusyPort(async (port) => {

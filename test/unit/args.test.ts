@@ -2,18 +2,18 @@
 // (src/cli.ts prints them with "restreamer: " in front).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HELP, parseCommandLine, type Command } from '../../src/args.js';
+import { HELP, parseCommandLine } from '../../src/args.js';
 
 function options(argv: string[]) {
   const c = parseCommandLine(argv);
   assert.equal(c.kind, 'run', JSON.stringify(c));
-  return (c as Extract<Command, { kind: 'run' }>).options;
+  return (c).options;
 }
 
 function error(argv: string[]): { message: string; usage: boolean } {
   const c = parseCommandLine(argv);
   assert.equal(c.kind, 'error', JSON.stringify(c));
-  const e = c as Extract<Command, { kind: 'error' }>;
+  const e = c;
   return { message: e.message, usage: e.usage };
 }
 
