@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseListen } from './config/listen.js';
 import { LOG_FORMATS, type LogFormat } from './log/logger.js';
-import { errorText } from './errors.js';
+import { RestreamerError, errorText } from './errors.js';
 
 // The command line, read without side effects (src/cli.ts acts on the result): Node's
 // parseArgs splits it into tokens; the rules that are ours (what counts as an unknown
@@ -54,12 +54,12 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'run'; options: RunOptions }
-  | { kind: 'error'; message: string; usage: boolean };
+  | { kind: 'error'; error: RestreamerError; usage: boolean };
 
 type OptionToken = Extract<NonNullable<ReturnType<typeof parseArgs>['tokens']>[number], { kind: 'option' }>;
 
 function usageError(message: string, usage: boolean): Command {
-  return { kind: 'error', message, usage };
+  return { kind: 'error', error: new RestreamerError('CLI_USAGE', message), usage };
 }
 
 /**
@@ -106,7 +106,8 @@ function setListen(run: RunOptions, value: string): Command | undefined {
   try {
     parseListen(value);
   } catch (err) {
-    return usageError(`--listen: ${errorText(err)}`, false);
+    // A listen address that cannot work is a configuration problem wherever it is given.
+    return { kind: 'error', error: new RestreamerError('CONFIG_INVALID', `--listen: ${errorText(err)}`, { cause: err }), usage: false };
   }
   run.listen = value;
   return undefined;

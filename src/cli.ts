@@ -7,7 +7,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { checkLogFile, createLogger, EVT, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
 import { HELP, parseCommandLine, type RunOptions } from './args.js';
-import { RestreamerError, errnoOf, errorText } from './errors.js';
+import { RestreamerError, errnoOf, errorText, isRestreamerError, type ErrorCode } from './errors.js';
 import cluster from 'node:cluster';
 import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/primary.js';
 import type { Runner } from './roles/shared.js';
@@ -30,9 +30,12 @@ function packageRoot(): string {
   return dir;
 }
 
-/** Print a failure of the command line or the start; returns the exit status given. */
-function fail(message: string, status: number): number {
-  process.stderr.write(`restreamer: ${message}\n`);
+/**
+ * Print a failure of the command line, the configuration or the start, led by its code
+ * (docs/errors.md: every failure shows one); returns the exit status given.
+ */
+function fail(err: RestreamerError, status: number, usage = false): number {
+  process.stderr.write(`restreamer: ${err.code}: ${err.message}\n${usage ? `\n${HELP}\n` : ''}`);
   return status;
 }
 
@@ -45,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`restreamer ${pkg.version}\n`);
       return 0;
     }
-    case 'error': return fail(cmd.usage ? `${cmd.message}\n\n${HELP}` : cmd.message, EXIT_USAGE);
+    case 'error': return fail(cmd.error, EXIT_USAGE, cmd.usage);
     case 'run': break;
   }
   const opts = cmd.options;
@@ -55,18 +58,18 @@ async function main(argv: string[]): Promise<number> {
 
   const path = opts.demo ? join(packageRoot(), 'examples', 'demo', 'restreamer.json') : resolve(opts.config ?? 'restreamer.json');
   if (!opts.demo && opts.config === undefined && !existsSync(path)) {
-    return fail(
+    return fail(new RestreamerError('CONFIG_UNREADABLE',
       `no configuration: ${path} does not exist.\n` +
       `Write one (start from examples/minimal/restreamer.json; every key is explained in\n` +
       `examples/documented/restreamer.json), pass its path as an argument, or run\n` +
-      `"npm start" (restreamer --demo) to try the built-in demo stream.`, EXIT_USAGE);
+      `"npm start" (restreamer --demo) to try the built-in demo stream.`), EXIT_USAGE);
   }
 
   let cfg: Config;
   try {
     cfg = await loadConfig(path, { strict: opts.strict, onWarning: (w) => process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`) });
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
+    if (err instanceof ConfigError) return fail(err, EXIT_USAGE);
     throw err;
   }
   if (opts.listen !== undefined) cfg.listen = opts.listen;
@@ -78,7 +81,7 @@ function checkOnly(cfg: Config, path: string): number {
   // The log file is opened at start: a path that cannot work fails the check, without
   // creating anything.
   const why = cfg.log ? checkLogFile(cfg.log) : undefined;
-  if (why) return fail(`invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}`, EXIT_USAGE);
+  if (why) return fail(new RestreamerError('CONFIG_INVALID', `invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}`), EXIT_USAGE);
   const streams = cfg.resources.filter((r) => r.type === 'stream').length;
   process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
   return 0;
@@ -91,7 +94,7 @@ async function run(cfg: Config, path: string, opts: RunOptions): Promise<number>
   try {
     logh = createLogger({ file: cfg.log || undefined, format: opts.logFormat ?? cfg.logformat });
   } catch (err) {
-    return fail(errorText(err), EXIT_RUNTIME);
+    return fail(startFailure(err, cfg.listen, opts.demo), EXIT_RUNTIME);
   }
   const log = logh.logger;
   // Auto: a single process until multi-process mode beats one in a benchmark on the host (docs/configuration.md).
@@ -187,7 +190,7 @@ async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
   try {
     logh = createLogger({ file, format });
   } catch (err) {
-    return fail(errorText(err), EXIT_RUNTIME);
+    return fail(startFailure(err, '', false), EXIT_RUNTIME);
   }
   return runWorkerProcess(logh);
 }
@@ -203,8 +206,8 @@ async function reloadConfig(runner: Runner, path: string, log: Logger, strict: b
   try {
     next = await loadConfig(path, { strict, onWarning: (w) => warnings.push(w) });
   } catch (err) {
-    const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
-    log.error({ evt: EVT.reload, ok: false, config: path, issues }, `reload refused: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the running configuration stays`);
+    const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: errorText(err) }];
+    log.error({ evt: EVT.reload, ok: false, code: reloadCode(err), config: path, issues }, `reload refused: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the running configuration stays`);
     return runner;
   }
   for (const w of warnings) log.warn({ evt: EVT.warning, path: w.path }, w.message);
@@ -218,9 +221,14 @@ async function reloadConfig(runner: Runner, path: string, log: Logger, strict: b
     // A primary stays the runner (it now runs the new configuration and told its workers).
     return applied;
   } catch (err) {
-    log.error({ evt: EVT.reload, ok: false, config: path }, `reload refused: ${(err as Error).message}; the running configuration stays`);
+    log.error({ evt: EVT.reload, ok: false, code: reloadCode(err), config: path }, `reload refused: ${errorText(err)}; the running configuration stays`);
     return runner;
   }
+}
+
+/** The code of a refused reload: the failure's own, or RELOAD_REFUSED (a change that needs a restart, ...). */
+function reloadCode(err: unknown): ErrorCode {
+  return isRestreamerError(err) ? err.code : 'RELOAD_REFUSED';
 }
 
 /** What the listen errors mean to a person, by code. */
@@ -233,9 +241,9 @@ const LISTEN_REASONS: Record<string, string> = {
 };
 
 /** One line saying what failed at start and why. */
-function startFailure(err: unknown, listen: string, demo: boolean): string {
-  // A failure from the catalogue names what failed itself (internal socket, worker start, ...).
-  if (err instanceof RestreamerError) return err.message;
+function startFailure(err: unknown, listen: string, demo: boolean): RestreamerError {
+  // A failure from the catalogue names what failed itself (log file, internal socket, worker start, ...).
+  if (isRestreamerError(err)) return err;
   const e = errnoOf(err);
   const message = errorText(err);
   // Listen errors come as system errors here, or as a worker's message in multi-process mode.
@@ -245,10 +253,10 @@ function startFailure(err: unknown, listen: string, demo: boolean): string {
     const hint = code !== 'EADDRINUSE' ? ''
       : demo ? '; pick another address with --listen, e.g. "restreamer --demo --listen :8080" (or "npm start -- --listen :8080")'
         : '; stop that program, or change "listen" in the configuration (or pass --listen :PORT)';
-    return `cannot listen on ${listen}: ${LISTEN_REASONS[code] ?? message}${hint}`;
+    return new RestreamerError('LISTEN_FAILED', `cannot listen on ${listen}: ${LISTEN_REASONS[code] ?? message}${hint}`, { cause: err });
   }
-  if (isListen) return `cannot listen on ${listen}: ${message}`;
-  return `cannot start: ${message}`;
+  if (isListen) return new RestreamerError('LISTEN_FAILED', `cannot listen on ${listen}: ${message}`, { cause: err });
+  return new RestreamerError('START_FAILED', `cannot start: ${message}`, { cause: err });
 }
 
 main(process.argv.slice(2)).then(

@@ -38,14 +38,14 @@ test('a port already in use: exit 1, one line with the address, the reason and a
     const dir = tempDir();
     try {
       const cfg = writeConfig({ listen: `127.0.0.1:${port}`, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, dir);
-      assertOneLine(await runCli([cfg]), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--listen`));
+      assertOneLine(await runCli([cfg]), new RegExp(`^restreamer: LISTEN_FAILED: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--listen`));
       // Multi-process mode: the workers' failure is reported the same way, and nothing hangs.
       // (Node's cluster module may add a dying worker's own trace after it: the first line
       // is ours.)
       const cfg2 = writeConfig({ listen: `127.0.0.1:${port}`, workers: 2, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, tempDir());
       const multi = await runCli([cfg2]);
       assert.equal(multi.code, 1, multi.stderr);
-      assert.match(multi.stderr.split('\n')[0]!, /^restreamer: cannot listen on .*EADDRINUSE/);
+      assert.match(multi.stderr.split('\n')[0]!, /^restreamer: LISTEN_FAILED: cannot listen on .*EADDRINUSE/);
     } finally {
       removeTempDir(dir);
     }
@@ -54,7 +54,7 @@ test('a port already in use: exit 1, one line with the address, the reason and a
 
 test('--demo on a busy port says how to pick another; --demo --listen serves on the address given', async () => {
   await withBusyPort(async (port) => {
-    assertOneLine(await runCli(['--demo', '--listen', `127.0.0.1:${port}`]), /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*restreamer --demo --listen :8080/);
+    assertOneLine(await runCli(['--demo', '--listen', `127.0.0.1:${port}`]), /^restreamer: LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*restreamer --demo --listen :8080/);
   });
   const p = await startProxy({}, { args: ['--demo', '--listen=127.0.0.1:0'] });
   started.push(p);
@@ -68,11 +68,11 @@ test('--demo on a busy port says how to pick another; --demo --listen serves on 
   }, 10000, 'the demo stream on the --listen address');
   const bad = await runCli(['--demo', '--listen', 'nonsense']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--listen: invalid listen address "nonsense"/);
+  assert.match(bad.stderr, /^restreamer: CONFIG_INVALID: --listen: invalid listen address "nonsense"/);
   assert.equal((await runCli(['--demo', '--listen'])).code, 2);
   const fmt = await runCli(['--log-format', 'xml', '--check', join(ROOT, 'examples', 'minimal', 'restreamer.json')]);
   assert.equal(fmt.code, 2);
-  assert.match(fmt.stderr, /--log-format must be one of auto, json, pretty, restreamer/);
+  assert.match(fmt.stderr, /^restreamer: CLI_USAGE: --log-format must be one of auto, json, pretty, restreamer/);
 });
 
 test('a log file that cannot be opened: start fails in one line (exit 1), --check says so (exit 2) and creates nothing', async () => {
@@ -83,13 +83,13 @@ test('a log file that cannot be opened: start fails in one line (exit 1), --chec
     const resources = [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }, { type: 'api', api: 'health', serve: '/health' }];
     // A path under a regular file: no one can create it, root included.
     const under = writeConfig({ listen: '127.0.0.1:0', log: join(file, 'logs', 'restreamer.log'), resources }, dir);
-    assertOneLine(await runCli([under]), /cannot open the log file .*a-file\/logs\/restreamer\.log: .*a-file is not a directory/);
+    assertOneLine(await runCli([under]), /^restreamer: LOG_UNWRITABLE: cannot open the log file .*a-file\/logs\/restreamer\.log: .*a-file is not a directory/);
     const checked = await runCli(['--check', under]);
     assert.equal(checked.code, 2, checked.stderr);
-    assert.match(checked.stderr, /log: cannot open the log file .*a-file is not a directory/);
+    assert.match(checked.stderr, /^restreamer: CONFIG_INVALID: invalid configuration .*:\n {2}log: cannot open the log file .*a-file is not a directory/);
     // A folder named as the log file.
     const folder = writeConfig({ listen: '127.0.0.1:0', log: dir, resources }, tempDir());
-    assertOneLine(await runCli([folder]), /cannot open the log file .*: .* is a directory/);
+    assertOneLine(await runCli([folder]), /^restreamer: LOG_UNWRITABLE: cannot open the log file .*: .* is a directory/);
     assert.equal((await runCli(['--check', folder])).code, 2);
     // A log file in folders that do not exist yet: --check accepts it and creates nothing.
     const fresh = join(dir, 'new', 'sub', 'restreamer.log');
@@ -110,7 +110,7 @@ test('a start failure that is not a listen failure says what failed: the interna
     writeFileSync(notDir, 'x');
     const cfg = writeConfig({ listen: '127.0.0.1:0', workers: 2, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, dir);
     const r = await runCli([cfg], { env: { ...process.env, TMPDIR: notDir, TSX_DISABLE_CACHE: '1' } });
-    assertOneLine(r, /^restreamer: cannot create the internal socket of the worker processes in .*a-file: .*ENOTDIR.*TMPDIR/);
+    assertOneLine(r, /^restreamer: INTERNAL_SOCKET: cannot create the internal socket of the worker processes in .*a-file: .*ENOTDIR.*TMPDIR/);
     assert.doesNotMatch(r.stderr, /cannot listen/);
   } finally {
     removeTempDir(dir);

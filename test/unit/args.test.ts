@@ -7,14 +7,15 @@ import { HELP, parseCommandLine } from '../../src/args.js';
 function options(argv: string[]) {
   const c = parseCommandLine(argv);
   assert.equal(c.kind, 'run', JSON.stringify(c));
-  return (c).options;
+  return c.options;
 }
 
-function error(argv: string[]): { message: string; usage: boolean } {
+/** A mistake: its message, and whether the help follows; a usage error unless `code` says otherwise. */
+function error(argv: string[], code = 'CLI_USAGE'): { message: string; usage: boolean } {
   const c = parseCommandLine(argv);
   assert.equal(c.kind, 'error', JSON.stringify(c));
-  const e = c;
-  return { message: e.message, usage: e.usage };
+  assert.equal(c.error.code, code);
+  return { message: c.error.message, usage: c.usage };
 }
 
 test('no arguments: run with the defaults and no CONFIG', () => {
@@ -49,12 +50,13 @@ test('an option without its value says so, with the help', () => {
 });
 
 test('the next argument is the value, even when it looks like an option (as before: no guessing)', () => {
-  assert.deepEqual(error(['--listen', '--check']).message.split(':')[0], '--listen');
+  assert.deepEqual(error(['--listen', '--check'], 'CONFIG_INVALID').message.split(':')[0], '--listen');
   assert.equal(options(['--listen', ':8000', '--check']).check, true);
 });
 
 test('bad values: the listen address and the log format', () => {
-  const listen = error(['--listen', 'nonsense']);
+  // A listen address that cannot work is a configuration error, wherever it is given.
+  const listen = error(['--listen', 'nonsense'], 'CONFIG_INVALID');
   assert.match(listen.message, /^--listen: invalid listen address "nonsense": missing ":port"/);
   assert.equal(listen.usage, false);
   assert.deepEqual(error(['--log-format=xml']), { message: '--log-format must be one of auto, json, pretty, restreamer, not "xml"', usage: false });
@@ -70,6 +72,6 @@ test('the help names every option it accepts', () => {
     const name = o.split(' ')[0]!;
     const value = o.includes(' ') ? ['x'] : [];
     const c = parseCommandLine([name, ...value]);
-    assert.ok(c.kind !== 'error' || !c.message.startsWith('unknown option'), `${name} is accepted`);
+    assert.ok(c.kind !== 'error' || !c.error.message.startsWith('unknown option'), `${name} is accepted`);
   }
 });

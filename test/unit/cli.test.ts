@@ -3,9 +3,10 @@
 // bad configs, no config. What needs it listening is in test/integration/cli.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir, removeTempDir, ROOT } from '../helpers/proxy.js';
+import { CATALOGUE } from '../../src/errors.js';
+import { runCli, tempDir, removeTempDir, writeConfig, ROOT } from '../helpers/proxy.js';
 
 const FIX = join(ROOT, 'test', 'fixtures', 'config');
 
@@ -16,7 +17,7 @@ test('--help and --version print to stdout and exit 0; an unknown option exits 2
   assert.equal(v.code, 0);
   assert.match(v.stdout, /^restreamer \d+\.\d+\.\d+/);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /unknown option --frobnicate\n\nUsage: restreamer/);
+  assert.match(bad.stderr, /^restreamer: CLI_USAGE: unknown option --frobnicate\n\nUsage: restreamer/);
   assert.equal(bad.stdout, '');
 });
 
@@ -45,7 +46,7 @@ test('every bad config fixture exits 2 before listening, naming the JSON path', 
     await Promise.all(files.slice(i, i + 2).map(async (f) => {
       const r = await runCli([join(FIX, f)]);
       assert.equal(r.code, 2, `${f}: exit ${r.code}, stderr ${r.stderr}`);
-      assert.match(r.stderr, /invalid configuration/, f);
+      assert.match(r.stderr, /^restreamer: CONFIG_INVALID: invalid configuration /, f);
       assert.doesNotMatch(r.stdout, /"evt":"listen"/, `${f} must not listen`);
       if (expected[f]) assert.match(r.stderr, expected[f], f);
     }));
@@ -57,9 +58,44 @@ test('no config and no ./restreamer.json: exit 2 with directions, never a demo b
   try {
     const r = await runCli([], { cwd: dir });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /no configuration/);
+    assert.match(r.stderr, /^restreamer: CONFIG_UNREADABLE: no configuration: /);
     assert.match(r.stderr, /examples\/minimal\/restreamer\.json/);
     assert.match(r.stderr, /npm start/);
+  } finally {
+    removeTempDir(dir);
+  }
+});
+
+test('every failure before listening is led by its catalogue code (docs/errors.md), on stderr', async () => {
+  const dir = tempDir();
+  try {
+    const minimal = join(ROOT, 'examples', 'minimal', 'restreamer.json');
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const logUnderFile = writeConfig({ log: join(file, 'x.log'), resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, tempDir());
+    const cases: [string[], string][] = [
+      [['--frobnicate'], 'CLI_USAGE'],
+      [['--listen'], 'CLI_USAGE'],
+      [['a.json', 'b.json'], 'CLI_USAGE'],
+      [['--log-format', 'xml', minimal], 'CLI_USAGE'],
+      [['--listen', 'nonsense', minimal], 'CONFIG_INVALID'],
+      [[join(dir, 'missing.json')], 'CONFIG_UNREADABLE'],
+      [[dir], 'CONFIG_UNREADABLE'],
+      [[join(ROOT, 'test', 'fixtures', 'config', 'bad-json-missing-comma.json')], 'CONFIG_INVALID'],
+      [['--strict', join(ROOT, 'test', 'fixtures', 'config', 'warn-unknown-key.json')], 'CONFIG_INVALID'],
+      [['--check', logUnderFile], 'CONFIG_INVALID'],
+    ];
+    for (let i = 0; i < cases.length; i += 2) {
+      await Promise.all(cases.slice(i, i + 2).map(async ([args, code]) => {
+        const r = await runCli(args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.ok(code in CATALOGUE);
+        // Warnings (the --strict case refuses them) come before the failure.
+        const failure = r.stderr.split('\n').filter((l) => !l.startsWith('restreamer: warning: ')).join('\n');
+        assert.match(failure, new RegExp(`^restreamer: ${code}: \\S`), args.join(' '));
+        assert.equal(r.stdout, '');
+      }));
+    }
   } finally {
     removeTempDir(dir);
   }
