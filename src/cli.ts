@@ -4,9 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError } from './config/load.js';
-import { checkLogFile, createLogger, EVT, LOG_FORMATS, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
-import { parseListen } from './config/listen.js';
-import { RestreamerError, errnoOf, errorText } from './errors.js';
+import type { Config } from './config/schema.js';
+import { checkLogFile, createLogger, EVT, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
+import { HELP, parseCommandLine, type RunOptions } from './args.js';
+import { RestreamerError, errnoOf, errorText, isRestreamerError, type ErrorCode } from './errors.js';
 import cluster from 'node:cluster';
 import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/protocol.js';
 import type { Runner } from './roles/shared.js';
@@ -29,113 +30,71 @@ function packageRoot(): string {
   return dir;
 }
 
-const HELP = `Usage: restreamer [options] [CONFIG]
-
-Live MPEG-TS proxy: pulls transport streams from upstreams and serves each to many
-HTTP clients. CONFIG is a restreamer.json file (default: ./restreamer.json).
-
-Options:
-  --check              validate CONFIG (and that the log file can be opened), print a
-                       summary and exit (0 valid, 2 invalid)
-  --strict             refuse CONFIG (exit 2) when it has any warning: unknown keys,
-                       skipped entries, ... (what the Go restreamer ignored is otherwise
-                       accepted); also for --check and for reloads (SIGHUP)
-  --demo               serve the built-in demo stream on http://localhost:8000/
-  --listen ADDR        listen on ADDR instead of CONFIG's "listen" (":8080",
-                       "127.0.0.1:8080", "[::1]:8080"); e.g. --demo --listen :8080
-  --log-format FORMAT  auto (default: readable on a terminal, JSON lines otherwise),
-                       json, pretty, or restreamer (the Go original's lines)
-  --version            print the version and exit
-  --help               print this help and exit
-
-Docs: README.md and docs/configuration.md. Example configs: examples/.`;
+/**
+ * Print a failure of the command line, the configuration or the start, led by its code
+ * (docs/errors.md: every failure shows one); returns the exit status given.
+ */
+function fail(err: RestreamerError, status: number, usage = false): number {
+  process.stderr.write(`restreamer: ${err.code}: ${err.message}\n${usage ? `\n${HELP}\n` : ''}`);
+  return status;
+}
 
 async function main(argv: string[]): Promise<number> {
-  let check = false;
-  let strict = false;
-  let demo = false;
-  let listen: string | undefined;
-  let logFormat: LogFormat | undefined;
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') { process.stdout.write(HELP + '\n'); return 0; }
-    if (a === '--version' || a === '-V') {
+  const cmd = parseCommandLine(argv);
+  switch (cmd.kind) {
+    case 'help': process.stdout.write(HELP + '\n'); return 0;
+    case 'version': {
       const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
       process.stdout.write(`restreamer ${pkg.version}\n`);
       return 0;
     }
-    // Options with a value: "--opt VALUE" or "--opt=VALUE".
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    if (name === '--listen' || name === '--log-format') {
-      const value = eq > 0 && name !== a ? a.slice(eq + 1) : argv[++i];
-      if (value === undefined) { process.stderr.write(`restreamer: ${name} needs a value\n\n${HELP}\n`); return EXIT_USAGE; }
-      if (name === '--listen') {
-        try { parseListen(value); } catch (err) { process.stderr.write(`restreamer: --listen: ${(err as Error).message}\n`); return EXIT_USAGE; }
-        listen = value;
-      } else {
-        if (!(LOG_FORMATS as readonly string[]).includes(value)) { process.stderr.write(`restreamer: --log-format must be one of ${LOG_FORMATS.join(', ')}, not ${JSON.stringify(value)}\n`); return EXIT_USAGE; }
-        logFormat = value as LogFormat;
-      }
-      continue;
-    }
-    if (a === '--check') check = true;
-    else if (a === '--strict') strict = true;
-    else if (a === '--demo') demo = true;
-    else if (a.startsWith('-')) { process.stderr.write(`restreamer: unknown option ${a}\n\n${HELP}\n`); return EXIT_USAGE; }
-    else positional.push(a);
+    case 'error': return fail(cmd.error, EXIT_USAGE, cmd.usage);
+    case 'run': break;
   }
-  if (positional.length > 1) { process.stderr.write(`restreamer: only one CONFIG may be given\n`); return EXIT_USAGE; }
+  const opts = cmd.options;
   // A worker never reads the configuration file: the primary sends it the one it runs
   // (the file may have changed, or become invalid, since), and its log settings here.
-  if (cluster.isWorker) return workerMain(logFormat);
+  if (cluster.isWorker) return workerMain(opts.logFormat);
 
-  let path: string;
-  if (demo) path = join(packageRoot(), 'examples', 'demo', 'restreamer.json');
-  else path = resolve(positional[0] ?? 'restreamer.json');
-  if (!demo && positional.length === 0 && !existsSync(path)) {
-    process.stderr.write(
-      `restreamer: no configuration: ${path} does not exist.\n` +
+  const path = opts.demo ? join(packageRoot(), 'examples', 'demo', 'restreamer.json') : resolve(opts.config ?? 'restreamer.json');
+  if (!opts.demo && opts.config === undefined && !existsSync(path)) {
+    return fail(new RestreamerError('CONFIG_UNREADABLE',
+      `no configuration: ${path} does not exist.\n` +
       `Write one (start from examples/minimal/restreamer.json; every key is explained in\n` +
       `examples/documented/restreamer.json), pass its path as an argument, or run\n` +
-      `"npm start" (restreamer --demo) to try the built-in demo stream.\n`);
-    return EXIT_USAGE;
+      `"npm start" (restreamer --demo) to try the built-in demo stream.`), EXIT_USAGE);
   }
 
-  let cfg;
-  const warnings: { path: string; message: string }[] = [];
+  let cfg: Config;
   try {
-    cfg = await loadConfig(path, { strict, onWarning: (w) => warnings.push(w) });
+    cfg = await loadConfig(path, { strict: opts.strict, onWarning: (w) => process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`) });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`restreamer: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
+    if (err instanceof ConfigError) return fail(err, EXIT_USAGE);
     throw err;
   }
-  for (const w of warnings) process.stderr.write(`restreamer: warning: ${w.path ? w.path + ': ' : ''}${w.message}\n`);
-  if (listen !== undefined) cfg.listen = listen;
-  if (check) {
-    // The log file is opened at start: a path that cannot work fails the check, without
-    // creating anything.
-    const why = cfg.log ? checkLogFile(cfg.log) : undefined;
-    if (why) {
-      process.stderr.write(`restreamer: invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}\n`);
-      return EXIT_USAGE;
-    }
-    const streams = cfg.resources.filter((r) => r.type === 'stream').length;
-    process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
-    return 0;
-  }
+  if (opts.listen !== undefined) cfg.listen = opts.listen;
+  return opts.check ? checkOnly(cfg, path) : run(cfg, path, opts);
+}
 
+/** --check: the configuration loaded; also the log file it names; a summary line. */
+function checkOnly(cfg: Config, path: string): number {
+  // The log file is opened at start: a path that cannot work fails the check, without
+  // creating anything.
+  const why = cfg.log ? checkLogFile(cfg.log) : undefined;
+  if (why) return fail(new RestreamerError('CONFIG_INVALID', `invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}`), EXIT_USAGE);
+  const streams = cfg.resources.filter((r) => r.type === 'stream').length;
+  process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
+  return 0;
+}
+
+/** Start, then serve until a signal stops it. */
+async function run(cfg: Config, path: string, opts: RunOptions): Promise<number> {
   // Every start-up failure from here on is one line naming what failed and why, exit 1.
   let logh: LogHandle;
   try {
-    logh = createLogger({ file: cfg.log || undefined, format: logFormat ?? cfg.logformat });
+    logh = createLogger({ file: cfg.log || undefined, format: opts.logFormat ?? cfg.logformat });
   } catch (err) {
-    process.stderr.write(`restreamer: ${(err as Error).message}\n`);
-    return EXIT_RUNTIME;
+    return fail(startFailure(err, cfg.listen, opts.demo), EXIT_RUNTIME);
   }
   const log = logh.logger;
   // Auto: a single process until multi-process mode beats one in a benchmark on the host (docs/configuration.md).
@@ -151,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     runner = workers > 1 ? new PrimaryRoot(cfg, log, workers) : new SingleApp(cfg, log);
   } catch (err) {
-    process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
+    fail(startFailure(err, cfg.listen, opts.demo), EXIT_RUNTIME);
     await logh.close();
     return EXIT_RUNTIME;
   }
@@ -159,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     addr = await runner.start();
   } catch (err) {
-    process.stderr.write(`restreamer: ${startFailure(err, cfg.listen, demo)}\n`);
+    fail(startFailure(err, cfg.listen, opts.demo), EXIT_RUNTIME);
     // Set now: should the process end while closing (workers gone, nothing left to wait
     // on), its status is still 1 (measured under load: 13, Node's "unsettled entry module").
     process.exitCode = EXIT_RUNTIME;
@@ -167,11 +126,21 @@ async function main(argv: string[]): Promise<number> {
     await logh.close();
     return EXIT_RUNTIME;
   }
-  if (demo) {
+  if (opts.demo) {
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     process.stderr.write(`\nrestreamer demo: open http://localhost:${addr.port}/ in VLC, ffplay or mpv (bound to ${host}). Ctrl-C stops it.\n\n`);
   }
+  return serveUntilStopped(runner, logh, path, opts);
+}
 
+/**
+ * The running proxy's signals: SIGINT/SIGTERM stop (SIGTERM drains first when `drain` is
+ * set), SIGHUP reopens the log and reloads the configuration, SIGUSR1 reopens the log.
+ * Resolves with the exit status once stopped.
+ */
+function serveUntilStopped(first: Runner, logh: LogHandle, path: string, opts: RunOptions): Promise<number> {
+  const log = logh.logger;
+  let runner = first;
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     let draining = false;
@@ -197,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
     // SIGUSR1 is the original's log-rotation signal; SIGHUP does the same here.
     const reopen = (signal: string) => {
       logh.reopen();
-      runner.reopenLogs?.();
+      runner.reopenLogs();
       log.info({ evt: EVT.logReopen, signal }, 'log file reopened');
     };
     // SIGHUP also re-reads the configuration; one reload at a time, in order.
@@ -206,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
       reopen('SIGHUP');
       reloads = reloads.then(async () => {
         if (stopping || draining) return;
-        runner = await reloadConfig(runner, path, log, strict, listen);
+        runner = await reloadConfig(runner, path, log, opts.strict, opts.listen);
       });
     });
     process.on('SIGUSR1', () => reopen('SIGUSR1'));
@@ -221,8 +190,7 @@ async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
   try {
     logh = createLogger({ file, format });
   } catch (err) {
-    process.stderr.write(`restreamer: ${(err as Error).message}\n`);
-    return EXIT_RUNTIME;
+    return fail(startFailure(err, '', false), EXIT_RUNTIME);
   }
   return runWorkerProcess(logh);
 }
@@ -238,8 +206,8 @@ async function reloadConfig(runner: Runner, path: string, log: Logger, strict: b
   try {
     next = await loadConfig(path, { strict, onWarning: (w) => warnings.push(w) });
   } catch (err) {
-    const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
-    log.error({ evt: EVT.reload, ok: false, config: path, issues }, `reload refused: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the running configuration stays`);
+    const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: errorText(err) }];
+    log.error({ evt: EVT.reload, ok: false, code: reloadCode(err), config: path, issues }, `reload refused: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}; the running configuration stays`);
     return runner;
   }
   for (const w of warnings) log.warn({ evt: EVT.warning, path: w.path }, w.message);
@@ -253,9 +221,14 @@ async function reloadConfig(runner: Runner, path: string, log: Logger, strict: b
     // A primary stays the runner (it now runs the new configuration and told its workers).
     return applied;
   } catch (err) {
-    log.error({ evt: EVT.reload, ok: false, config: path }, `reload refused: ${(err as Error).message}; the running configuration stays`);
+    log.error({ evt: EVT.reload, ok: false, code: reloadCode(err), config: path }, `reload refused: ${errorText(err)}; the running configuration stays`);
     return runner;
   }
+}
+
+/** The code of a refused reload: the failure's own, or RELOAD_REFUSED (a change that needs a restart, ...). */
+function reloadCode(err: unknown): ErrorCode {
+  return isRestreamerError(err) ? err.code : 'RELOAD_REFUSED';
 }
 
 /** What the listen errors mean to a person, by code. */
@@ -268,9 +241,9 @@ const LISTEN_REASONS: Record<string, string> = {
 };
 
 /** One line saying what failed at start and why. */
-function startFailure(err: unknown, listen: string, demo: boolean): string {
-  // A failure from the catalogue names what failed itself (internal socket, worker start, ...).
-  if (err instanceof RestreamerError) return err.message;
+function startFailure(err: unknown, listen: string, demo: boolean): RestreamerError {
+  // A failure from the catalogue names what failed itself (log file, internal socket, worker start, ...).
+  if (isRestreamerError(err)) return err;
   const e = errnoOf(err);
   const message = errorText(err);
   // Listen errors come as system errors here, or as a worker's message in multi-process mode.
@@ -280,10 +253,10 @@ function startFailure(err: unknown, listen: string, demo: boolean): string {
     const hint = code !== 'EADDRINUSE' ? ''
       : demo ? '; pick another address with --listen, e.g. "restreamer --demo --listen :8080" (or "npm start -- --listen :8080")'
         : '; stop that program, or change "listen" in the configuration (or pass --listen :PORT)';
-    return `cannot listen on ${listen}: ${LISTEN_REASONS[code] ?? message}${hint}`;
+    return new RestreamerError('LISTEN_FAILED', `cannot listen on ${listen}: ${LISTEN_REASONS[code] ?? message}${hint}`, { cause: err });
   }
-  if (isListen) return `cannot listen on ${listen}: ${message}`;
-  return `cannot start: ${message}`;
+  if (isListen) return new RestreamerError('LISTEN_FAILED', `cannot listen on ${listen}: ${message}`, { cause: err });
+  return new RestreamerError('START_FAILED', `cannot start: ${message}`, { cause: err });
 }
 
 main(process.argv.slice(2)).then(

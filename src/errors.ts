@@ -22,10 +22,14 @@ const detail = (d: string): string => d;
 const BAD_GATEWAY = 502;
 
 export const CATALOGUE = {
+  CLI_USAGE: entry(undefined, 'the command line cannot be read (an unknown option, an option without its value, two CONFIG arguments, an unknown --log-format): exit 2, with the usage for the first two', detail),
   CONFIG_INVALID: entry(undefined, 'the configuration (file, --listen, a resource) cannot work: exit 2 before listening; a reload is refused', detail),
   CONFIG_UNREADABLE: entry(undefined, 'the configuration file cannot be read: exit 2; a reload is refused', detail),
   LOG_UNWRITABLE: entry(undefined, 'the log file cannot be opened for appending: exit 1 at start',
     (p: { file: string; why: string }) => `cannot open the log file ${p.file}: ${p.why}`),
+  LISTEN_FAILED: entry(undefined, 'the listen address cannot be used (in use, permission denied, not an address of this machine, an unknown host name): exit 1 at start', detail),
+  START_FAILED: entry(undefined, 'any other failure to start, named in the message: exit 1', detail),
+  RELOAD_REFUSED: entry(undefined, 'a reload (SIGHUP) changes what cannot change while running (`listen`, `workers`), or could not be applied: refused, the running configuration stays', detail),
   INTERNAL_SOCKET: entry(undefined, 'multi-process mode: the folder or the Unix socket through which the workers reach the primary could not be made: exit 1 at start',
     (p: { where: string; why: string; hint?: string }) => `cannot create the internal socket of the worker processes in ${p.where}: ${p.why}${p.hint ? `; ${p.hint}` : ''}`),
   WORKER_START: entry(undefined, 'multi-process mode: a worker process exited before it was ready: exit 1 at start (its own error, if any, is in the log)',

@@ -31,8 +31,8 @@ export interface Runner {
   drain(ms: number): Promise<void>;
   /** Graceful shutdown. Idempotent. */
   close(): Promise<void>;
-  /** SIGHUP/SIGUSR1: other processes' logs to reopen (ours is reopened by cli.ts). */
-  reopenLogs?(): void;
+  /** SIGHUP/SIGUSR1: reopen other processes' logs (ours is reopened by cli.ts); a single process has none. */
+  reopenLogs(): void;
 }
 
 /** A reload that cannot be applied while running (listen address, worker count). */

@@ -80,6 +80,9 @@ export class SingleApp implements Runner {
     return { runner: app, plan };
   }
 
+  /** SIGHUP/SIGUSR1: one process, one log, which cli.ts reopens: nothing else to do. */
+  reopenLogs(): void { /* no other process */ }
+
   /** Graceful shutdown: stop accepting, end clients, close upstreams. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {

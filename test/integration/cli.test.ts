@@ -1,8 +1,9 @@
-// The CLI as an operator meets it: help, version, --check, bad configs, no config,
-// start-up failures (one line, exit 1), Ctrl-C.
+// The CLI as an operator meets it once it starts: start-up failures (one line, exit 1),
+// --listen, Ctrl-C. What it decides before listening (help, version, bad usage, --check,
+// bad configs) is in test/unit/cli.test.ts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { runCli, writeConfig, startProxy, tempDir, removeTempDir, StreamClient, ROOT, type ProxyProcess } from '../helpers/proxy.js';
@@ -32,77 +33,19 @@ async function withBusyPort<T>(fn: (port: number) => Promise<T>): Promise<T> {
   }
 }
 
-const FIX = join(ROOT, 'test', 'fixtures', 'config');
-
-test('--help and --version', async () => {
-  const h = await runCli(['--help']);
-  assert.equal(h.code, 0);
-  assert.match(h.stdout, /Usage: restreamer/);
-  const v = await runCli(['--version']);
-  assert.equal(v.code, 0);
-  assert.match(v.stdout, /^restreamer \d+\.\d+\.\d+/);
-  const bad = await runCli(['--frobnicate']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /unknown option --frobnicate/);
-});
-
-test('--check accepts the shipped examples', async () => {
-  for (const ex of ['minimal', 'documented', 'demo']) {
-    const r = await runCli(['--check', join(ROOT, 'examples', ex, 'restreamer.json')]);
-    assert.equal(r.code, 0, `${ex}: ${r.stderr}`);
-    assert.match(r.stdout, /OK/);
-  }
-});
-
-test('every bad config fixture exits 2 before listening, naming the JSON path', async () => {
-  const expected: Record<string, RegExp> = {
-    'bad-wrong-type.json': /^\s+\S+: /m,
-    'bad-duplicate-serve.json': /resources\[1\]\.serve/,
-    'bad-inputbuffer-huge.json': /inputbuffer: .*too large/,
-    'bad-heartbeat-zero.json': /heartbeatinterval/,
-    'bad-too-deep.json': /nested deeper/,
-    'bad-listen.json': /listen/,
-  };
-  const files = readdirSync(FIX).filter((f) => f.startsWith('bad-') && f.endsWith('.json'));
-  assert.ok(files.length >= 15);
-  // Run them two at a time: each is a real process.
-  for (let i = 0; i < files.length; i += 2) {
-    await Promise.all(files.slice(i, i + 2).map(async (f) => {
-      const r = await runCli([join(FIX, f)]);
-      assert.equal(r.code, 2, `${f}: exit ${r.code}, stderr ${r.stderr}`);
-      assert.match(r.stderr, /invalid configuration/, f);
-      assert.doesNotMatch(r.stdout, /"evt":"listen"/, `${f} must not listen`);
-      if (expected[f]) assert.match(r.stderr, expected[f], f);
-    }));
-  }
-});
-
-test('no config and no ./restreamer.json: exit 2 with directions, never a demo by accident', async () => {
-  const dir = tempDir('rs-empty-');
-  try {
-    const r = await runCli([], { cwd: dir });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /no configuration/);
-    assert.match(r.stderr, /examples\/minimal\/restreamer\.json/);
-    assert.match(r.stderr, /npm start/);
-  } finally {
-    removeTempDir(dir);
-  }
-});
-
 test('a port already in use: exit 1, one line with the address, the reason and a way out', async () => {
   await withBusyPort(async (port) => {
     const dir = tempDir();
     try {
       const cfg = writeConfig({ listen: `127.0.0.1:${port}`, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, dir);
-      assertOneLine(await runCli([cfg]), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--listen`));
+      assertOneLine(await runCli([cfg]), new RegExp(`^restreamer: LISTEN_FAILED: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*--listen`));
       // Multi-process mode: the workers' failure is reported the same way, and nothing hangs.
       // (Node's cluster module may add a dying worker's own trace after it: the first line
       // is ours.)
       const cfg2 = writeConfig({ listen: `127.0.0.1:${port}`, workers: 2, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, tempDir());
       const multi = await runCli([cfg2]);
       assert.equal(multi.code, 1, multi.stderr);
-      assert.match(multi.stderr.split('\n')[0]!, /^restreamer: cannot listen on .*EADDRINUSE/);
+      assert.match(multi.stderr.split('\n')[0]!, /^restreamer: LISTEN_FAILED: cannot listen on .*EADDRINUSE/);
     } finally {
       removeTempDir(dir);
     }
@@ -111,7 +54,7 @@ test('a port already in use: exit 1, one line with the address, the reason and a
 
 test('--demo on a busy port says how to pick another; --demo --listen serves on the address given', async () => {
   await withBusyPort(async (port) => {
-    assertOneLine(await runCli(['--demo', '--listen', `127.0.0.1:${port}`]), /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*restreamer --demo --listen :8080/);
+    assertOneLine(await runCli(['--demo', '--listen', `127.0.0.1:${port}`]), /^restreamer: LISTEN_FAILED: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*restreamer --demo --listen :8080/);
   });
   const p = await startProxy({}, { args: ['--demo', '--listen=127.0.0.1:0'] });
   started.push(p);
@@ -125,11 +68,11 @@ test('--demo on a busy port says how to pick another; --demo --listen serves on 
   }, 10000, 'the demo stream on the --listen address');
   const bad = await runCli(['--demo', '--listen', 'nonsense']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--listen: invalid listen address "nonsense"/);
+  assert.match(bad.stderr, /^restreamer: CONFIG_INVALID: --listen: invalid listen address "nonsense"/);
   assert.equal((await runCli(['--demo', '--listen'])).code, 2);
   const fmt = await runCli(['--log-format', 'xml', '--check', join(ROOT, 'examples', 'minimal', 'restreamer.json')]);
   assert.equal(fmt.code, 2);
-  assert.match(fmt.stderr, /--log-format must be one of auto, json, pretty, restreamer/);
+  assert.match(fmt.stderr, /^restreamer: CLI_USAGE: --log-format must be one of auto, json, pretty, restreamer/);
 });
 
 test('a log file that cannot be opened: start fails in one line (exit 1), --check says so (exit 2) and creates nothing', async () => {
@@ -140,13 +83,13 @@ test('a log file that cannot be opened: start fails in one line (exit 1), --chec
     const resources = [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }, { type: 'api', api: 'health', serve: '/health' }];
     // A path under a regular file: no one can create it, root included.
     const under = writeConfig({ listen: '127.0.0.1:0', log: join(file, 'logs', 'restreamer.log'), resources }, dir);
-    assertOneLine(await runCli([under]), /cannot open the log file .*a-file\/logs\/restreamer\.log: .*a-file is not a directory/);
+    assertOneLine(await runCli([under]), /^restreamer: LOG_UNWRITABLE: cannot open the log file .*a-file\/logs\/restreamer\.log: .*a-file is not a directory/);
     const checked = await runCli(['--check', under]);
     assert.equal(checked.code, 2, checked.stderr);
-    assert.match(checked.stderr, /log: cannot open the log file .*a-file is not a directory/);
+    assert.match(checked.stderr, /^restreamer: CONFIG_INVALID: invalid configuration .*:\n {2}log: cannot open the log file .*a-file is not a directory/);
     // A folder named as the log file.
     const folder = writeConfig({ listen: '127.0.0.1:0', log: dir, resources }, tempDir());
-    assertOneLine(await runCli([folder]), /cannot open the log file .*: .* is a directory/);
+    assertOneLine(await runCli([folder]), /^restreamer: LOG_UNWRITABLE: cannot open the log file .*: .* is a directory/);
     assert.equal((await runCli(['--check', folder])).code, 2);
     // A log file in folders that do not exist yet: --check accepts it and creates nothing.
     const fresh = join(dir, 'new', 'sub', 'restreamer.log');
@@ -167,7 +110,7 @@ test('a start failure that is not a listen failure says what failed: the interna
     writeFileSync(notDir, 'x');
     const cfg = writeConfig({ listen: '127.0.0.1:0', workers: 2, resources: [{ type: 'stream', serve: '/a.ts', remote: 'http://127.0.0.1:9/x.ts' }] }, dir);
     const r = await runCli([cfg], { env: { ...process.env, TMPDIR: notDir, TSX_DISABLE_CACHE: '1' } });
-    assertOneLine(r, /^restreamer: cannot create the internal socket of the worker processes in .*a-file: .*ENOTDIR.*TMPDIR/);
+    assertOneLine(r, /^restreamer: INTERNAL_SOCKET: cannot create the internal socket of the worker processes in .*a-file: .*ENOTDIR.*TMPDIR/);
     assert.doesNotMatch(r.stderr, /cannot listen/);
   } finally {
     removeTempDir(dir);

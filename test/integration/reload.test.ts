@@ -149,10 +149,12 @@ test('an invalid file or a new listen address is refused; the running configurat
   writeFileSync(p.configPath, '{ "resources": [ { "type": "stream", "serve": "/live.ts", "remote": 5 } ] }');
   const bad = await hup(p, false);
   assert.match(String(bad.msg), /resources\[0\]\.remote/);
+  assert.equal(bad.code, 'CONFIG_INVALID');
 
   writeFileSync(p.configPath, JSON.stringify({ listen: '127.0.0.1:1', ...cfg }));
   const moved = await hup(p, false);
   assert.match(String(moved.msg), /"listen" cannot change while running/);
+  assert.equal(moved.code, 'RELOAD_REFUSED');
 
   const mark = v.bytes;
   await until(() => v.bytes > mark + 188 * 100, 10000, 'viewer still fed');
