@@ -69,3 +69,29 @@ test(`every module in src/ of ${MIN_LINES} lines or more (not of types only) has
     .filter((t) => !existsSync(join(ROOT, t)));
   if (missing.length > 0) assert.fail(`${missing.length} module(s) of ${MIN_LINES}+ lines without a unit test file at the mirrored path:\n  ${missing.join('\n  ')}`);
 });
+
+/** The rows of docs/architecture.md's module table: the path cell and the whole row. */
+function moduleRows(): { path: string; row: string }[] {
+  const doc = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
+  const start = doc.indexOf('## Modules');
+  const table = doc.slice(start, doc.indexOf('\n## ', start + 1));
+  return [...table.matchAll(/^\| `(src\/[^`]*)` [^\n]*$/gm)].map((m) => ({ path: m[1]!, row: m[0] }));
+}
+
+test('docs/architecture.md names every module of src/ in the row of its folder, and names none that is gone', () => {
+  const rows = moduleRows();
+  assert.ok(rows.length > 10, 'the module table was found');
+  const files = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const unnamed = files.filter((f) => {
+    const [top] = f.split('/');
+    const base = f.slice(f.lastIndexOf('/') + 1);
+    // A folder's modules are named in its row; a top-level module in any row (cli.ts's names its helpers).
+    const own = f.includes('/') ? rows.filter((r) => r.path === `src/${top!}/`) : rows;
+    return !own.some((r) => r.path === `src/${f}` || r.row.includes(`\`${base}\``) || r.row.includes(`\`${f}\``));
+  });
+  assert.deepEqual(unnamed, [], `modules the table does not name: ${unnamed.join(', ')}`);
+  const bases = new Set(files.map((f) => f.slice(f.lastIndexOf('/') + 1)));
+  const named = rows.flatMap((r) => [...r.row.matchAll(/`(?:[a-z-]+\/)*([a-z0-9-]+\.ts)`/g)].map((m) => m[1]!));
+  const gone = named.filter((b) => !bases.has(b));
+  assert.deepEqual(gone, [], `the table names modules that do not exist: ${gone.join(', ')}`);
+});
