@@ -4,7 +4,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
+import { startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
 
 const cleanups: (() => unknown)[] = [];

@@ -12,7 +12,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CLI, ProxyProcess, ROOT, StreamClient, TSX, runCli, sleep, startProxy, until, writeConfig } from '../helpers/proxy.js';
+import { CLI, ProxyProcess, ROOT, StreamClient, TSX, runCli, startProxy, writeConfig } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { Scope } from '../helpers/scope.js';
 
 const scope = new Scope();

@@ -8,7 +8,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ROOT, StreamClient, servedViewer, until } from '../helpers/proxy.js';
+import { ROOT, StreamClient, servedViewer } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { freePort } from '../helpers/upstream.js';
 import { NODE_FLAGS } from '../../src/node-flags.js';
 

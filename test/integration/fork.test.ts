@@ -9,7 +9,8 @@ import { forkKind, parseForkUrl, ForkUpstream } from '../../src/sources/kinds/fo
 import { Supervisor } from '../../src/sources/supervisor.js';
 import type { RestreamerError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { testContext, until } from '../helpers/datagram.js';
+import { testContext } from '../helpers/datagram.js';
+import { until } from '../helpers/wait.js';
 
 // fork:// with real processes: ffmpeg as an encoder, node -e scripts for the rest.
 

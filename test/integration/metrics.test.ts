@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { startProxy, StreamClient, sleep, until } from '../helpers/proxy.js';
+import { startProxy, StreamClient } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { fixtureTs, freePort, tsByteRate } from '../helpers/upstream.js';
 
 interface Family { name: string; help: string; type: string; metrics: { value: string; labels?: Record<string, string> }[] }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { startProxy, StreamClient, sleep, until } from '../helpers/proxy.js';
+import { startProxy, StreamClient } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
 
 const cleanups: (() => unknown)[] = [];

@@ -5,7 +5,8 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
-import { ROOT, sleep, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { ROOT, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { sleep } from '../helpers/wait.js';
 
 const H264 = join(ROOT, 'test', 'fixtures', 'mpegts', 'h264_aac.mpegts');
 const AUTH = `Basic ${Buffer.from('admin:secret').toString('base64')}`;

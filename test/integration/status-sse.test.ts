@@ -11,7 +11,7 @@ import { loadAssets, StatusPage } from '../../src/status/page.js';
 import { TrustedProxies } from '../../src/status/urls.js';
 import type { StatusSnapshot, StatusSource } from '../../src/status/types.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { until } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });

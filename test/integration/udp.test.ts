@@ -8,7 +8,8 @@ import { findSourceKind } from '../../src/sources/registry.js';
 import { multicastInterface } from '../../src/sources/multicast.js';
 import { RestreamerError } from '../../src/errors.js';
 import { makeStream, seqs, PKT } from '../helpers/packets.js';
-import { freeUdpPort, rtpPacket, testContext, until } from '../helpers/datagram.js';
+import { freeUdpPort, rtpPacket, testContext } from '../helpers/datagram.js';
+import { until } from '../helpers/wait.js';
 
 // Source-level tests on 127.0.0.1: open the kind with a SourceContext, send datagrams
 // ourselves, look at what reaches onData. Multicast and SSM: multicast-netns.test.ts.

@@ -9,7 +9,8 @@ import { unixgramKind, unixpacketKind } from '../../src/sources/kinds/unixgram.j
 import { unixKind } from '../../src/sources/kinds/unix.js';
 import type { RestreamerError } from '../../src/errors.js';
 import { makeStream, seqs, PKT } from '../helpers/packets.js';
-import { testContext, until } from '../helpers/datagram.js';
+import { testContext } from '../helpers/datagram.js';
+import { until } from '../helpers/wait.js';
 
 // unixgram:// and unixpacket:// through node-unix-socket, with real sockets in a temp dir.
 
