@@ -210,11 +210,13 @@ export async function sigtermUnderLoad(p: ProxyProcess, path: string, n = 20): P
  * A viewer of `url` once the stream serves (200): a stream answers 404 until its first
  * packet, so this asks again every 100 ms, at most `timeoutMs`. Every client it made is
  * passed to `track` (for the caller's cleanup); the refused ones are already closed.
+ * `client`: the viewer's request headers and whether it keeps the body (not by default).
  */
-export async function servedViewer(url: string, track: (c: StreamClient) => void = () => {}, timeoutMs = 10000): Promise<StreamClient> {
+export async function servedViewer(url: string, track: (c: StreamClient) => void = () => {}, timeoutMs = 10000,
+  client: { headers?: Record<string, string>; keep?: boolean } = { keep: false }): Promise<StreamClient> {
   let served: StreamClient | undefined;
   await until(async () => {
-    const c = new StreamClient(url, { keep: false });
+    const c = new StreamClient(url, client);
     track(c);
     await c.responded;
     if (c.status === 200) served = c;

@@ -73,7 +73,7 @@ test('zap: every new client starts with PAT, PMT and a keyframe, mid-GOP or not,
   probe.close();
   let firstCapture: Buffer | undefined;
   for (let i = 0; i < 20; i++) {
-    await sleep(Math.floor(Math.random() * 300)); // joins at random points of the GOP
+    await sleep(Math.floor(Math.random() * 300)); // time passing is the point: joins at random points of the GOP
     const c = new StreamClient(p.url('/k.ts'));
     await until(() => c.bytes >= 3 * PKT && firstKeyframe(c.body()) >= 0, 5000, 'a keyframe');
     // The keyframe follows the PAT/PMT prefix at once: its first packet is among the first few.
@@ -120,7 +120,11 @@ test('failover: clients stay connected through an upstream switch and decode wit
 
 test('slow client: after a long pause it resumes at a keyframe; one that never reads is disconnected', async () => {
   const up = await paced(8_000_000); // fast, so socket buffers (several MB on loopback) fill quickly
-  const p = await proxy({ reconnect: 1, outputbuffer: 400, slowtimeout: 2, resources: [{ type: 'stream', serve: '/s.ts', remote: up.url() }] });
+  const p = await proxy({ reconnect: 1, outputbuffer: 400, slowtimeout: 2, resources: [
+    { type: 'stream', serve: '/s.ts', remote: up.url() },
+    { type: 'api', api: 'statistics', serve: '/stats' },
+  ] });
+  const dropped = async () => ((await (await fetch(p.url('/stats'))).json()) as { streams: Record<string, { packets_dropped: number }> }).streams['/s.ts']!.packets_dropped;
   // A raw client we can pause: headers, then a pause longer than its buffer allows.
   const sock = net.connect(p.port, '127.0.0.1');
   scope.defer(() => sock.destroy());
@@ -129,7 +133,8 @@ test('slow client: after a long pause it resumes at a keyframe; one that never r
   sock.write('GET /s.ts HTTP/1.0\r\n\r\n');
   await until(() => Buffer.concat(got).length > 100 * PKT, 5000, 'the first data');
   sock.pause();
-  await sleep(2500); // the scenario: a client that stops reading this long
+  // Paused until the hub has had to skip it ahead (its socket buffers full, 400 packets behind).
+  await until(async () => (await dropped()) > 0, 10000, 'the paused client to lose packets', 50);
   const mark = Buffer.concat(got).length;
   sock.resume();
   await until(() => Buffer.concat(got).length > mark + 200 * PKT, 5000, 'data after resuming');
@@ -196,7 +201,7 @@ function findResumePoint(body: Buffer): number {
 test('on demand: no upstream without viewers, one with viewers, none again after linger', async () => {
   const up = await paced();
   const p = await proxy({ reconnect: 1, timeout: 5, resources: [{ type: 'stream', serve: '/o.ts', remote: up.url(), ondemand: true, linger: 1 }] }, false);
-  await sleep(800); // a window in which nothing may happen
+  await sleep(800); // time passing is the point: a window in which no upstream connection may be made
   assert.equal(up.requests, 0, 'no upstream connection while nobody watches');
   const c = new StreamClient(p.url('/o.ts'));
   await c.responded;
@@ -208,7 +213,7 @@ test('on demand: no upstream without viewers, one with viewers, none again after
   assert.equal(up.active, 1, 'still one upstream connection for two viewers');
   c.close();
   c2.close();
-  await sleep(400); // within the 1 s linger
+  await sleep(400); // time passing is the point: the upstream must outlive its last viewer by the 1 s linger
   assert.equal(up.active, 1, 'kept during linger');
   await until(() => up.active === 0, 4000, 'upstream closed after linger');
   // And it comes back for the next viewer.
@@ -230,12 +235,10 @@ test('stream analysis in statistics and prometheus matches the known test stream
     { type: 'api', api: 'prometheus', serve: '/metrics' },
   ] });
   // Two keyframes (2 s GOP) are needed for a GOP estimate: wait until statistics has one.
-  for (const end = Date.now() + 15000; ;) {
+  await until(async () => {
     const st = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis?: { gop_ms?: number } }> };
-    if ((st.streams['/a.ts']?.analysis?.gop_ms ?? 0) > 0) break;
-    if (Date.now() > end) throw new Error('timed out waiting for a GOP estimate');
-    await sleep(200);
-  }
+    return (st.streams['/a.ts']?.analysis?.gop_ms ?? 0) > 0;
+  }, 15000, 'a GOP estimate', 200);
   const probe = JSON.parse(spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', fixtureTs()], { encoding: 'utf8' }).stdout) as { streams: { id: string; codec_name: string }[] };
   const expected = probe.streams.map((s) => ({ pid: Number(s.id), codec: s.codec_name })).sort((a, b) => a.pid - b.pid);
   const stats = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis: { programs: { streams: { pid: number; codec: string }[] }[]; video_codec: string; gop_ms: number; continuity_errors: number; keyframe_age_ms: number } }> };
