@@ -213,9 +213,13 @@ test('on demand: no upstream without viewers, one with viewers, none again after
   assert.equal(up.active, 1, 'still one upstream connection for two viewers');
   c.close();
   c2.close();
-  await sleep(400); // time passing is the point: the upstream must outlive its last viewer by the 1 s linger
-  assert.equal(up.active, 1, 'kept during linger');
+  // The linger: the upstream outlives its last viewer by 1 s (the proxy's own log times when they left).
+  const left = () => p.logs.filter((l) => l.evt === 'client_disconnect');
+  await until(() => left().length === 2, 5000, 'both viewers gone');
+  const lastLeft = Math.max(...left().map((l) => Date.parse(l.time as string)));
   await until(() => up.active === 0, 4000, 'upstream closed after linger');
+  const kept = Date.now() - lastLeft;
+  assert.ok(kept >= 900, `the upstream was closed ${kept} ms after the last viewer left, within the 1 s linger`);
   // And it comes back for the next viewer.
   const c3 = new StreamClient(p.url('/o.ts'));
   await c3.responded;
