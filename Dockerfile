@@ -19,10 +19,8 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# `npm install`, not `npm ci`: node-unix-socket lists per-platform optional packages that
-# are not all published, which npm ci's lockfile check rejects; npm install follows the
-# lockfile and skips them. --ignore-scripts: "prepare" would build before src/ is here.
-RUN npm install --no-audit --no-fund --ignore-scripts
+# Exactly the lockfile's packages. --ignore-scripts: "prepare" would build before src/ is here.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \

@@ -66,12 +66,3 @@ export async function freeUdpPort(): Promise<number> {
   await new Promise<void>((res) => s.close(() => res()));
   return port;
 }
-
-/** Resolve when `cond()` holds, polling; reject after `ms`. */
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

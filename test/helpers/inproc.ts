@@ -51,15 +51,6 @@ export function capturedLogger(): { log: Logger; lines: LogLine[] } {
   return { log: pino({ level: 'debug' }, sink), lines };
 }
 
-/** Polls `cond` until it holds; fails after `ms` naming `what`. */
-export async function until(cond: () => boolean, what = 'condition', ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 export interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
 
 /** One request on a fresh connection; the whole answer. */

@@ -4,10 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import http from 'node:http';
-import { sleep, until } from './wait.js';
-
-// Transitional: the test files import these from here; test/helpers/wait.ts is their one home.
-export { sleep, until };
+import { until } from './wait.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'src', 'cli.ts');
@@ -193,11 +190,6 @@ export class StreamClient {
   close(): void { this.req.destroy(); }
 }
 
-/** `until` for a condition that needs I/O to find out (e.g. a request). */
-export function untilAsync(pred: () => Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
-  return until(pred, timeoutMs, what, 50);
-}
-
 /**
  * Connect `n` streaming clients to `path`, wait until each has data, send SIGTERM and
  * wait for the exit and for every response to end. Returns how long the exit took, ms.
@@ -216,18 +208,20 @@ export async function sigtermUnderLoad(p: ProxyProcess, path: string, n = 20): P
 
 /**
  * A viewer of `url` once the stream serves (200): a stream answers 404 until its first
- * packet, so this retries every 100 ms, at most `timeoutMs`. Every client it made is
+ * packet, so this asks again every 100 ms, at most `timeoutMs`. Every client it made is
  * passed to `track` (for the caller's cleanup); the refused ones are already closed.
+ * `client`: the viewer's request headers and whether it keeps the body (not by default).
  */
-export async function servedViewer(url: string, track: (c: StreamClient) => void = () => {}, timeoutMs = 10000): Promise<StreamClient> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const c = new StreamClient(url, { keep: false });
+export async function servedViewer(url: string, track: (c: StreamClient) => void = () => {}, timeoutMs = 10000,
+  client: { headers?: Record<string, string>; keep?: boolean } = { keep: false }): Promise<StreamClient> {
+  let served: StreamClient | undefined;
+  await until(async () => {
+    const c = new StreamClient(url, client);
     track(c);
     await c.responded;
-    if (c.status === 200) return c;
-    c.close();
-    if (Date.now() > end) throw new Error(`${url} answered ${c.status} for ${timeoutMs} ms`);
-    await sleep(100);
-  }
+    if (c.status === 200) served = c;
+    else c.close();
+    return served !== undefined;
+  }, timeoutMs, `${url} to answer 200`, 100);
+  return served!;
 }

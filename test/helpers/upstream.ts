@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PKT } from './packets.js';
+import { until } from './wait.js';
 
 /**
  * Where fixtures made by ffmpeg are kept between runs: RESTREAMER_FIXTURES (npm test sets
@@ -61,13 +62,8 @@ export function freePort(): Promise<number> {
 export async function waitListening(port: number, timeoutMs = 15000): Promise<void> {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   const re = new RegExp(`^\\s*\\d+: [0-9A-F]+:${hex} [0-9A-F]+:0000 0A `, 'm');
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const tables = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } });
-    if (tables.some((t) => re.test(t))) return;
-    if (Date.now() > end) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const tables = () => ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } });
+  await until(() => tables().some((t) => re.test(t)), timeoutMs, `a listener on port ${port}`);
 }
 
 /**

@@ -4,7 +4,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { startProxy, StreamClient, sleep, until, type ProxyProcess } from '../helpers/proxy.js';
+import { startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -108,7 +109,7 @@ test('with clients: viewer count, soft and hard limits, bandwidth and rates foll
   const clients = [new StreamClient(p.url('/live.ts'), { keep: false }), new StreamClient(p.url('/live.ts'), { keep: false })];
   cleanups.push(() => clients.forEach((c) => c.close()));
   await Promise.all(clients.map((c) => c.responded));
-  await sleep(3000);
+  await sleep(3000); // time passing is the point: the rates and stream time below are measured over these 3 s
   const received = clients.reduce((n, c) => n + c.bytes, 0);
   const h = (await get(p.url('/health'))).json();
   assert.equal(h.status, 'full', 'soft limit (2) reached');
@@ -166,8 +167,7 @@ test('control offline ends the clients, shows in check, health and statistics; o
 
   const off = await get(p.url('/control?offline'));
   assert.deepEqual([off.status, off.type, off.text], [202, 'text/plain', '202 accepted']);
-  await Promise.race([viewer.done, sleep(3000)]);
-  assert.ok(viewer.ended, 'the streaming response ended');
+  await until(() => viewer.ended, 5000, 'the streaming response to end');
   assert.deepEqual([(await get(p.url('/check'))).status, (await get(p.url('/check'))).text], [404, '404 not found']);
   const h = (await get(p.url('/health'))).json();
   assert.deepEqual(h.offline, ['/live.ts']);
@@ -192,8 +192,7 @@ test('control offline ends the clients, shows in check, health and statistics; o
 
   // Both given: offline wins, as in the original.
   assert.equal((await get(p.url('/control?online&offline'))).status, 202);
-  await Promise.race([back.done, sleep(3000)]);
-  assert.ok(back.ended);
+  await until(() => back.ended, 5000, 'the streaming response to end (offline wins)');
   assert.equal((await get(p.url('/check'))).status, 404);
   assert.equal((await get(p.url('/control?online'))).status, 202);
 });
@@ -203,8 +202,8 @@ test('check answers 404 while the upstream is down and 200 once it is back', asy
   const port = up.port;
   await up.stop();
   await until(() => p.logs.some((l) => l.evt === 'upstream_disconnect' || l.evt === 'upstream_error'), 5000, 'upstream loss');
-  let c = await get(p.url('/check'));
-  for (let i = 0; i < 50 && c.status !== 404; i++) { await sleep(50); c = await get(p.url('/check')); }
+  await until(async () => (await get(p.url('/check'))).status === 404, 5000, 'check to answer 404', 50);
+  const c = await get(p.url('/check'));
   assert.deepEqual([c.status, c.text], [404, '404 not found']);
   const st = (await get(p.url('/statistics'))).json();
   assert.equal((st.streams as Record<string, Record<string, unknown>>)['/live.ts']!.connected, false);
@@ -232,7 +231,7 @@ test('nostats: statistics answers zeros like the original; health still counts v
   cleanups.push(() => viewer.close());
   await viewer.responded;
   await until(() => viewer.bytes > 0, 5000, 'data');
-  await sleep(1200);
+  await sleep(1200); // time passing is the point: with statistics on, the 1 s rate sampler would show rates by now
   const st = (await get(q.url('/statistics'))).json();
   assert.equal(st.status, 'ok');
   for (const k of ORIGINAL_STATISTICS_KEYS.slice(1)) assert.equal(st[k], 0, k);

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startProxy, StreamClient, until } from '../helpers/proxy.js';
+import { startProxy, StreamClient } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
 
 const cleanups: (() => unknown)[] = [];

@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { runCli, writeConfig, startProxy, tempDir, removeTempDir, StreamClient, ROOT, type ProxyProcess } from '../helpers/proxy.js';
-import { untilAsync as until } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 
 const started: ProxyProcess[] = [];
 after(async () => { for (const p of started) await p.stop(); });

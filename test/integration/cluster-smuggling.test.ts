@@ -8,7 +8,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
-import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { Scope } from '../helpers/scope.js';
 import type { PacedServer } from '../helpers/upstream.js';
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { childPids as workerPids } from '../helpers/procs.js';
-import { startProxy, StreamClient, sleep, until, sigtermUnderLoad, type ProxyProcess } from '../helpers/proxy.js';
+import { startProxy, StreamClient, sigtermUnderLoad, type ProxyProcess } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { ccErrors, overlapEqual, PKT } from '../helpers/packets.js';
@@ -26,15 +27,6 @@ function getJson(url: string): Promise<Record<string, unknown>> {
       res.on('end', () => { try { resolve(JSON.parse(b) as Record<string, unknown>); } catch (e) { reject(e); } });
     }).on('error', reject);
   });
-}
-
-/** Wait until the async `pred` holds (polled every 50 ms), at most `timeoutMs`. */
-async function eventually(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 test('workers: 2 — one upstream connection, every client on either worker gets identical, complete data', async () => {
@@ -78,12 +70,12 @@ test('workers: 2 — maxconnections stays exact under 200 concurrent connects', 
   for (const c of clients) c.close();
   // Slots come back when clients leave (the workers tell the primary as they notice).
   let again: StreamClient | undefined;
-  await eventually(async () => {
+  await until(async () => {
     again?.close();
     again = new StreamClient(p.url('/live.ts'), { keep: false });
     await again.responded;
     return again.status === 200;
-  }, 5000, 'a slot to come back');
+  }, 5000, 'a slot to come back', 50);
   again?.close();
 });
 
@@ -131,7 +123,7 @@ test('workers: 2 — control takes the stream offline on every worker; prometheu
   // HTTP chunk framing is in `received`, not in the counter; allow it plus one batch per client.
   const close = (sent: number) => sent > 0 && Math.abs(received - sent) < received * 0.05 + 6 * 64 * 1024;
   let sent = 0;
-  await eventually(async () => close(sent = await sentNow()), 5000, 'the summed counters').catch(() => undefined);
+  await until(async () => close(sent = await sentNow()), 5000, 'the summed counters', 50).catch(() => undefined);
   assert.ok(close(sent), `sent ${sent} vs received ${received}`);
 
   const more = Array.from({ length: 4 }, () => new StreamClient(p.url('/live.ts'), { keep: false }));
@@ -144,7 +136,7 @@ test('workers: 2 — control takes the stream offline on every worker; prometheu
   await refused.done;
   assert.equal(refused.status, 404);
   assert.equal((await fetch(p.url('/control?online'))).status, 202);
-  await eventually(async () => (await fetch(p.url('/check'))).status === 200, 5000, 'check to answer 200');
+  await until(async () => (await fetch(p.url('/check'))).status === 200, 5000, 'check to answer 200', 50);
   const back = new StreamClient(p.url('/live.ts'), { keep: false });
   await back.responded;
   assert.equal(back.status, 200);

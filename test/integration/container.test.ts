@@ -8,7 +8,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ROOT, StreamClient, servedViewer, until } from '../helpers/proxy.js';
+import { ROOT, StreamClient, servedViewer } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { freePort } from '../helpers/upstream.js';
 import { NODE_FLAGS } from '../../src/node-flags.js';
 
@@ -204,7 +205,7 @@ describe('Dockerfile: its entrypoint and health check, run outside a container',
  * Why the image itself is not built here, or null when it can be. Building needs an
  * engine that runs containers, the base image already in its local storage (tests send
  * nothing beyond loopback, so they never pull), and RESTREAMER_CONTAINER_BUILD=1, since
- * the build stage's `npm install` downloads from the npm registry. Optional:
+ * the build stage's `npm ci` downloads from the npm registry. Optional:
  * RESTREAMER_CONTAINER_BASE, another base image (the NODE_IMAGE build argument);
  * RESTREAMER_CONTAINER_ENGINE_ARGS, arguments before the engine's subcommand (e.g.
  * `--runtime runc`); RESTREAMER_CONTAINER_RUN_ARGS, extra arguments to build and run

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { StreamClient, sleep, until, sigtermUnderLoad, tempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, sigtermUnderLoad, tempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { fixtureTs, freePort, ffmpegHttpServer, probeCodecs, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { ccErrors, overlapEqual, PKT } from '../helpers/packets.js';
@@ -60,7 +61,7 @@ test('stream headers, HEAD, and 50 clients receiving identical aligned bytes wit
   const clients = Array.from({ length: 50 }, () => new StreamClient(p.url('/live.ts')));
   await Promise.all(clients.map((c) => c.responded));
   for (const c of clients) assert.equal(c.status, 200);
-  await sleep(2500);
+  await until(() => clients.every((c) => c.bytes > 300 * PKT), 15000, '300 packets on every client');
   for (const c of clients) c.close();
   const caps = clients.map((c) => aligned(c.body()));
   // Every capture is a contiguous piece of the same stream: find each one's start in the
@@ -149,11 +150,13 @@ test('a client that stops reading loses packets (counted); the others lose nothi
   await Promise.all(good.map((c) => c.responded));
   let maxRss = 0;
   const pid = p.proc.pid!;
-  for (let i = 0; i < 20; i++) {
-    await sleep(150);
+  const sampleRss = () => {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     maxRss = Math.max(maxRss, Number(m?.[1] ?? 0) * 1024);
-  }
+  };
+  // Memory is sampled while 10 MB pass the stalled client: more than its socket buffers
+  // (a few MB on loopback) and its 400-packet lag can hold, so it must lose packets.
+  await until(() => { sampleRss(); return good.every((c) => c.bytes > 10_000_000); }, 30000, '10 MB through the reading clients', 150);
   for (const c of good) c.close();
   stalled.destroy();
   const disc = await p.waitLog((l) => l.evt === 'client_disconnect' && (l.packetsDropped as number) > 0, 5000);

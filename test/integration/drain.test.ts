@@ -6,7 +6,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { childPids } from '../helpers/procs.js';
-import { StreamClient, until } from '../helpers/proxy.js';
+import { StreamClient } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { Scope } from '../helpers/scope.js';
 
 const scope = new Scope();

@@ -7,7 +7,8 @@ import net from 'node:net';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, TSX, startProxy, tempDir, removeTempDir, until } from '../helpers/proxy.js';
+import { ROOT, TSX, startProxy, tempDir, removeTempDir } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { probeCodecs } from '../helpers/upstream.js';
 import { childPids } from '../helpers/procs.js';
 

@@ -4,7 +4,8 @@ import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, ROOT, TSX, START_TIMEOUT_MS, ProxyProcess, StreamClient, removeTempDir, tempDir, until, writeConfig } from '../helpers/proxy.js';
+import { CLI, ROOT, TSX, START_TIMEOUT_MS, ProxyProcess, StreamClient, removeTempDir, tempDir, writeConfig } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 
 // The JSON log as multi-process mode produces it: several processes writing batched lines
 // to one shared stdout pipe. Every line must arrive whole (writes of whole lines, at most

@@ -8,7 +8,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { CLI, ROOT, startProxy, tempDir, removeTempDir, until, writeConfig, type LogLine } from '../helpers/proxy.js';
+import { CLI, ROOT, startProxy, tempDir, removeTempDir, writeConfig, type LogLine } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { freePort } from '../helpers/upstream.js';
 import { fnv1a64Hex } from '../../src/http/fnv.js';
 

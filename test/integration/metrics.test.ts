@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { startProxy, StreamClient, sleep, until } from '../helpers/proxy.js';
+import { startProxy, StreamClient } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { fixtureTs, freePort, tsByteRate } from '../helpers/upstream.js';
 
 interface Family { name: string; help: string; type: string; metrics: { value: string; labels?: Record<string, string> }[] }
@@ -84,16 +85,15 @@ function value(fams: Map<string, Family>, name: string, labels: Record<string, s
   return m ? Number(m.value) : undefined;
 }
 
-/** Resolves once `sample()` has not changed for 300 ms (bounded: 5 s). */
+/** Resolves once `sample()` has not changed for 300 ms (bounded: 5 s): quiet for a while is the condition. */
 async function settled(sample: () => string): Promise<void> {
   let last = sample();
   let since = Date.now();
-  for (const end = Date.now() + 5000; Date.now() < end;) {
-    await sleep(50);
+  await until(() => {
     const now = sample();
-    if (now !== last) { last = now; since = Date.now(); } else if (Date.now() - since >= 300) return;
-  }
-  throw new Error('timed out waiting for the clients to settle');
+    if (now !== last) { last = now; since = Date.now(); }
+    return Date.now() - since >= 300;
+  }, 5000, 'the clients to settle', 50);
 }
 
 function get(url: string, headers: Record<string, string> = {}): Promise<number> {
@@ -200,12 +200,11 @@ test('counters agree with the bytes streamed; original names, labels and types; 
   await until(() => p.logs.filter((l) => l.evt === 'client_disconnect').length >= 3, 5000, 'disconnects');
   up.paused = false;
   // Data flows again: scrape until the upstream side has counted some of it.
-  let s2 = await scrape(p.url('/metrics'));
-  for (const end = Date.now() + 5000; !(value(s2.families, 'streaming_packets_received', good)! > received) && Date.now() < end;) {
-    await sleep(50);
-    s2 = await scrape(p.url('/metrics'));
-  }
-  const f2 = s2.families;
+  let f2 = new Map<string, Family>();
+  await until(async () => {
+    f2 = (await scrape(p.url('/metrics'))).families;
+    return value(f2, 'streaming_packets_received', good)! > received;
+  }, 5000, 'packets received after the pause', 50);
   assert.equal(value(f2, 'streaming_connections', live), 0);
   assert.equal(value(f2, 'streaming_packets_sent', live), sent, 'no client, nothing sent');
   assert.ok(value(f2, 'streaming_packets_received', good)! > received, 'received keeps counting');

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { startProxy, StreamClient, sleep, until } from '../helpers/proxy.js';
+import { startProxy, StreamClient } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { fixtureTs, PacedServer, tsByteRate } from '../helpers/upstream.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -65,7 +66,7 @@ test('limit_hit and limit_miss once per crossing, with their Authorization heade
     c.close();
     await until(() => p.logs.filter((l) => l.evt === 'client_disconnect').length > n, 5000, 'disconnect');
   };
-  /** Give a notification (that must not come) time to arrive. */
+  /** Time passing is the point: a notification that must not come would arrive within it. */
   const settle = () => sleep(250);
 
   const c1 = await open();
@@ -94,7 +95,7 @@ test('limit_hit and limit_miss once per crossing, with their Authorization heade
   // Heartbeats: every 0.3 s, without credentials (none configured).
   const from = Date.now();
   const before = rx.paths().filter((x) => x === '/beat').length;
-  await sleep(1500);
+  await sleep(1500); // time passing is the point: heartbeats are counted over this interval
   const beats = rx.paths().filter((x) => x === '/beat').length - before;
   assert.ok(beats >= 3 && beats <= 7, `${beats} heartbeats in ${Date.now() - from} ms at a 0.3 s interval`);
   for (const b of rx.seen.filter((s) => s.path === '/beat')) assert.equal(b.authorization, undefined);
@@ -124,7 +125,7 @@ test('a receiver that never answers does not slow streaming, and does not hold u
   await until(() => rx.hanging.size >= 3, 3000, 'requests hanging at the receiver');
   const b0 = c.bytes;
   const d0 = direct.bytes;
-  await sleep(2000);
+  await sleep(2000); // time passing is the point: what the client and the upstream move in it is compared
   const got = c.bytes - b0;
   const due = direct.bytes - d0;
   assert.ok(rx.hanging.size >= 3, 'the receiver is still holding requests');

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { childPids } from '../helpers/procs.js';
-import { StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { Scope } from '../helpers/scope.js';
 
 const scope = new Scope();

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { childPids } from '../helpers/procs.js';
-import { CLI, ProxyProcess, ROOT, TSX, until, writeConfig } from '../helpers/proxy.js';
+import { CLI, ProxyProcess, ROOT, TSX, writeConfig } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });

@@ -8,7 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StreamClient, until } from '../helpers/proxy.js';
+import { StreamClient } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { Scope } from '../helpers/scope.js';
 import { checkStream } from '../helpers/continuity.js';
 

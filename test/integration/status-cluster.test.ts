@@ -5,7 +5,8 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
-import { ROOT, sleep, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { ROOT, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 
 const H264 = join(ROOT, 'test', 'fixtures', 'mpegts', 'h264_aac.mpegts');
 const AUTH = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
@@ -25,13 +26,12 @@ function request(url: string, method = 'GET', headers: Record<string, string> = 
 
 /** Ask for snapshots until `ok` holds (bounded). */
 async function snapshotUntil(ok: (s: Snap) => boolean, what: string): Promise<Snap> {
-  const end = Date.now() + 10000;
-  for (;;) {
-    const s = JSON.parse((await request(p.url('/status?snapshot'))).text) as Snap;
-    if (ok(s)) return s;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
-    await sleep(100);
-  }
+  let last: Snap | undefined;
+  await until(async () => {
+    last = JSON.parse((await request(p.url('/status?snapshot'))).text) as Snap;
+    return ok(last);
+  }, 10000, what, 100).catch((e: unknown) => { throw new Error(`${String(e)}: ${JSON.stringify(last)}`); });
+  return last!;
 }
 
 interface Snap { clientDetails: boolean; connections: number; streams: { path: string; state: string; clients: number; clientList: unknown[] }[] }

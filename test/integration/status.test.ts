@@ -7,7 +7,8 @@ import { readSse } from '../helpers/sse.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ROOT, startProxy, StreamClient, until, type ProxyProcess } from '../helpers/proxy.js';
+import { ROOT, startProxy, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 import { PacedServer, tsByteRate } from '../helpers/upstream.js';
 import { browserSkipReason, launchBrowser, openPage, type WatchedPage } from '../helpers/browser.js';
 

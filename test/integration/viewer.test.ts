@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { StreamClient, sleep, until, tempDir, removeTempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { StreamClient, tempDir, removeTempDir, type ProxyProcess } from '../helpers/proxy.js';
+import { sleep, until } from '../helpers/wait.js';
 import { fixtureTs, freePort, ffmpegHttpServer, waitListening, type PacedServer } from '../helpers/upstream.js';
 import { Scope } from '../helpers/scope.js';
 import { PKT } from '../helpers/packets.js';
@@ -72,7 +73,7 @@ test('zap: every new client starts with PAT, PMT and a keyframe, mid-GOP or not,
   probe.close();
   let firstCapture: Buffer | undefined;
   for (let i = 0; i < 20; i++) {
-    await sleep(Math.floor(Math.random() * 300)); // joins at random points of the GOP
+    await sleep(Math.floor(Math.random() * 300)); // time passing is the point: joins at random points of the GOP
     const c = new StreamClient(p.url('/k.ts'));
     await until(() => c.bytes >= 3 * PKT && firstKeyframe(c.body()) >= 0, 5000, 'a keyframe');
     // The keyframe follows the PAT/PMT prefix at once: its first packet is among the first few.
@@ -119,7 +120,11 @@ test('failover: clients stay connected through an upstream switch and decode wit
 
 test('slow client: after a long pause it resumes at a keyframe; one that never reads is disconnected', async () => {
   const up = await paced(8_000_000); // fast, so socket buffers (several MB on loopback) fill quickly
-  const p = await proxy({ reconnect: 1, outputbuffer: 400, slowtimeout: 2, resources: [{ type: 'stream', serve: '/s.ts', remote: up.url() }] });
+  const p = await proxy({ reconnect: 1, outputbuffer: 400, slowtimeout: 2, resources: [
+    { type: 'stream', serve: '/s.ts', remote: up.url() },
+    { type: 'api', api: 'statistics', serve: '/stats' },
+  ] });
+  const dropped = async () => ((await (await fetch(p.url('/stats'))).json()) as { streams: Record<string, { packets_dropped: number }> }).streams['/s.ts']!.packets_dropped;
   // A raw client we can pause: headers, then a pause longer than its buffer allows.
   const sock = net.connect(p.port, '127.0.0.1');
   scope.defer(() => sock.destroy());
@@ -128,17 +133,20 @@ test('slow client: after a long pause it resumes at a keyframe; one that never r
   sock.write('GET /s.ts HTTP/1.0\r\n\r\n');
   await until(() => Buffer.concat(got).length > 100 * PKT, 5000, 'the first data');
   sock.pause();
-  await sleep(2500); // the scenario: a client that stops reading this long
+  // Paused until the hub has had to skip it ahead (its socket buffers full, 400 packets behind).
+  await until(async () => (await dropped()) > 0, 10000, 'the paused client to lose packets', 50);
   const mark = Buffer.concat(got).length;
   sock.resume();
-  await until(() => Buffer.concat(got).length > mark + 200 * PKT, 5000, 'data after resuming');
+  // What the socket buffers held from before the skip comes first; read on until the
+  // restart point (PAT/PMT + keyframe, found by the jump it leaves) and 200 packets after it.
+  const received = () => { const all = Buffer.concat(got); return all.subarray(all.indexOf('\r\n\r\n') + 4); };
+  await until(() => { const b = received(); const r = findResumePoint(b); return r > 0 && b.length - r > 200 * PKT; }, 10000, 'a restart point after resuming', 100);
   sock.destroy();
-  const all = Buffer.concat(got);
-  const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+  const body = received();
   const disc = await p.waitLog((l) => l.evt === 'client_disconnect', 5000);
   assert.ok((disc.packetsDropped as number) > 0, 'the paused client lost data');
   assert.ok(body.length > mark, 'it received data after resuming');
-  // The part after the skip decodes cleanly: find where the resumed data starts with a PAT.
+  // The part after the skip decodes cleanly.
   const resumed = findResumePoint(body);
   assert.ok(resumed > 0, 'a PAT/PMT + keyframe restart point exists after the pause');
   const tail = body.subarray(resumed, resumed + Math.floor((body.length - resumed) / PKT) * PKT);
@@ -168,34 +176,36 @@ function switchPoint(buf: Buffer): number {
 
 /**
  * Byte offset where the hub restarted a client that had fallen behind: the upstream's
- * continuity counters are seamless (the test source rewrites them), so the last video CC
- * jump marks the skip, and the hub's PAT/PMT copies stand just before it.
+ * continuity counters are seamless (the test source rewrites them), so the skip leaves a
+ * CC jump on each elementary stream's first packet after it (unless that stream lost a
+ * multiple of 16 packets: looking at every stream makes a skip with no visible jump
+ * rare), and the hub's PAT/PMT copies stand just before the earliest of them.
  */
 function findResumePoint(body: Buffer): number {
   const n = Math.floor(body.length / PKT);
   const a = new StreamAnalyzer();
   a.scan(body, 0, n, 0);
-  const v = a.videoPid;
-  let last = -1;
-  let skip = -1;
+  const pidAt = (i: number) => ((body[i * PKT + 1]! & 0x1f) << 8) | body[i * PKT + 2]!;
+  const lastCc = new Map(a.programs.flatMap((p) => p.streams.map((s) => [s.pid, -1] as [number, number])));
+  const lastJump = new Map<number, number>();
   for (let i = 0; i < n; i++) {
-    const o = i * PKT;
-    if ((((body[o + 1]! & 0x1f) << 8) | body[o + 2]!) !== v || !(body[o + 3]! & 0x10)) continue;
-    const cc = body[o + 3]! & 0x0f;
-    if (last >= 0 && cc !== ((last + 1) & 0x0f)) skip = i;
-    last = cc;
+    const pid = pidAt(i);
+    const last = lastCc.get(pid);
+    if (last === undefined || !(body[i * PKT + 3]! & 0x10)) continue;
+    const cc = body[i * PKT + 3]! & 0x0f;
+    if (last >= 0 && cc !== ((last + 1) & 0x0f)) lastJump.set(pid, i);
+    lastCc.set(pid, cc);
   }
-  if (skip < 0) return -1;
-  for (let i = skip; i >= Math.max(0, skip - 4); i--) {
-    if ((((body[i * PKT + 1]! & 0x1f) << 8) | body[i * PKT + 2]!) === 0) return i * PKT;
-  }
+  if (lastJump.size === 0) return -1;
+  const skip = Math.min(...lastJump.values());
+  for (let i = skip; i >= 0; i--) if (pidAt(i) === 0) return i * PKT;
   return -1;
 }
 
 test('on demand: no upstream without viewers, one with viewers, none again after linger', async () => {
   const up = await paced();
   const p = await proxy({ reconnect: 1, timeout: 5, resources: [{ type: 'stream', serve: '/o.ts', remote: up.url(), ondemand: true, linger: 1 }] }, false);
-  await sleep(800); // a window in which nothing may happen
+  await sleep(800); // time passing is the point: a window in which no upstream connection may be made
   assert.equal(up.requests, 0, 'no upstream connection while nobody watches');
   const c = new StreamClient(p.url('/o.ts'));
   await c.responded;
@@ -207,9 +217,13 @@ test('on demand: no upstream without viewers, one with viewers, none again after
   assert.equal(up.active, 1, 'still one upstream connection for two viewers');
   c.close();
   c2.close();
-  await sleep(400); // within the 1 s linger
-  assert.equal(up.active, 1, 'kept during linger');
+  // The linger: the upstream outlives its last viewer by 1 s (the proxy's own log times when they left).
+  const left = () => p.logs.filter((l) => l.evt === 'client_disconnect');
+  await until(() => left().length === 2, 5000, 'both viewers gone');
+  const lastLeft = Math.max(...left().map((l) => Date.parse(l.time as string)));
   await until(() => up.active === 0, 4000, 'upstream closed after linger');
+  const kept = Date.now() - lastLeft;
+  assert.ok(kept >= 900, `the upstream was closed ${kept} ms after the last viewer left, within the 1 s linger`);
   // And it comes back for the next viewer.
   const c3 = new StreamClient(p.url('/o.ts'));
   await c3.responded;
@@ -229,12 +243,10 @@ test('stream analysis in statistics and prometheus matches the known test stream
     { type: 'api', api: 'prometheus', serve: '/metrics' },
   ] });
   // Two keyframes (2 s GOP) are needed for a GOP estimate: wait until statistics has one.
-  for (const end = Date.now() + 15000; ;) {
+  await until(async () => {
     const st = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis?: { gop_ms?: number } }> };
-    if ((st.streams['/a.ts']?.analysis?.gop_ms ?? 0) > 0) break;
-    if (Date.now() > end) throw new Error('timed out waiting for a GOP estimate');
-    await sleep(200);
-  }
+    return (st.streams['/a.ts']?.analysis?.gop_ms ?? 0) > 0;
+  }, 15000, 'a GOP estimate', 200);
   const probe = JSON.parse(spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', fixtureTs()], { encoding: 'utf8' }).stdout) as { streams: { id: string; codec_name: string }[] };
   const expected = probe.streams.map((s) => ({ pid: Number(s.id), codec: s.codec_name })).sort((a, b) => a.pid - b.pid);
   const stats = await (await fetch(p.url('/stats'))).json() as { streams: Record<string, { analysis: { programs: { streams: { pid: number; codec: string }[] }[]; video_codec: string; gop_ms: number; continuity_errors: number; keyframe_age_ms: number } }> };

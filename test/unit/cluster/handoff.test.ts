@@ -5,6 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Handoff, ACK_MS, type HandoffTarget } from '../../../src/cluster/handoff.js';
+import { until } from '../../helpers/wait.js';
 
 interface Fake extends HandoffTarget {
   got: { id: number; socket: net.Socket }[];
@@ -46,31 +47,23 @@ function client(port: number): { sock: net.Socket; closed: Promise<void> } {
   return { sock, closed };
 }
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 test('connections go to the worker with the fewest unacknowledged ones, round robin among equals', async () => {
   const a = fake(1); const b = fake(2);
   const { h, port } = await setup([a, b]);
   const cs = [client(port), client(port)];
-  await until(() => a.got.length + b.got.length === 2, 'two hand-offs');
+  await until(() => a.got.length + b.got.length === 2, 5000, 'two hand-offs');
   // One assertion for both: assert.equal on each length would narrow its type to 1 for the rest of the test.
   assert.deepEqual([a.got.length, b.got.length], [1, 1]);
   // b acknowledges; a does not: the next one goes to b.
   h.acked(b.got[0]!.id, true);
   const more = [client(port)];
-  await until(() => a.got.length + b.got.length === 3, 'one more');
+  await until(() => a.got.length + b.got.length === 3, 5000, 'one more');
   assert.equal(b.got.length, 2, 'b had no unacknowledged connection left, a had one');
   // Equal again (one each): the next ones alternate.
   more.push(client(port));
-  await until(() => a.got.length + b.got.length === 4, 'one more');
+  await until(() => a.got.length + b.got.length === 4, 5000, 'one more');
   more.push(client(port));
-  await until(() => a.got.length + b.got.length === 5, 'one more');
+  await until(() => a.got.length + b.got.length === 5, 5000, 'one more');
   assert.ok(Math.min(a.got.length, b.got.length) >= 2, `both used (${a.got.length}, ${b.got.length})`);
   for (const c of [...cs, ...more]) c.sock.destroy();
 });
@@ -80,11 +73,11 @@ test('a worker silent for a while gets connections only when no other one can ta
   a.alive = false;
   const { h, port } = await setup([a, b]);
   const cs = [client(port), client(port), client(port)];
-  await until(() => b.got.length === 3, 'three hand-offs to b');
+  await until(() => b.got.length === 3, 5000, 'three hand-offs to b');
   assert.equal(a.got.length, 0);
   b.ok = false;
   const last = client(port);
-  await until(() => a.got.length === 1, 'a hand-off to a');
+  await until(() => a.got.length === 1, 5000, 'a hand-off to a');
   for (const x of b.got) h.acked(x.id, true);
   for (const c of [...cs, last]) c.sock.destroy();
 });
@@ -94,7 +87,7 @@ test('a failed send (the worker just died) hands the connection to another worke
   a.failNext = 1; b.failNext = 1;
   const { port } = await setup([a, b]);
   const c = client(port);
-  await until(() => a.got.length + b.got.length === 1, 'a successful hand-off');
+  await until(() => a.got.length + b.got.length === 1, 5000, 'a successful hand-off');
   assert.equal(a.pending + b.pending, 1, 'counted once, on the worker that got it');
   c.sock.destroy();
 });
@@ -115,7 +108,7 @@ test('a worker that exits before acknowledging: its connections go to another wo
   b.ok = false;
   const { h, port } = await setup([a, b]);
   const cs = [client(port), client(port)];
-  await until(() => a.got.length === 2, 'two hand-offs to a');
+  await until(() => a.got.length === 2, 5000, 'two hand-offs to a');
   a.ok = false; b.ok = true;
   h.targetGone(a);
   assert.equal(a.pending, 0);
@@ -130,7 +123,7 @@ test('a refusal (ok: false) hands the connection on', async () => {
   const a = fake(1); const b = fake(2);
   const { h, port } = await setup([a, b]);
   const c = client(port);
-  await until(() => a.got.length + b.got.length === 1, 'a hand-off');
+  await until(() => a.got.length + b.got.length === 1, 5000, 'a hand-off');
   const [first, other] = a.got.length === 1 ? [a, b] : [b, a];
   h.acked(first.got[0]!.id, false);
   assert.equal(other.got.length, 1);
@@ -157,7 +150,7 @@ test('sweep: a connection a live worker has not acknowledged in time is closed; 
   const a = fake(1); const b = fake(2);
   const { h, port } = await setup([a, b]);
   const cs = [client(port), client(port)];
-  await until(() => a.got.length === 1 && b.got.length === 1, 'one hand-off each');
+  await until(() => a.got.length === 1 && b.got.length === 1, 5000, 'one hand-off each');
   h.sweep(Date.now() + ACK_MS + 1, (t) => t === b);
   // a's connection is shut down (the client sees it), b's is still held (b is being killed).
   const aClient = cs.find((c) => c.sock.localPort === a.got[0]!.socket.remotePort)!;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { requireAuth, withAccessLog } from '../../../src/http/access.js';
 import { createAuthorizer, type Userlist } from '../../../src/auth/auth.js';
-import { capturedLogger, request, serve, until, type Handler } from '../../helpers/inproc.js';
+import { capturedLogger, request, serve, type Handler } from '../../helpers/inproc.js';
+import { until } from '../../helpers/wait.js';
 
 const USERS: Userlist = { alice: { password: 'wonderland' }, bob: { password: 'builder' } };
 const basic = createAuthorizer({ type: 'basic', realm: 'Tests "here"', users: ['alice'] }, USERS);
@@ -74,7 +75,7 @@ test('access log: one line per request with remote and port, method, path, statu
     const client: { port?: number } = {};
     const ok = await raw(s.port, `GET /path?q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\r\nAuthorization: Basic ${b64('alice:wonderland')}\r\nConnection: close\r\n\r\n`, client);
     assert.match(ok.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello$/);
-    await until(() => lines.some((l) => l.evt === 'access'), 'the access line');
+    await until(() => lines.some((l) => l.evt === 'access'), 10_000, 'the access line');
     const a = lines.find((l) => l.evt === 'access')!;
     assert.equal(a.msg, 'request');
     assert.equal(a.level, 30, 'info');
@@ -93,7 +94,7 @@ test('access log: one line per request with remote and port, method, path, statu
 
     const denied = await raw(s.port, `GET /other HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${b64('alice:wrong')}\r\nConnection: close\r\n\r\n`);
     assert.match(denied.toString('latin1'), /^HTTP\/1\.1 401 /);
-    await until(() => lines.filter((l) => l.evt === 'access').length === 2, 'the second access line');
+    await until(() => lines.filter((l) => l.evt === 'access').length === 2, 10_000, 'the second access line');
     const d = lines.filter((l) => l.evt === 'access')[1]!;
     assert.equal(d.status, 401);
     assert.equal(d.path, '/other');
@@ -111,11 +112,11 @@ test('access log: the status is counted when the headers go out (long responses)
   const s = await serve(withAccessLog((_req, res) => { res.writeHead(200, { 'Content-Type': 'video/mpeg' }); res.write('x'); open = res; }, { log, onStatus: (st) => statuses.push(st) }));
   try {
     const sock = net.connect(s.port, '127.0.0.1', () => sock.write('GET /live HTTP/1.1\r\nHost: x\r\n\r\n'));
-    await until(() => open !== undefined && statuses.length === 1, 'the response under way');
+    await until(() => open !== undefined && statuses.length === 1, 10_000, 'the response under way');
     assert.deepEqual(statuses, [200], 'counted while the response is still running');
     assert.equal(lines.filter((l) => l.evt === 'access').length, 0, 'the line waits for the end');
     sock.destroy();
-    await until(() => lines.some((l) => l.evt === 'access'), 'the access line');
+    await until(() => lines.some((l) => l.evt === 'access'), 10_000, 'the access line');
     const a = lines.find((l) => l.evt === 'access')!;
     assert.equal(a.status, 200);
     assert.equal(a.aborted, true);
@@ -134,14 +135,14 @@ test('access log: implicit headers (statusCode + end) are counted too; a client 
   }, { log, onStatus: (st) => statuses.push(st) }));
   try {
     assert.equal((await request(`${s.base}/empty`)).status, 204);
-    await until(() => lines.some((l) => l.evt === 'access'), 'the first access line');
+    await until(() => lines.some((l) => l.evt === 'access'), 10_000, 'the first access line');
     assert.equal(lines.find((l) => l.evt === 'access')!.status, 204);
     assert.deepEqual(statuses, [204]);
 
     const sock = net.connect(s.port, '127.0.0.1', () => sock.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'));
-    await until(() => held === 1, 'the held request');
+    await until(() => held === 1, 10_000, 'the held request');
     sock.destroy();
-    await until(() => lines.filter((l) => l.evt === 'access').length === 2, 'the second access line');
+    await until(() => lines.filter((l) => l.evt === 'access').length === 2, 10_000, 'the second access line');
     const a = lines.filter((l) => l.evt === 'access')[1]!;
     assert.equal(a.path, '/hold');
     assert.equal(a.status, 0);

@@ -11,7 +11,8 @@ import { requireAuth, withAccessLog } from '../../../src/http/access.js';
 import type { Logger } from '../../../src/log/logger.js';
 import type { Authorizer } from '../../../src/auth/auth.js';
 import { makeStream, seqs, PKT } from '../../helpers/packets.js';
-import { capturedLogger, request, serve, until, type Handler, type LogLine } from '../../helpers/inproc.js';
+import { capturedLogger, request, serve, type Handler, type LogLine } from '../../helpers/inproc.js';
+import { until } from '../../helpers/wait.js';
 
 /** A stream whose state the test sets; counts viewers. */
 class TestStream implements StreamState {
@@ -105,7 +106,7 @@ test('GET: 200 with the original\'s headers, chunked over HTTP/1.1, every packet
     assert.equal(s.gate.held, 1);
     s.stream.feed(10);
     s.stream.feed(25);
-    await until(() => v.body().length >= 35 * PKT, '35 packets');
+    await until(() => v.body().length >= 35 * PKT, 10_000, '35 packets');
     assert.deepEqual(seqs(v.body()), seqRange(0, 35));
     const connect = s.lines.find((l) => l.evt === 'client_connect');
     assert.ok(connect, 'client_connect logged');
@@ -122,9 +123,9 @@ test('a viewer that leaves: the hub forgets it, the slot and the viewer count ar
   try {
     const v = await view(`${s.base}/`);
     s.stream.feed(20);
-    await until(() => v.body().length >= 20 * PKT, '20 packets');
+    await until(() => v.body().length >= 20 * PKT, 10_000, '20 packets');
     v.destroy();
-    await until(() => s.lines.some((l) => l.evt === 'client_disconnect'), 'client_disconnect');
+    await until(() => s.lines.some((l) => l.evt === 'client_disconnect'), 10_000, 'client_disconnect');
     assert.equal(s.stream.hub.clientCount, 0);
     assert.equal(s.stream.viewers, 0);
     assert.equal(s.gate.held, 0);
@@ -150,7 +151,7 @@ test('the hub ends the stream (offline, upstream lost): the response ends cleanl
     await v.ended;
     assert.equal(v.res.complete, true, 'a complete chunked response (last chunk received)');
     assert.deepEqual(seqs(v.body()), seqRange(0, 7));
-    await until(() => s.lines.some((l) => l.evt === 'client_disconnect'), 'client_disconnect');
+    await until(() => s.lines.some((l) => l.evt === 'client_disconnect'), 10_000, 'client_disconnect');
     assert.equal(s.lines.find((l) => l.evt === 'client_disconnect')!.reason, 'offline');
     assert.equal(s.gate.held, 0);
   } finally { await s.close(); }
@@ -161,11 +162,11 @@ test('an operator kick (onClient end()) closes the connection and is logged as "
   try {
     const v = await view(`${s.base}/`);
     s.stream.feed(3);
-    await until(() => v.body().length >= 3 * PKT, '3 packets');
+    await until(() => v.body().length >= 3 * PKT, 10_000, '3 packets');
     s.admitted[0]!.end();
     await v.ended;
     assert.equal(v.res.complete, false, 'cut off, not ended');
-    await until(() => s.lines.some((l) => l.evt === 'client_disconnect'), 'client_disconnect');
+    await until(() => s.lines.some((l) => l.evt === 'client_disconnect'), 10_000, 'client_disconnect');
     assert.equal(s.lines.find((l) => l.evt === 'client_disconnect')!.reason, 'kicked');
     assert.equal(s.stream.hub.clientCount, 0);
   } finally { await s.close(); }
@@ -177,7 +178,7 @@ test('the preamble is sent right after the headers, before any packet', async ()
   try {
     const v = await view(`${s.base}/`);
     s.stream.feed(4);
-    await until(() => v.body().length >= preamble.length + 4 * PKT, 'preamble and 4 packets');
+    await until(() => v.body().length >= preamble.length + 4 * PKT, 10_000, 'preamble and 4 packets');
     assert.deepEqual(v.body().subarray(0, preamble.length), preamble);
     assert.deepEqual(seqs(v.body().subarray(preamble.length)), seqRange(0, 4));
   } finally { await s.close(); }
@@ -247,7 +248,7 @@ test('connection limit: the next viewer gets 404 and is logged as rejected for t
     assert.equal(second.body.length, 0);
     assert.ok(s.lines.some((l) => l.evt === 'client_rejected' && l.reason === 'limit' && l.code === 'LIMIT_REACHED' && l.level === 30));
     first.destroy();
-    await until(() => s.gate.held === 0, 'the slot released');
+    await until(() => s.gate.held === 0, 10_000, 'the slot released');
     const third = await view(`${s.base}/`);
     assert.equal(third.res.statusCode, 200);
     third.destroy();
@@ -260,14 +261,14 @@ test('an admission answered later (multi-process mode): granted serves, refused 
     let grant: ((ok: boolean) => void) | undefined;
     s.gate.answer = () => new Promise<boolean>((r) => { grant = r; });
     const pending = view(`${s.base}/`);
-    await until(() => grant !== undefined, 'acquire() called');
+    await until(() => grant !== undefined, 10_000, 'acquire() called');
     grant!(true);
     const v = await pending;
     assert.equal(v.res.statusCode, 200);
     s.stream.feed(2);
-    await until(() => v.body().length >= 2 * PKT, '2 packets');
+    await until(() => v.body().length >= 2 * PKT, 10_000, '2 packets');
     v.destroy();
-    await until(() => s.stream.viewers === 0, 'viewer left');
+    await until(() => s.stream.viewers === 0, 10_000, 'viewer left');
 
     s.gate.answer = () => Promise.resolve(false);
     const refused = await request(`${s.base}/`);
@@ -283,13 +284,13 @@ test('on-demand stream: the request waits for the upstream; delivered serves, no
     let deliver: ((ok: boolean) => void) | undefined;
     s.stream.demandAnswer = new Promise<boolean>((r) => { deliver = r; });
     const pending = view(`${s.base}/`);
-    await until(() => deliver !== undefined, 'demand() promise');
+    await until(() => deliver !== undefined, 10_000, 'demand() promise');
     s.stream.available = true;
     deliver!(true);
     const v = await pending;
     assert.equal(v.res.statusCode, 200);
     v.destroy();
-    await until(() => s.stream.viewers === 0, 'viewer left');
+    await until(() => s.stream.viewers === 0, 10_000, 'viewer left');
 
     s.stream.available = false;
     s.stream.demandAnswer = Promise.resolve(false);
@@ -335,7 +336,7 @@ test('HTTP/1.0 viewer: the same packets unframed (no chunked coding), ended by c
   const sock = net.connect(Number(new URL(s.base).port), '127.0.0.1');
   try {
     sock.write('GET / HTTP/1.0\r\n\r\n');
-    await until(() => s.stream.viewers === 1, 'the viewer admitted');
+    await until(() => s.stream.viewers === 1, 10_000, 'the viewer admitted');
     s.stream.feed(12);
     const all = await readUntil(sock, (b) => { const h = b.indexOf('\r\n\r\n'); return h >= 0 && b.length - h - 4 >= 12 * PKT; }, 'headers and 12 packets');
     const head = all.toString('latin1', 0, all.indexOf('\r\n\r\n'));
@@ -362,7 +363,7 @@ test('a stream request pipelined behind a slower answer is queued by Node: its b
   const sock = net.connect(Number(new URL(s.base).port), '127.0.0.1');
   try {
     sock.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => s.stream.viewers === 1 && releaseFirst !== undefined, 'both requests handled');
+    await until(() => s.stream.viewers === 1 && releaseFirst !== undefined, 10_000, 'both requests handled');
     s.stream.feed(6);
     s.stream.feed(4);
     releaseFirst!();
@@ -392,9 +393,9 @@ test('with authentication and the access log around it: the admitted client\'s c
     assert.equal(v.res.statusCode, 200);
     assert.equal(s.admitted[0]!.user, 'alice', 'the status page learns the user');
     s.stream.feed(9);
-    await until(() => v.body().length >= 9 * PKT, '9 packets');
+    await until(() => v.body().length >= 9 * PKT, 10_000, '9 packets');
     v.destroy();
-    await until(() => s.lines.some((l) => l.evt === 'access'), 'the access line');
+    await until(() => s.lines.some((l) => l.evt === 'access'), 10_000, 'the access line');
     const a = s.lines.find((l) => l.evt === 'access')!;
     assert.equal(a.path, '/live');
     assert.equal(a.status, 200);
@@ -405,7 +406,7 @@ test('with authentication and the access log around it: the admitted client\'s c
 
     const denied = await request(`${s.base}/live`, { headers: { authorization: 'Bearer bad' } });
     assert.equal(denied.status, 403);
-    await until(() => s.lines.filter((l) => l.evt === 'access').length === 2, 'the second access line');
+    await until(() => s.lines.filter((l) => l.evt === 'access').length === 2, 10_000, 'the second access line');
     const d = s.lines.filter((l) => l.evt === 'access')[1]!;
     assert.equal(d.status, 403);
     assert.equal(d.user, undefined);
