@@ -227,11 +227,7 @@ describe('edge tier: origin, two edges, HAProxy (examples/haproxy)', { skip, tim
   it('puts an edge back once it is no longer full', async () => {
     for (const c of onEdge1) c.close();
     await Promise.all(onEdge1.map((c) => c.done));
-    const end = Date.now() + 5000;
-    while ((await viewersOf(edge1)) !== 0) {
-      assert.ok(Date.now() < end, 'edge1 still counts viewers that left');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(async () => (await viewersOf(edge1)) === 0, 5000, 'edge1 to stop counting viewers that left', 50);
     await hp.waitState('edge1', 'UP');
     const v = await viewer();
     assert.equal(v.edge, 'edge1', 'leastconn sends the next viewer to the emptier edge');

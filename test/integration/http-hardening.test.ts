@@ -245,12 +245,7 @@ test('out of file descriptors: logged once per episode with the fix, the server 
   assert.equal(p.exitCode, null, 'still running');
   // Free the descriptors: the server answers again.
   for (const s of [...opened, ...more]) s.destroy();
-  let status = 0;
-  for (let i = 0; i < 50 && status !== 200; i++) {
-    status = await fetchStatus(p.url('/health')).catch(() => 0);
-    if (status !== 200) await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.equal(status, 200, 'health answers again');
+  await until(async () => (await fetchStatus(p.url('/health')).catch(() => 0)) === 200, 10_000, 'health to answer again', 200);
   assert.equal(p.exitCode, null);
 });
 

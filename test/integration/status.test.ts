@@ -331,12 +331,9 @@ describe('stream states', () => {
     await until(() => viewer.bytes > 0, 10000, 'viewer data');
     const port = up.port;
     await up.stop();
-    let s = '';
-    for (let i = 0; i < 100 && s !== 'grace'; i++) { s = await state(); if (s !== 'grace') await new Promise((r) => setTimeout(r, 50)); }
-    assert.equal(s, 'grace');
+    await until(async () => (await state()) === 'grace', 5000, 'the stream in grace', 50);
     await up.start(port);
-    for (let i = 0; i < 200 && s !== 'connected'; i++) { s = await state(); if (s !== 'connected') await new Promise((r) => setTimeout(r, 50)); }
-    assert.equal(s, 'connected');
+    await until(async () => (await state()) === 'connected', 10_000, 'the stream connected again', 50);
     assert.equal(viewer.ended, false, 'the viewer rode through');
     viewer.close();
   });
