@@ -65,7 +65,7 @@ export class Stream<O extends StreamOutput = StreamOutput> {
     this.lingerMs = res.linger * 1000;
     this.demandWaitMs = cfg.timeout > 0 ? cfg.timeout * 1000 : ONDEMAND_DEFAULT_WAIT_MS;
     const hub = this.hub;
-    const health = this.health = new StreamHealth(res.serve, res, this.log, () => { /* failover on health: next */ });
+    const health = this.health = new StreamHealth(res.serve, res, this.log, (indicator) => { this.supervisor?.healthAlarm(indicator); });
     // The first packet of a connection establishes it (the supervisor decides) before it
     // reaches the output: one boolean test per run of packets, nothing per packet.
     this.aligner = new TsAligner((buf, off, n) => {
@@ -88,6 +88,8 @@ export class Stream<O extends StreamOutput = StreamOutput> {
   get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
   get analyzer(): AnalyzerView { return this.hub.analyzer; }
+  /** Failover "health" and a priority-1 alarm raised on the remote in use: the check API fails. */
+  get unhealthy(): boolean { return this.res.failover === 'health' && this.connected && this.health.priority1; }
   get idleOnDemand(): boolean { return this.ondemand && this.supervisor === undefined; }
   /** Upstream lost, clients kept while it is replaced (the status page's "grace"). */
   get inGrace(): boolean { return this.graceTimer !== undefined; }
@@ -155,6 +157,7 @@ export class Stream<O extends StreamOutput = StreamOutput> {
       options: sourceOptions(this.res),
       log: this.log,
       clock: this.clock,
+      ...(this.res.failover === 'health' ? { healthFailover: { alarmTimeS: this.res.alarmtime } } : {}),
       // The checks' time: read once per chunk, never per packet.
       onData: (chunk) => { this.health.chunk(this.clock.now()); this.aligner.push(chunk); },
       packets: () => this.aligner.packets,

@@ -78,7 +78,7 @@ test('health: ok with connection figures, then full at the soft limit, at the ha
     const r = await ask(healthHandler(w.ctx));
     assert.equal(r.status, 200);
     assert.equal(r.type, 'application/json');
-    assert.deepEqual(JSON.parse(r.body), { status: 'ok', viewer: 4, limit: 5, max: 10, bandwidth: 0, down: [], offline: [] });
+    assert.deepEqual(JSON.parse(r.body), { status: 'ok', viewer: 4, limit: 5, max: 10, bandwidth: 0, down: [], offline: [], unhealthy: [] });
     w.conns.n = 5;
     assert.equal(health(await ask(healthHandler(w.ctx))).status, 'full');
     const hard = world({ max: 3 });
