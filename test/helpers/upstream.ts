@@ -79,6 +79,11 @@ export class PacedServer {
   port = 0;
   mode: 'stream' | '404' = 'stream';
   requests = 0;
+  /**
+   * Packets left out while the connection stays up (a broken encoder): those for which
+   * it answers true, given their PID and the time since the connection began, ms.
+   */
+  drop: ((pid: number, ms: number) => boolean) | undefined;
   private readonly conns = new Set<http.ServerResponse>();
   private timers = new Set<NodeJS.Timeout>();
 
@@ -96,19 +101,23 @@ export class PacedServer {
       const perTick = Math.max(1, Math.round(this.bytesPerSec / 100 / PKT));
       const cc = new Uint8Array(8192);
       let pk = 0;
+      const began = Date.now();
       const t = setInterval(() => {
         const out = Buffer.allocUnsafe(perTick * PKT);
-        for (let i = 0; i < perTick; i++) {
-          this.data.copy(out, i * PKT, pk * PKT, pk * PKT + PKT);
-          const o = i * PKT;
-          const pid = ((out[o + 1]! & 0x1f) << 8) | out[o + 2]!;
+        const ms = Date.now() - began;
+        let n = 0;
+        for (let i = 0; i < perTick; i++, pk = (pk + 1) % npk) {
+          const o = n * PKT;
+          const pid = ((this.data[pk * PKT + 1]! & 0x1f) << 8) | this.data[pk * PKT + 2]!;
+          if (this.drop?.(pid, ms)) continue;
+          this.data.copy(out, o, pk * PKT, pk * PKT + PKT);
+          n++;
           if (pid !== 0x1fff && (out[o + 3]! & 0x10)) {
             out[o + 3] = (out[o + 3]! & 0xf0) | cc[pid]!;
             cc[pid] = (cc[pid]! + 1) & 0x0f;
           }
-          pk = (pk + 1) % npk;
         }
-        res.write(out);
+        res.write(out.subarray(0, n * PKT));
       }, 10);
       this.timers.add(t);
       res.on('close', () => { clearInterval(t); this.timers.delete(t); this.conns.delete(res); });
