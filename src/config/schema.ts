@@ -19,7 +19,7 @@ export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheu
 export const AUTH_TYPES = ['', 'basic', 'bearer'] as const;
 export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat', 'alarm_raised', 'alarm_cleared'] as const;
 /** How a stream with several remotes decides to leave the one in use (docs/health.md). */
-export const FAILOVER_MODES = ['connection', 'health'] as const;
+const FAILOVER_MODES = ['connection', 'health'] as const;
 export const NOTIFICATION_TYPES = ['url'] as const;
 /** Upstream schemes a static resource can fetch from. */
 export const STATIC_SCHEMES = ['file', 'http', 'https'] as const;
@@ -111,7 +111,7 @@ const seconds = () => z.number().min(0).max(MAX_SECONDS).refine((v) => v === 0 |
 });
 const SECONDS = `seconds, 0 or ${MIN_TIMER_SECONDS}-${grouped(MAX_SECONDS)}`;
 /** Longest health timer, seconds: a stream broken for an hour is not waited for any longer. */
-export const MAX_HEALTH_SECONDS = 3600;
+const MAX_HEALTH_SECONDS = 3600;
 const HEALTH_TIMER = { unit: 'seconds', limit: 'an hour: a health timer longer than that watches nothing useful' } as const;
 const healthSeconds = (dflt: number) => z.number().min(MIN_TIMER_SECONDS).max(MAX_HEALTH_SECONDS).default(dflt);
 const HEALTH_SECONDS = `seconds, ${MIN_TIMER_SECONDS}-${grouped(MAX_HEALTH_SECONDS)}`;

@@ -14,7 +14,7 @@ import type { StreamAlarm, StreamHealthView } from './contracts.js';
 export type AlarmSubscriber = (e: StreamAlarm) => void;
 
 /** The thresholds of a stream's checker, from its keys (seconds and ms). */
-export function thresholdsOf(res: Pick<ResourceConfig, 'pidtimeout' | 'pcrinterval' | 'alarmclear'>): { pidTimeoutMs: number; pcrIntervalMs: number; alarmClearMs: number } {
+function thresholdsOf(res: Pick<ResourceConfig, 'pidtimeout' | 'pcrinterval' | 'alarmclear'>): { pidTimeoutMs: number; pcrIntervalMs: number; alarmClearMs: number } {
   return { pidTimeoutMs: res.pidtimeout * 1000, pcrIntervalMs: res.pcrinterval, alarmClearMs: res.alarmclear * 1000 };
 }
 
