@@ -107,15 +107,16 @@ export class PacedServer {
         const ms = Date.now() - began;
         let n = 0;
         for (let i = 0; i < perTick; i++, pk = (pk + 1) % npk) {
-          const o = n * PKT;
-          const pid = ((this.data[pk * PKT + 1]! & 0x1f) << 8) | this.data[pk * PKT + 2]!;
+          const src = pk * PKT;
+          const pid = ((this.data[src + 1]! & 0x1f) << 8) | this.data[src + 2]!;
+          // A dropped packet still takes its counter, as a packet lost on the way does.
+          const payload = pid !== 0x1fff && (this.data[src + 3]! & 0x10) !== 0;
+          const c = cc[pid]!;
+          if (payload) cc[pid] = (c + 1) & 0x0f;
           if (this.drop?.(pid, ms)) continue;
-          this.data.copy(out, o, pk * PKT, pk * PKT + PKT);
-          n++;
-          if (pid !== 0x1fff && (out[o + 3]! & 0x10)) {
-            out[o + 3] = (out[o + 3]! & 0xf0) | cc[pid]!;
-            cc[pid] = (cc[pid]! + 1) & 0x0f;
-          }
+          const o = n++ * PKT;
+          this.data.copy(out, o, src, src + PKT);
+          if (payload) out[o + 3] = (out[o + 3]! & 0xf0) | c;
         }
         res.write(out.subarray(0, n * PKT));
       }, 10);

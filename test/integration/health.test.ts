@@ -39,8 +39,14 @@ async function streamStats(p: ProxyProcess): Promise<StreamStats> {
   return (JSON.parse((await get(p.url('/statistics'))).body) as { streams: Record<string, StreamStats> }).streams['/s.ts']!;
 }
 
-/** Times (Date.now) at which video packets reached a client, from its response's data events. */
-function videoTimes(c: StreamClient): number[] {
+/** Whether the packet at `o` carries the discontinuity indicator (a splice marks each PID's first packet). */
+const flagged = (b: Buffer, o: number): boolean => (b[o + 3]! & 0x20) !== 0 && b[o + 4]! > 0 && (b[o + 5]! & 0x80) !== 0;
+
+/**
+ * Times (Date.now) at which video packets reached a client, from its response's data
+ * events; `spliced`: those of video packets flagged as the first after a splice.
+ */
+function videoTimes(c: StreamClient, spliced: number[] = []): number[] {
   const times: number[] = [];
   let rest = Buffer.alloc(0);
   c.res!.on('data', (d: Buffer) => {
@@ -48,7 +54,9 @@ function videoTimes(c: StreamClient): number[] {
     const b = rest.length > 0 ? Buffer.concat([rest, d]) : d;
     let o = 0;
     for (; o + PKT <= b.length; o += PKT) {
-      if ((((b[o + 1]! & 0x1f) << 8) | b[o + 2]!) === VIDEO_PID) times.push(now);
+      if ((((b[o + 1]! & 0x1f) << 8) | b[o + 2]!) !== VIDEO_PID) continue;
+      times.push(now);
+      if (flagged(b, o)) spliced.push(now);
     }
     rest = Buffer.from(b.subarray(o));
   });
@@ -120,6 +128,57 @@ for (const workers of [1, 2]) {
     assert.match(metrics, /restreamer_stream_alarm\{stream="\/s\.ts",indicator="pid_error"\} 0/);
     const cleared = p.logs.find((l) => l.evt === 'alarm_cleared' && l.indicator === 'pid_error');
     assert.ok(cleared, 'the alarm of the run that ended is cleared in the log');
+    await p.stop();
+  });
+}
+
+// The other faults of issue 21's "done means", one process: the PAT stops, and a 2 % loss
+// storm (every 50th packet of the first remote dropped). Video keeps flowing from the
+// broken remote, so the switch is seen at the splice: the client's first video packet
+// flagged as a new stream's after the fault. Continuity is checked from that splice on
+// (what came before it passed the loss on, as the upstream sent it).
+const FAULTS: { name: string; indicator: string; raiseMs: number; drop: (pid: number, n: number) => boolean }[] = [
+  { name: 'the PAT stops', indicator: 'pat_error', raiseMs: 500, drop: (pid) => pid === 0 },
+  { name: 'a 2 % loss storm', indicator: 'cc_error', raiseMs: 2000, drop: (pid, n) => pid !== 0x1fff && n % 50 === 0 },
+];
+for (const f of FAULTS) {
+  test(`${f.name} on the first remote: ${f.indicator} raised, and the client is spliced onto the second remote in time, with no continuity error after the splice`, async () => {
+    const bad = await scope.paced();
+    let faultAt = 0;
+    let n = 0;
+    bad.drop = (pid, ms) => {
+      if (ms < FAULT_AFTER_MS || !f.drop(pid, ++n)) return false;
+      faultAt ||= Date.now();
+      return true;
+    };
+    const good = await scope.paced();
+    const p = await scope.proxy({
+      reconnect: 10, grace: 20,
+      resources: [{ type: 'stream', serve: '/s.ts', remote: bad.url(), remotes: [good.url()], failover: 'health', alarmtime: ALARM_TIME_S }],
+    });
+    const c = new StreamClient(p.url('/s.ts'));
+    scope.defer(() => c.close());
+    await c.responded;
+    const spliced: number[] = [];
+    videoTimes(c, spliced);
+    await p.waitLog((l) => l.evt === 'alarm_raised' && l.indicator === f.indicator, 15000);
+    const switched = await p.waitLog((l) => l.evt === 'upstream_info' && typeof l.next === 'string', 15000);
+    assert.equal(switched.indicator, f.indicator, 'the log says why');
+    const limit = f.raiseMs + ALARM_TIME_S * 1000 + GOP_MS + 1000;
+    await until(() => spliced.some((t) => t > faultAt), limit + 2000, 'the splice onto the second remote');
+    const took = spliced.find((t) => t > faultAt)! - faultAt;
+    assert.ok(took <= limit, `spliced ${took} ms after the fault (limit ${limit})`);
+    const mark = c.bytes;
+    await until(() => c.bytes > mark + 300 * PKT, 10000, 'data after the switch');
+    c.close();
+    const cap = c.body().subarray(0, c.bytes - (c.bytes % PKT));
+    // From the splice on (the switch: the last video packet flagged as a new stream's; a
+    // PID's first packet after it starts its count afresh in the checker).
+    let at = -1;
+    for (let o = cap.length - PKT; o >= 0 && at < 0; o -= PKT) if (flagged(cap, o) && (((cap[o + 1]! & 0x1f) << 8) | cap[o + 2]!) === VIDEO_PID) at = o;
+    assert.ok(at >= 0, 'a splice in the capture');
+    const chk = checkStream(cap.subarray(at));
+    assert.equal(chk.ccErrors, 0, chk.notes.join('; '));
     await p.stop();
   });
 }
