@@ -42,6 +42,7 @@ export const CATALOGUE = {
   UPSTREAM_TOO_MANY_REDIRECTS: entry(BAD_GATEWAY, 'more than 5 redirects', detail),
   UPSTREAM_ENDED: entry(BAD_GATEWAY, 'the upstream closed before it delivered data (or before the end of a static body)', detail),
   UPSTREAM_NO_SYNC: entry(undefined, 'bytes arrived but no aligned MPEG-TS packet', detail),
+  UPSTREAM_UNHEALTHY: entry(undefined, 'failover "health": a failover alarm stayed raised for `alarmtime`, so the stream left this remote (docs/health.md)', detail),
   UPSTREAM_IO: entry(BAD_GATEWAY, 'any other read or socket error (a file that is a directory, a socket bound by another process, ...)', detail),
   UPSTREAM_UNSUPPORTED: entry(BAD_GATEWAY, 'an upstream URL or redirect this proxy cannot use (scheme, missing optional package)', detail),
   UPSTREAM_CHILD_EXIT: entry(undefined, 'a fork:// command exited with an error, or before writing any data', detail),

@@ -24,6 +24,7 @@ export function aggregatedView(s: Stream, index: number, counters: WorkerCounter
     get reconnects() { return s.reconnects; },
     get bytesIn() { return s.bytesIn; },
     analyzer: s.hub.analyzer,
+    health: s.health,
   };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import type { SourceOptions } from '../sources/source.js';
 import { parseListen } from './listen.js';
+import { INDICATORS } from '../ts/alarms.js';
 
 // The one schema of restreamer.json: the Go restreamer's keys with its defaults, plus
 // our additions (documented in docs/configuration.md). Objects are strict here, but the
@@ -16,7 +17,9 @@ import { parseListen } from './listen.js';
 export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
 export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus', 'status', 'playlist'] as const;
 export const AUTH_TYPES = ['', 'basic', 'bearer'] as const;
-export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat'] as const;
+export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat', 'alarm_raised', 'alarm_cleared'] as const;
+/** How a stream with several remotes decides to leave the one in use (docs/health.md). */
+const FAILOVER_MODES = ['connection', 'health'] as const;
 export const NOTIFICATION_TYPES = ['url'] as const;
 /** Upstream schemes a static resource can fetch from. */
 export const STATIC_SCHEMES = ['file', 'http', 'https'] as const;
@@ -107,6 +110,11 @@ const seconds = () => z.number().min(0).max(MAX_SECONDS).refine((v) => v === 0 |
   error: `must be 0 or at least ${MIN_TIMER_SECONDS} seconds (a shorter timer would hammer its peer)`,
 });
 const SECONDS = `seconds, 0 or ${MIN_TIMER_SECONDS}-${grouped(MAX_SECONDS)}`;
+/** Longest health timer, seconds: a stream broken for an hour is not waited for any longer. */
+const MAX_HEALTH_SECONDS = 3600;
+const HEALTH_TIMER = { unit: 'seconds', limit: 'an hour: a health timer longer than that watches nothing useful' } as const;
+const healthSeconds = (dflt: number) => z.number().min(MIN_TIMER_SECONDS).max(MAX_HEALTH_SECONDS).default(dflt);
+const HEALTH_SECONDS = `seconds, ${MIN_TIMER_SECONDS}-${grouped(MAX_HEALTH_SECONDS)}`;
 
 /** "192.0.2.1", "::1", "10.0.0.0/8", "fd00::/8". */
 function isAddressOrSubnet(s: string): boolean {
@@ -142,7 +150,7 @@ export const ResourceSchema = z.strictObject({
   serve: z.string().min(1).describe('local path this resource is served on, e.g. "/stream.ts"; as in Go\'s http.ServeMux, a path ending in "/" serves its whole subtree and one not starting with "/" begins with a host name ("localhost/health")').register(KEYS, RESTART),
   name: z.string().optional().describe('stream: display name on the status page and in the playlist (default: the serve path) (restreamer addition)').register(KEYS, RESTART),
   remote: z.string().optional().describe('upstream URL (stream, static); for check/control APIs the serve path of the stream they refer to').register(KEYS, RESTART),
-  remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin').register(KEYS, RESTART),
+  remotes: z.array(z.string()).default([]).describe('more upstream URLs for a stream (remote goes first); shuffled once, then tried round-robin (in listed order with failover "health")').register(KEYS, RESTART),
   cache: z.number().min(0).max(MAX_CACHE_SECONDS).default(0).describe(`static: seconds a fetched resource is kept (0 = fetch on every request); ${range(0, MAX_CACHE_SECONDS)}`).register(KEYS, { ...RESTART, unit: 'seconds', limit: 'one year' }),
   mru: z.number().int().min(1).max(65535).default(DEFAULT_MRU).describe('largest datagram accepted from datagram upstreams (udp, rtp, unixgram, unixpacket), bytes; 1-65,535 (0 = the default, with a warning)').register(KEYS, { ...RESTART, unit: 'bytes', source: 'mru', zeroIsDefault: true }),
   clientinterface: z.string().default('').describe('network interface used to join a multicast group ("" = chosen by the system)').register(KEYS, { ...RESTART, source: 'clientInterface' }),
@@ -151,6 +159,12 @@ export const ResourceSchema = z.strictObject({
   start: z.enum(['keyframe', 'live']).default('keyframe').describe('stream: where a new client starts: "keyframe" (PAT, PMT, then the latest keyframe, at once) or "live" (the live edge, as the original) (restreamer addition)').register(KEYS, RESTART),
   ondemand: z.boolean().default(false).describe('stream: connect the upstream only while clients watch (restreamer addition)').register(KEYS, RESTART),
   linger: seconds().default(10).describe(`stream with ondemand: seconds the upstream is kept after the last client leaves; ${SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...TIMER }),
+  failover: z.enum(FAILOVER_MODES).default('connection').describe('stream: when to leave the remote in use: "connection" (when its connection fails, as the original) or "health" (also when a priority-1 alarm, or one in failoveron, stays raised for alarmtime; remotes then tried in listed order, no shuffle), see docs/health.md (restreamer addition)').register(KEYS, RESTART),
+  failoveron: z.array(z.enum(INDICATORS)).default([]).describe('stream with failover "health": further indicators (beyond priority 1) that switch remotes, e.g. ["scrambled", "transport_error"] (restreamer addition)').register(KEYS, RESTART),
+  pidtimeout: healthSeconds(2).describe(`stream health: the program's video or first audio PID absent this long raises pid_error; ${HEALTH_SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...HEALTH_TIMER }),
+  pcrinterval: z.number().min(10).max(1000).default(100).describe('stream health: PCRs further apart than this raise pcr_repetition_error, ms; 10-1,000 (100 = ISO 13818-1\'s limit, 40 = DVB\'s) (restreamer addition)').register(KEYS, { ...RESTART, unit: 'ms', limit: 'one second: a PCR is due at least every 100 ms' }),
+  alarmclear: healthSeconds(5).describe(`stream health: a raised alarm clears after this long without an error; ${HEALTH_SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...HEALTH_TIMER }),
+  alarmtime: healthSeconds(2).describe(`stream with failover "health": how long an alarm stays raised before the stream switches remotes, and the shortest time between two switches; ${HEALTH_SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...HEALTH_TIMER }),
   authentication: AuthenticationSchema.optional().register(KEYS, APPLY),
 }).describe('one HTTP endpoint');
 

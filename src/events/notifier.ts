@@ -11,8 +11,13 @@ import { systemClock, type Clock, type TimerHandle } from '../hub/clock.js';
 // limit_hit, limit_miss or heartbeat happens. Unlike the original, whose handler ran the
 // request inline on its event goroutine, nothing here ever waits for a receiver: every
 // request is asynchronous, bounded in time and in number, and dropped rather than queued.
+// Alarm events (alarm_raised, alarm_cleared: docs/health.md) are the exception to the
+// cap: a raise or a clear is never dropped. They need no cap, being few by nature (one
+// per raise or clear of an indicator, which has hysteresis) and each bounded in time.
 
-export type NotifyEvent = 'limit_hit' | 'limit_miss' | 'heartbeat';
+export type NotifyEvent = NotificationConfig['event'];
+/** Query parameters an event adds to the URL (alarms: stream, indicator, remote). */
+export type NotifyParams = Readonly<Record<string, string>>;
 
 export interface NotifierOptions {
   notifications: NotificationConfig[];
@@ -80,11 +85,13 @@ export class Notifier {
   }
 
   /** Fire and forget: returns at once; receivers are contacted in the background. */
-  emit(event: NotifyEvent): void {
+  emit(event: NotifyEvent, params?: NotifyParams): void {
     if (this.closed) return;
-    for (const t of this.targets) {
-      if (t.event !== event) continue;
-      if (t.inFlight >= MAX_IN_FLIGHT) {
+    const uncapped = event === 'alarm_raised' || event === 'alarm_cleared';
+    for (const target of this.targets) {
+      if (target.event !== event) continue;
+      const t = params ? withParams(target, params) : target;
+      if (t.inFlight >= MAX_IN_FLIGHT && !uncapped) {
         this.stats.dropped++;
         this.noteFailure(t, new Error(`${MAX_IN_FLIGHT} notifications still in flight; this one is dropped`));
         continue;
@@ -200,6 +207,20 @@ export class Notifier {
     if (this.closed) return;
     this.faults.note({ evt: EVT.notifyError, event: t.event, url: t.display, err: err.message }, 'notification failed');
   }
+}
+
+/**
+ * The target with `params` added to its URL's query; it shares the target's in-flight
+ * count (a getter and setter onto it), so the cap still sees every request.
+ */
+function withParams(t: Target, params: NotifyParams): Target {
+  const url = new URL(t.url);
+  for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v);
+  return {
+    event: t.event, url, display: redactUrl(url), headers: t.headers,
+    get inFlight() { return t.inFlight; },
+    set inFlight(n: number) { t.inFlight = n; },
+  };
 }
 
 /** Notifications alone must not keep the process alive. */

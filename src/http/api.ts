@@ -6,7 +6,7 @@ import type { Handler } from './server.js';
 
 // The JSON and text APIs, answering as the Go restreamer does (same keys, bodies, status
 // codes and content types) so existing load balancers and monitoring keep working.
-// Additions are extra keys only: `offline` in health, `streams` in statistics.
+// Additions are extra keys only: `down`, `offline`, `unhealthy` in health, `streams` in statistics.
 
 /** What check and control need from a stream (src/stream/stream.ts Stream satisfies it). */
 export interface ControlledStream {
@@ -16,6 +16,8 @@ export interface ControlledStream {
   readonly offline: boolean;
   /** On-demand stream whose upstream is idle (nobody watching): servable, not down. */
   readonly idleOnDemand?: boolean;
+  /** Failover "health" and a priority-1 alarm raised on the remote in use (docs/health.md). */
+  readonly unhealthy?: boolean;
   setOffline(offline: boolean): void;
 }
 
@@ -68,9 +70,12 @@ export function healthHandler(ctx: ApiContext): Handler {
     // Streams whose upstream delivers nothing (not connected, only garbage, silent): not
     // servable although nobody switched them off.
     const down: string[] = [];
+    // Streams with failover "health" whose remote in use has a priority-1 alarm: their check fails.
+    const unhealthy: string[] = [];
     for (const s of ctx.streams.values()) {
       if (s.offline) offline.push(s.name);
       else if (!s.available && !s.idleOnDemand) down.push(s.name);
+      else if (s.unhealthy) unhealthy.push(s.name);
     }
     json(res, {
       status: full ? 'full' : 'ok',
@@ -80,6 +85,7 @@ export function healthHandler(ctx: ApiContext): Handler {
       bandwidth: Math.floor((ctx.stats.bytesPerSecondSent() * 8) / 1024),
       down,
       offline,
+      unhealthy,
       ...(draining ? { draining: true } : {}),
     });
   };
@@ -121,6 +127,8 @@ export function statisticsHandler(ctx: ApiContext): Handler {
         packet_size: s.packetSize,
         reconnects: s.reconnects,
         ...(s.analyzer ? { analysis: describeAnalysis(s.analyzer) } : {}),
+        ...(s.alarms ? { alarms: s.alarms } : {}),
+        ...(s.tr101290Errors ? { tr101290_errors: s.tr101290Errors } : {}),
       };
     }
     const streamTime = Math.round(g.streamTimeNs);
@@ -150,12 +158,13 @@ export function statisticsHandler(ctx: ApiContext): Handler {
 
 /**
  * check: `200 ok` while the stream can serve, else `404 not found`. The original looked
- * at the upstream only; a stream switched offline by control is not servable either.
+ * at the upstream only; a stream switched offline by control is not servable either, nor
+ * one with failover "health" whose remote in use has a priority-1 alarm.
  */
 export function checkHandler(stream: ControlledStream): Handler {
   return (_req, res) => {
     // An idle on-demand stream connects when asked: a load balancer must not mark it down.
-    if (stream.available || (stream.idleOnDemand && !stream.offline)) text(res, 200, '200 ok');
+    if ((stream.available && stream.unhealthy !== true) || (stream.idleOnDemand && !stream.offline)) text(res, 200, '200 ok');
     else text(res, 404, '404 not found');
   };
 }

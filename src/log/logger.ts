@@ -27,6 +27,8 @@ export const EVT = {
   upstreamFaults: 'upstream_faults',
   upstreamChildExit: 'upstream_child_exit',
   alignerDiscard: 'aligner_discard',
+  alarmRaised: 'alarm_raised',
+  alarmCleared: 'alarm_cleared',
   clientConnect: 'client_connect',
   clientDisconnect: 'client_disconnect',
   clientRejected: 'client_rejected',
@@ -222,7 +224,7 @@ function pinoOptions(format: Exclude<LogFormat, 'auto'>, level: string): LoggerO
 /** Which of the original's modules wrote a line like this (its `module` key). */
 function moduleOf(evt: unknown): string {
   if (typeof evt !== 'string') return 'main';
-  if (evt.startsWith('upstream_') || evt.startsWith('multicast_') || evt === EVT.alignerDiscard) return 'client';
+  if (evt.startsWith('upstream_') || evt.startsWith('multicast_') || evt === EVT.alignerDiscard || evt.startsWith('alarm_')) return 'client';
   if (evt.startsWith('client_')) return 'connection';
   if (evt === EVT.access || evt.startsWith('static_')) return 'api';
   if (evt.startsWith('notify')) return 'event';

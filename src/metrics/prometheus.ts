@@ -7,6 +7,7 @@ import { EVT, type Logger } from '../log/logger.js';
 import type { ResponseCounter, StatsCollector } from './stats.js';
 import type { StreamView } from '../stream/contracts.js';
 import { acceptsGzip } from '../http/encoding.js';
+import { INDICATORS } from '../ts/alarms.js';
 
 // The prometheus API: the original's metric names and labels, plus what operators need
 // beyond them. The hot path never touches prom-client: every value is read from the
@@ -54,6 +55,8 @@ interface StreamEntry {
   lastUrl: string;
   last: Published;
   responses: Map<number, number>;
+  /** Health check errors last published, per indicator. */
+  tr101290: Float64Array;
 }
 
 // collectDefaultMetrics() cannot leave out its nodejs_* group, and that group's event-loop
@@ -106,6 +109,8 @@ export class PrometheusMetrics {
   private readonly gop: Gauge<'stream'>;
   private readonly esInfo: Gauge<'stream' | 'program' | 'pid' | 'codec'>;
   private readonly notifications: Counter<'result'> | undefined;
+  private readonly alarm: Gauge<'stream' | 'indicator'>;
+  private readonly tr101290Errors: Counter<'stream' | 'indicator'>;
 
   constructor(o: PrometheusOptions) {
     this.o = o;
@@ -118,6 +123,7 @@ export class PrometheusMetrics {
         lastUrl: urls[0] ?? '',
         last: { sent: 0, dropped: 0, durationNs: 0, received: 0, bytesRead: 0, discarded: 0, reconnects: 0, ccErrors: 0 },
         responses: new Map(),
+        tr101290: new Float64Array(INDICATORS.length),
       };
     });
     const registers = [this.registry];
@@ -150,6 +156,8 @@ export class PrometheusMetrics {
     this.keyframeAge = gauge('streaming_keyframe_age_seconds', 'Time since the last video keyframe (random access point) arrived; -1 before the first.', ['stream']);
     this.gop = gauge('streaming_gop_seconds', 'Estimated GOP length: mean time between the last few keyframes; -1 until known.', ['stream']);
     this.esInfo = gauge('streaming_elementary_stream_info', 'Elementary streams the upstream carries (value 1), by program, PID and codec.', ['stream', 'program', 'pid', 'codec']);
+    this.alarm = gauge('restreamer_stream_alarm', 'Health check alarm raised on the remote in use (docs/health.md), 0=no 1=yes, by indicator.', ['stream', 'indicator']);
+    this.tr101290Errors = counter('restreamer_stream_tr101290_errors_total', 'Health check (ETSI TR 101 290) errors counted in the upstream, by indicator.', ['stream', 'indicator']);
     if (o.notifications) {
       this.notifications = counter('restreamer_notifications_total', 'Event notifications: sent (answered), failed (after retries), dropped (too many in flight).', ['result']);
     }
@@ -258,6 +266,8 @@ export class PrometheusMetrics {
       last.bytesRead += this.advance(this.bytesRead, L, v.bytesIn - last.bytesRead);
       last.discarded += this.advance(this.discarded, L, v.aligner.discardedBytes - last.discarded);
 
+      this.refreshHealth(s);
+
       for (const [code, n] of s.m.responses.entries()) {
         const before = s.responses.get(code) ?? 0;
         if (n > before) {
@@ -272,6 +282,19 @@ export class PrometheusMetrics {
         this.lastNotify[result] += this.advance(this.notifications, { result }, ns[result] - this.lastNotify[result]);
       }
     }
+  }
+
+  /** The health checks' alarms (0/1) and error counters of one stream. */
+  private refreshHealth(s: StreamEntry): void {
+    const h = s.m.view.health;
+    if (!h) return;
+    const counts = h.counts();
+    const raised = h.alarms;
+    INDICATORS.forEach((indicator, i) => {
+      const labels = { stream: s.labels.stream, indicator };
+      this.alarm.set(labels, raised.includes(indicator) ? 1 : 0);
+      s.tr101290[i] = s.tr101290[i]! + this.advance(this.tr101290Errors, labels, counts[indicator] - s.tr101290[i]!);
+    });
   }
 
   /** inc() by a delta that is never negative (a counter cannot go down); returns the amount added. */

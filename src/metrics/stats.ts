@@ -1,6 +1,7 @@
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import type { AnalyzerView } from '../stream/contracts.js';
 import type { StreamView } from '../stream/contracts.js';
+import type { Indicator } from '../ts/alarms.js';
 
 // StreamView lives with the other stream contracts; named here too for the tests' imports.
 export type { StreamView };
@@ -129,6 +130,9 @@ export interface StreamStats {
   bitrateIn: number;
   bitrateOut: number;
   analyzer: AnalyzerView | undefined;
+  /** Health checks: the indicators raised now, and errors per indicator (docs/health.md); absent where no checks run. */
+  alarms: readonly Indicator[] | undefined;
+  tr101290Errors: Record<Indicator, number> | undefined;
 }
 
 export interface StatsCollectorOptions {
@@ -242,6 +246,8 @@ export class StatsCollector {
       bitrateIn: Math.round(ppsIn * TS_PACKET_SIZE * 8),
       bitrateOut: Math.round(ppsOut * TS_PACKET_SIZE * 8),
       analyzer: v.analyzer,
+      alarms: v.health?.alarms,
+      tr101290Errors: v.health?.counts(),
     };
   }
 

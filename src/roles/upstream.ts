@@ -88,6 +88,10 @@ export class UpstreamSide<O extends StreamOutput> implements ApiUpstreams {
       views.push(parts.view(s, i));
       this.responses.set(r.serve, parts.responses(r, i, kept ? carried?.responses.get(r.serve) : undefined));
     });
+    // Alarms of the health checks go to the webhooks of this configuration (kept streams: re-subscribed, retire() drops the old).
+    for (const s of this.streams.values()) {
+      this.unsubscribe.push(s.health.subscribe((a) => { this.notifier.emit(a.raised ? 'alarm_raised' : 'alarm_cleared', { stream: a.stream, indicator: a.indicator, remote: a.remote }); }));
+    }
     this.stats = new StatsCollector({
       streams: views,
       connections: () => this.admission.connections,

@@ -1,8 +1,10 @@
 import { RestreamerError, errorText, fromSystemError } from '../errors.js';
 import { EVT, type Logger } from '../log/logger.js';
-import { redactUrl } from '../log/redact.js';
 import { systemClock, type Clock, type TimerHandle } from '../hub/clock.js';
+import type { Indicator } from '../ts/alarms.js';
 import { findSourceKind } from './registry.js';
+import { HealthPolicy } from './health-policy.js';
+import { fisherYates, remoteOf, type Attempt, type Remote } from './remotes.js';
 import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, UpstreamEnd } from './source.js';
 
 // One supervisor per stream: picks an upstream, enforces the connect and read timeouts,
@@ -29,6 +31,10 @@ import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, Upst
 // aligned packet for LOCK_TIMEOUT_MS fail, and silence is waited out as the original did.
 // Datagram kinds connect at their first datagram; until then `readtimeout` bounds the wait
 // too (a silent multicast group is left and joined again).
+//
+// Health failover (`"failover": "health"`, health-policy.ts): remotes in listed order; a
+// failover alarm held for `alarmtime` ends the run as a lost connection (grace splice),
+// and the next healthy remote is tried at once.
 
 /** Lock time when `readtimeout` is 0: bytes without an aligned packet for this long fail, ms. */
 const LOCK_TIMEOUT_MS = 5000;
@@ -65,55 +71,8 @@ export interface SupervisorOptions {
   findKind?: (scheme: string) => SourceKind | undefined;
   /** Time and timers (default the real ones); the Stream passes its own. */
   clock?: Clock;
-}
-
-interface Remote {
-  raw: string;
-  safe: string;
-  /** What to open, or why it cannot be opened at all. */
-  target: { url: URL; kind: SourceKind } | RestreamerError;
-  /** Consecutive failed attempts, and the last code logged, to log each streak once. */
-  failures: number;
-  lastCode: string | undefined;
-}
-
-interface Attempt {
-  remote: Remote;
-  upstream: Upstream | undefined;
-  startedAt: number;
-  connected: boolean;
-  /** Delivered an aligned packet: the connection is established. */
-  delivering: boolean;
-  /** Counters when the transport connected, to report what a failed connection did. */
-  packetsAtConnect: number;
-  bytesAtConnect: number;
-  discardedAtConnect: number;
-  done: boolean;
-  /** Set when the supervisor itself closed it (timeouts): overrides the upstream's view. */
-  reason: RestreamerError | undefined;
-}
-
-function fisherYates<T>(items: T[]): T[] {
-  const a = items.slice();
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
-/**
- * A configured upstream URL. The config checks (config/checks.ts) drop URLs that cannot
- * work, with the kind's own check; what is left to refuse here is what cannot be opened at
- * all: each attempt at it fails with UPSTREAM_UNSUPPORTED and the reason.
- */
-function remoteOf(raw: string, find: (scheme: string) => SourceKind | undefined): Remote {
-  const safe = redactUrl(raw);
-  const url = URL.canParse(raw) ? new URL(raw) : undefined;
-  const kind = url && find(url.protocol);
-  const target = url && kind ? { url, kind }
-    : new RestreamerError('UPSTREAM_UNSUPPORTED', url ? `unsupported upstream scheme "${url.protocol}"` : `invalid upstream URL: ${safe}`);
-  return { raw, safe, target, failures: 0, lastCode: undefined };
+  /** `"failover": "health"`: switch remotes on a failover trigger held this long (remotes in listed order). */
+  healthFailover?: { alarmTimeS: number };
 }
 
 export class Supervisor {
@@ -138,12 +97,33 @@ export class Supervisor {
   private sinkErrors = 0;
   private _reconnects = 0;
   private _bytesIn = 0;
+  private readonly policy: HealthPolicy | undefined;
 
   constructor(o: SupervisorOptions) {
     this.o = o;
     this.clock = o.clock ?? systemClock;
     const find = o.findKind ?? findSourceKind;
-    this.remotes = (o.shuffle ?? fisherYates)(o.remotes.slice()).map((raw) => remoteOf(raw, find));
+    const order = o.healthFailover ? (u: string[]) => u : (o.shuffle ?? fisherYates);
+    this.remotes = order(o.remotes.slice()).map((raw) => remoteOf(raw, find));
+    const h = o.healthFailover;
+    if (h) {
+      this.policy = new HealthPolicy({
+        count: this.remotes.length, alarmTimeMs: h.alarmTimeS * 1000, reconnectMs: o.reconnectS * 1000, clock: this.clock,
+        switchTo: (to, indicator) => { this.switchAway(to, indicator, h.alarmTimeS); },
+        stay: (indicator, retryMs) => { this.o.log.warn({ evt: EVT.upstreamInfo, url: this.current?.remote.safe, indicator, retryMs: Math.round(retryMs) }, `health failover: ${indicator} raised, but every other remote ended its last run in alarm; staying`); },
+      });
+    }
+  }
+
+  /**
+   * Health failover: the stream's failover trigger (a priority-1 alarm, or one in
+   * `failoveron`) raised on the connection in use, or cleared (undefined).
+   */
+  healthAlarm(indicator: Indicator | undefined): void {
+    const att = this.current;
+    if (!this.policy || this.closed) return;
+    if (att?.delivering) this.policy.triggered(indicator, att.index);
+    else this.policy.triggered(undefined, -1);
   }
 
   /** An upstream connection is established: it has delivered an aligned packet and not ended. */
@@ -180,9 +160,20 @@ export class Supervisor {
     this.clearTimers();
     if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.policy?.close();
     const att = this.current;
     this.current = undefined;
     if (att) this.closeUpstream(att);
+  }
+
+  /** The failover trigger held for `alarmtime`: end this run as a lost connection, go to `to` at once. */
+  private switchAway(to: number, indicator: Indicator, alarmTimeS: number): void {
+    const att = this.current;
+    if (!att?.delivering || att.done) return;
+    att.switchTo = to;
+    att.reason = new RestreamerError('UPSTREAM_UNHEALTHY', `${indicator} raised for ${alarmTimeS} s`);
+    this.o.log.warn({ evt: EVT.upstreamInfo, url: att.remote.safe, next: this.remotes[to]!.safe, indicator, alarmTimeS }, `health failover: ${indicator} raised for ${alarmTimeS} s; switching to the next remote`);
+    this.closeUpstream(att);
   }
 
   private attempt(): void {
@@ -191,10 +182,11 @@ export class Supervisor {
     const t = this.clock.monotonic();
     if (this.roundFailures === 0) this.roundStartedAt = t;
     if (this.attempts++ > 0) this._reconnects++;
-    const remote = this.remotes[this.next]!;
-    this.next = (this.next + 1) % this.remotes.length;
+    const index = this.policy ? this.policy.next(this.next) : this.next;
+    const remote = this.remotes[index]!;
+    this.next = (index + 1) % this.remotes.length;
     const att: Attempt = {
-      remote, upstream: undefined, startedAt: t, connected: false, delivering: false,
+      remote, index, upstream: undefined, startedAt: t, connected: false, delivering: false,
       packetsAtConnect: 0, bytesAtConnect: 0, discardedAtConnect: 0, done: false, reason: undefined,
     };
     this.current = att;
@@ -346,9 +338,14 @@ export class Supervisor {
       const fields = { evt: EVT.upstreamDisconnect, url: r.safe, code: reason?.code, err: reason?.message };
       if (reason) this.o.log.warn(fields, 'upstream lost');
       else this.o.log.info(fields, 'upstream ended');
+      this.policy?.ended(att.index);
       this.safely(() => this.o.onDisconnected(r.raw, reason));
       this.roundFailures = 0;
-      this.scheduleNext(att.startedAt);
+      if (att.switchTo === undefined) this.scheduleNext(att.startedAt);
+      else {
+        this.next = att.switchTo;
+        this.retryTimer = this.clock.setTimeout(() => { this.attempt(); }, 0);
+      }
       return;
     }
     const err = reason ?? (att.connected

@@ -1,4 +1,5 @@
 import type { ProgramInfo } from '../ts/psi.js';
+import type { Indicator } from '../ts/alarms.js';
 
 // The contracts of a stream, between the modules that provide one (src/stream/stream.ts in a
 // single process or the primary, src/cluster/remote.ts in a worker) and those that use
@@ -72,6 +73,24 @@ export interface AdmissionGate {
   release(): void;
 }
 
+/** An alarm of a stream's health checks raised or cleared (docs/health.md). */
+export interface StreamAlarm {
+  readonly stream: string;
+  readonly indicator: Indicator;
+  readonly raised: boolean;
+  readonly priority: 1 | 2;
+  /** The remote in use, its password redacted. */
+  readonly remote: string;
+}
+
+/** What a stream's health checks show (src/stream/health.ts StreamHealth). */
+export interface StreamHealthView {
+  /** The indicators raised now on the remote in use. */
+  readonly alarms: readonly Indicator[];
+  /** Errors per indicator over every connection of the stream (monotonic). */
+  counts(): Record<Indicator, number>;
+}
+
 /** What statistics need from a stream (src/stream/stream.ts Stream satisfies it; the primary's is cluster/views.ts). */
 export interface StreamView {
   readonly name: string;
@@ -99,6 +118,8 @@ export interface StreamView {
   readonly bytesIn: number;
   /** What the stream carries (programs, codecs, keyframes), when analysed. */
   readonly analyzer?: AnalyzerView;
+  /** The upstream's health checks, where the upstream is. */
+  readonly health?: StreamHealthView;
 }
 
 

@@ -8,6 +8,7 @@ import { Supervisor } from '../sources/supervisor.js';
 import { sourceOptions } from '../sources/source.js';
 import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../hub/clock.js';
 import type { AnalyzerView, EndReason, StreamOutput } from './contracts.js';
+import { StreamHealth } from './health.js';
 
 /** Default wait for an on-demand upstream when `timeout` is 0 (none), ms. */
 const ONDEMAND_DEFAULT_WAIT_MS = 10_000;
@@ -26,6 +27,8 @@ const DISCARD_SUMMARY_MS = 10_000;
 export class Stream<O extends StreamOutput = StreamOutput> {
   readonly name: string;
   readonly aligner: TsAligner;
+  /** The upstream's health checks (TR 101 290), one checker per connection. */
+  readonly health: StreamHealth;
   readonly ondemand: boolean;
   readonly hub: O;
   private supervisor: Supervisor | undefined;
@@ -62,10 +65,14 @@ export class Stream<O extends StreamOutput = StreamOutput> {
     this.lingerMs = res.linger * 1000;
     this.demandWaitMs = cfg.timeout > 0 ? cfg.timeout * 1000 : ONDEMAND_DEFAULT_WAIT_MS;
     const hub = this.hub;
+    const health = this.health = new StreamHealth(res.serve, res, this.log, (indicator) => { this.supervisor?.healthAlarm(indicator); });
     // The first packet of a connection establishes it (the supervisor decides) before it
     // reaches the output: one boolean test per run of packets, nothing per packet.
-    this.aligner = new TsAligner((buf, off, n) => { if (this.supervisor?.connected === false) this.supervisor.delivering(); hub.push(buf, off, n); },
-      (packetSize, relock) => { this.onLock(packetSize, relock); });
+    this.aligner = new TsAligner((buf, off, n) => {
+      if (this.supervisor?.connected === false) this.supervisor.delivering();
+      health.push(buf, off, n);
+      hub.push(buf, off, n);
+    }, (packetSize, relock) => { this.onLock(packetSize, relock); }, (lost) => { health.syncBreak(lost); });
     const a = this.aligner;
     this.discards = new FaultSummary(this.log, () => ({ bytes: a.discardedBytes, syncLosses: a.syncLosses, locks: a.locks }), DISCARD_SUMMARY_MS, {
       timers: { setInterval: (fn, ms) => unrefTimer(clock.setInterval(fn, ms)), clearInterval: (t) => { clock.clearInterval(t); } },
@@ -81,6 +88,8 @@ export class Stream<O extends StreamOutput = StreamOutput> {
   get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
   get analyzer(): AnalyzerView { return this.hub.analyzer; }
+  /** Failover "health" and a priority-1 alarm raised on the remote in use: the check API fails. */
+  get unhealthy(): boolean { return this.res.failover === 'health' && this.connected && this.health.priority1; }
   get idleOnDemand(): boolean { return this.ondemand && this.supervisor === undefined; }
   /** Upstream lost, clients kept while it is replaced (the status page's "grace"). */
   get inGrace(): boolean { return this.graceTimer !== undefined; }
@@ -148,10 +157,12 @@ export class Stream<O extends StreamOutput = StreamOutput> {
       options: sourceOptions(this.res),
       log: this.log,
       clock: this.clock,
-      onData: (chunk) => { this.aligner.push(chunk); },
+      ...(this.res.failover === 'health' ? { healthFailover: { alarmTimeS: this.res.alarmtime } } : {}),
+      // The checks' time: read once per chunk, never per packet.
+      onData: (chunk) => { this.health.chunk(this.clock.now()); this.aligner.push(chunk); },
       packets: () => this.aligner.packets,
       discarded: () => this.aligner.discardedBytes,
-      onTransportConnected: () => { this.onTransportConnected(); },
+      onTransportConnected: (url) => { this.onTransportConnected(url); },
       onConnected: () => { this.onConnected(); },
       onDisconnected: () => { this.onDisconnected(); },
     });
@@ -166,6 +177,7 @@ export class Stream<O extends StreamOutput = StreamOutput> {
     this.pastBytesIn += s.bytesIn;
     this.supervisor = undefined;
     s.close();
+    this.health.end();
     this.publishState();
   }
 
@@ -176,8 +188,9 @@ export class Stream<O extends StreamOutput = StreamOutput> {
   }
 
   /** A transport connected: its bytes follow. The stream is not up before its first packet. */
-  private onTransportConnected(): void {
+  private onTransportConnected(url: string): void {
     this.aligner.reset();
+    this.health.begin(url, this.clock.now());
     this.discardedAtConnect = this.aligner.discardedBytes;
   }
 
@@ -215,6 +228,7 @@ export class Stream<O extends StreamOutput = StreamOutput> {
   private onDisconnected(): void {
     this.publishState();
     this.aligner.flushEnd();
+    this.health.end();
     this.hub.flush();
     const clients = this.clientCount;
     if (this.graceMs > 0 && clients > 0 && !this.closed) {

@@ -41,6 +41,13 @@ export type PacketSink = (buf: Buffer, offset: number, count: number) => void;
 /** Called when the aligner locks (first lock, and again after garbage). Not per packet. */
 export type LockListener = (packetSize: number, relock: boolean) => void;
 
+/**
+ * Called when the locked stream breaks, before the bytes concerned are dropped (not per
+ * packet): `lost` true when the packet grid is lost and searched for again, false when a
+ * packet was cut short and the grid regained at once (a missing sync byte).
+ */
+export type SyncBreakListener = (lost: boolean) => void;
+
 export class TsAligner {
   /** Bytes thrown away: garbage, and packets cut short. */
   discardedBytes = 0;
@@ -61,7 +68,7 @@ export class TsAligner {
   private pidCount = 0;
   private convert: Buffer | undefined;
 
-  constructor(private readonly sink: PacketSink, private readonly onLock?: LockListener) {}
+  constructor(private readonly sink: PacketSink, private readonly onLock?: LockListener, private readonly onBreak?: SyncBreakListener) {}
 
   get isLocked(): boolean { return this.locked; }
   /** The detected packet size (188, 192, 204), or 0 before any lock. */
@@ -161,6 +168,7 @@ export class TsAligner {
         if (b[l + P] === SYNC && b[l + 2 * P] === SYNC && this.plausible(b, l)) { cut = l; break; }
       }
       if (cut >= 0) {
+        this.onBreak?.(false);
         this.discardedBytes += cut - c;
         this.syncLosses++;
         pos = cut;
@@ -175,6 +183,7 @@ export class TsAligner {
       }
       pos = c + P;
       if (b[pos] !== SYNC) {
+        this.onBreak?.(true);
         this.locked = false;
         this.syncLosses++;
       }

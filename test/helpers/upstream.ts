@@ -75,6 +75,11 @@ export class PacedServer {
   port = 0;
   mode: 'stream' | '404' = 'stream';
   requests = 0;
+  /**
+   * Packets left out while the connection stays up (a broken encoder): those for which
+   * it answers true, given their PID and the time since the connection began, ms.
+   */
+  drop: ((pid: number, ms: number) => boolean) | undefined;
   private readonly conns = new Set<http.ServerResponse>();
   private timers = new Set<NodeJS.Timeout>();
 
@@ -92,19 +97,24 @@ export class PacedServer {
       const perTick = Math.max(1, Math.round(this.bytesPerSec / 100 / PKT));
       const cc = new Uint8Array(8192);
       let pk = 0;
+      const began = Date.now();
       const t = setInterval(() => {
         const out = Buffer.allocUnsafe(perTick * PKT);
-        for (let i = 0; i < perTick; i++) {
-          this.data.copy(out, i * PKT, pk * PKT, pk * PKT + PKT);
-          const o = i * PKT;
-          const pid = ((out[o + 1]! & 0x1f) << 8) | out[o + 2]!;
-          if (pid !== 0x1fff && (out[o + 3]! & 0x10)) {
-            out[o + 3] = (out[o + 3]! & 0xf0) | cc[pid]!;
-            cc[pid] = (cc[pid]! + 1) & 0x0f;
-          }
-          pk = (pk + 1) % npk;
+        const ms = Date.now() - began;
+        let n = 0;
+        for (let i = 0; i < perTick; i++, pk = (pk + 1) % npk) {
+          const src = pk * PKT;
+          const pid = ((this.data[src + 1]! & 0x1f) << 8) | this.data[src + 2]!;
+          // A dropped packet still takes its counter, as a packet lost on the way does.
+          const payload = pid !== 0x1fff && (this.data[src + 3]! & 0x10) !== 0;
+          const c = cc[pid]!;
+          if (payload) cc[pid] = (c + 1) & 0x0f;
+          if (this.drop?.(pid, ms)) continue;
+          const o = n++ * PKT;
+          this.data.copy(out, o, src, src + PKT);
+          if (payload) out[o + 3] = (out[o + 3]! & 0xf0) | c;
         }
-        res.write(out);
+        res.write(out.subarray(0, n * PKT));
       }, 10);
       this.timers.add(t);
       res.on('close', () => { clearInterval(t); this.timers.delete(t); this.conns.delete(res); });

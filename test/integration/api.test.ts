@@ -69,7 +69,7 @@ test('without clients: health, statistics, check and control answer as the origi
   const h = await get(p.url('/health'));
   assert.equal(h.status, 200);
   assert.equal(h.type, 'application/json');
-  assert.deepEqual(h.json(), { status: 'ok', viewer: 0, limit: 2, max: 3, bandwidth: 0, offline: [], down: [] });
+  assert.deepEqual(h.json(), { status: 'ok', viewer: 0, limit: 2, max: 3, bandwidth: 0, offline: [], down: [], unhealthy: [] });
 
   const s = await get(p.url('/statistics'));
   assert.equal(s.status, 200);
@@ -236,6 +236,6 @@ test('nostats: statistics answers zeros like the original; health still counts v
   assert.equal(st.status, 'ok');
   for (const k of ORIGINAL_STATISTICS_KEYS.slice(1)) assert.equal(st[k], 0, k);
   assert.deepEqual(st.streams, {});
-  assert.deepEqual((await get(q.url('/health'))).json(), { status: 'full', viewer: 1, limit: 1, max: 0, bandwidth: 0, offline: [], down: [] });
+  assert.deepEqual((await get(q.url('/health'))).json(), { status: 'full', viewer: 1, limit: 1, max: 0, bandwidth: 0, offline: [], down: [], unhealthy: [] });
   viewer.close();
 });

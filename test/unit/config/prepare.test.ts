@@ -92,8 +92,8 @@ describe('prepare: entries the original skipped', () => {
     assert.deepEqual(r.value.notifications, [{ event: 'limit_hit', url: 'http://x' }]);
     assert.deepEqual(r.notificationIndex, [3]);
     assert.deepEqual(r.warnings.map((w) => `${w.path}: ${w.message}`), [
-      'notifications[0]: skipped: no "event" (one of "limit_hit", "limit_miss", "heartbeat"), as the original skipped it',
-      'notifications[1]: skipped: unknown event "hart"; expected one of "limit_hit", "limit_miss", "heartbeat" (the original logged it and went on)',
+      'notifications[0]: skipped: no "event" (one of "limit_hit", "limit_miss", "heartbeat", "alarm_raised", "alarm_cleared"), as the original skipped it',
+      'notifications[1]: skipped: unknown event "hart"; expected one of "limit_hit", "limit_miss", "heartbeat", "alarm_raised", "alarm_cleared" (the original logged it and went on)',
       'notifications[2]: skipped: unknown notification type "mail"; expected "url" (the original logged it and went on)',
     ]);
   });

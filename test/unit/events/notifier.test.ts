@@ -127,6 +127,25 @@ test('a receiver that never answers blocks nothing: bounded in flight, dropped b
   control.close();
 });
 
+test('alarm events carry stream, indicator and remote as query parameters and are never dropped by the in-flight cap', async () => {
+  const rx = await receiver(() => { /* never answer */ });
+  const n = new Notifier({
+    notifications: [note('alarm_raised', `${rx.base}/alarm?k=1`), note('alarm_cleared', `${rx.base}/clear`)],
+    userlist, heartbeatIntervalS: 0, log: silentLogger(), timeoutMs: 30_000,
+  });
+  for (let i = 0; i < 6; i++) n.emit('alarm_raised', { stream: '/s.ts', indicator: 'pid_error', remote: 'http://u:***@h/x?a=b&c' });
+  n.emit('alarm_cleared', { stream: '/s.ts', indicator: 'pid_error', remote: 'udp://239.0.0.1:1234' });
+  assert.equal(n.stats.dropped, 0);
+  await until(() => rx.seen.length === 7, 5_000, 'seven requests at the receiver');
+  const raised = new URL(rx.seen.find((s) => s.url.startsWith('/alarm'))!.url, rx.base);
+  assert.equal(raised.searchParams.get('k'), '1');
+  assert.equal(raised.searchParams.get('stream'), '/s.ts');
+  assert.equal(raised.searchParams.get('indicator'), 'pid_error');
+  assert.equal(raised.searchParams.get('remote'), 'http://u:***@h/x?a=b&c');
+  assert.equal(rx.seen.filter((s) => s.url.startsWith('/clear?stream=%2Fs.ts&indicator=pid_error&remote=udp')).length, 1);
+  n.close();
+});
+
 test('timeout, then one retry, then counted as failed and logged', async () => {
   const rx = await receiver(() => { /* never answer */ });
   const { lines, log } = capture();

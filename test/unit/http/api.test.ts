@@ -5,12 +5,15 @@ import assert from 'node:assert/strict';
 import { checkHandler, controlHandler, healthHandler, notFoundHandler, statisticsHandler, type ApiContext, type ControlledStream } from '../../../src/http/api.js';
 import { StatsCollector, type StreamView } from '../../../src/metrics/stats.js';
 import { request, serve, type Handler } from '../../helpers/inproc.js';
+import { INDICATORS, type Indicator } from '../../../src/ts/alarms.js';
 
 /** A stream as statistics and control see it, every figure settable. */
 class FakeStream implements StreamView, ControlledStream {
   connected = true;
   offline = false;
   idleOnDemand = false;
+  unhealthy = false;
+  health: { alarms: Indicator[]; counts(): Record<Indicator, number> } | undefined;
   currentUrl: string | undefined = 'http://user:secret@up.example/live.ts';
   reconnects = 2;
   bytesIn = 5000;
@@ -45,6 +48,7 @@ function world(o: { max?: number; full?: number; enabled?: boolean } = {}): Worl
 interface HealthAnswer {
   status: string; viewer: number; limit: number; max: number; bandwidth: number;
   down: string[]; offline: string[]; draining?: boolean;
+  unhealthy: string[];
 }
 
 /** GET /statistics's answer: the original's keys, plus our per-stream `streams`. */
@@ -78,7 +82,7 @@ test('health: ok with connection figures, then full at the soft limit, at the ha
     const r = await ask(healthHandler(w.ctx));
     assert.equal(r.status, 200);
     assert.equal(r.type, 'application/json');
-    assert.deepEqual(JSON.parse(r.body), { status: 'ok', viewer: 4, limit: 5, max: 10, bandwidth: 0, down: [], offline: [] });
+    assert.deepEqual(JSON.parse(r.body), { status: 'ok', viewer: 4, limit: 5, max: 10, bandwidth: 0, down: [], offline: [], unhealthy: [] });
     w.conns.n = 5;
     assert.equal(health(await ask(healthHandler(w.ctx))).status, 'full');
     const hard = world({ max: 3 });
@@ -180,6 +184,24 @@ test('check: "200 ok" while servable (or idle on demand), "404 not found" otherw
     assert.equal((await ask(checkHandler(w.a))).status, 200);
     w.a.offline = true;
     assert.equal((await ask(checkHandler(w.a))).status, 404, 'offline wins over on demand');
+  } finally { w.stats.close(); }
+});
+
+test('health failover: check fails while the remote in use has a priority-1 alarm, health lists the stream as unhealthy, statistics show alarms and counts', async () => {
+  const w = world();
+  try {
+    const counts = Object.fromEntries(INDICATORS.map((i) => [i, 0])) as Record<Indicator, number>;
+    w.a.health = { alarms: ['pid_error'], counts: () => ({ ...counts, pid_error: 2 }) };
+    w.a.unhealthy = true;
+    assert.equal((await ask(checkHandler(w.a))).status, 404);
+    assert.deepEqual(health(await ask(healthHandler(w.ctx))).unhealthy, ['/a']);
+    const st = JSON.parse((await ask(statisticsHandler(w.ctx))).body) as { streams: Record<string, { alarms?: string[]; tr101290_errors?: Record<string, number> }> };
+    assert.deepEqual(st.streams['/a']!.alarms, ['pid_error']);
+    assert.equal(st.streams['/a']!.tr101290_errors!.pid_error, 2);
+    assert.equal(st.streams['/b']!.alarms, undefined, 'no checks, no keys');
+    w.a.unhealthy = false;
+    assert.equal((await ask(checkHandler(w.a))).status, 200);
+    assert.deepEqual(health(await ask(healthHandler(w.ctx))).unhealthy, []);
   } finally { w.stats.close(); }
 });
 

@@ -6,7 +6,8 @@ import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
 import { PrometheusMetrics, type MetricsStream } from '../../../src/metrics/prometheus.js';
 import { StatsCollector, StatusCounts, type StreamView } from '../../../src/metrics/stats.js';
-import type { AnalyzerView } from '../../../src/stream/contracts.js';
+import type { AnalyzerView, StreamHealthView } from '../../../src/stream/contracts.js';
+import { INDICATORS, type Indicator } from '../../../src/ts/alarms.js';
 import { capturedLogger, request, serve, type Answer } from '../../helpers/inproc.js';
 
 interface Family { name: string; help: string; type: string; metrics: { value: string; labels?: Record<string, string> }[] }
@@ -22,6 +23,7 @@ class FakeView implements StreamView {
   aligner = { discardedBytes: 0 };
   hub = { packetsIn: 0, packetsSent: 0, packetsDropped: 0, clientCount: 0, ms: 0, clientMs(): number { return this.ms; } };
   analyzer: AnalyzerView | undefined;
+  health: StreamHealthView | undefined;
   constructor(readonly name: string) {}
 }
 
@@ -117,6 +119,30 @@ test('counters advance by what happened between scrapes, never go down, and foll
     f = families((await scrape(metrics)).body.toString('utf8'));
     assert.equal(value(f, 'streaming_packets_sent', { stream: '/a.ts' }), 250);
     assert.equal(value(f, 'streaming_offline', { stream: '/a.ts' }), 1);
+  } finally { metrics.close(); }
+});
+
+test('health checks: an alarm gauge (0/1) and an error counter per indicator, the counter never going down', async () => {
+  const { view, metrics } = setup();
+  try {
+    const counts = Object.fromEntries(INDICATORS.map((i) => [i, 0])) as Record<Indicator, number>;
+    const h = { alarms: [] as Indicator[], counts: () => ({ ...counts }) };
+    view.health = h;
+    counts.cc_error = 3;
+    h.alarms = ['cc_error'];
+    let f = families((await scrape(metrics)).body.toString('utf8'));
+    assert.equal(value(f, 'restreamer_stream_alarm', { stream: '/a.ts', indicator: 'cc_error' }), 1);
+    assert.equal(value(f, 'restreamer_stream_alarm', { stream: '/a.ts', indicator: 'pid_error' }), 0);
+    assert.equal(value(f, 'restreamer_stream_tr101290_errors_total', { stream: '/a.ts', indicator: 'cc_error' }), 3);
+    assert.equal(f.get('restreamer_stream_tr101290_errors_total')!.metrics.length, INDICATORS.length);
+    counts.cc_error = 5;
+    h.alarms = [];
+    f = families((await scrape(metrics)).body.toString('utf8'));
+    assert.equal(value(f, 'restreamer_stream_alarm', { stream: '/a.ts', indicator: 'cc_error' }), 0);
+    assert.equal(value(f, 'restreamer_stream_tr101290_errors_total', { stream: '/a.ts', indicator: 'cc_error' }), 5);
+    counts.cc_error = 1;
+    f = families((await scrape(metrics)).body.toString('utf8'));
+    assert.equal(value(f, 'restreamer_stream_tr101290_errors_total', { stream: '/a.ts', indicator: 'cc_error' }), 5);
   } finally { metrics.close(); }
 });
 

@@ -60,7 +60,7 @@ test('every API type answers on its path; control, check, health and the status 
   await until(async () => (await get('/check')).status === 200, 10_000, 'the upstream delivering');
   assert.deepEqual(await get('/check'), { status: 200, type: 'text/plain', body: '200 ok' });
   const health = JSON.parse((await get('/health')).body) as Record<string, unknown>;
-  assert.deepEqual({ ...health, bandwidth: 0 }, { status: 'ok', viewer: 0, limit: 0, max: 0, bandwidth: 0, down: [], offline: [] });
+  assert.deepEqual({ ...health, bandwidth: 0 }, { status: 'ok', viewer: 0, limit: 0, max: 0, bandwidth: 0, down: [], offline: [], unhealthy: [] });
   const stats = JSON.parse((await get('/statistics')).body) as { status: string; streams: Record<string, { connected: boolean; url: string } | undefined> };
   assert.equal(stats.status, 'ok');
   assert.equal(stats.streams['/live.ts']?.connected, true);

@@ -402,3 +402,33 @@ test('a real http upstream: a 404 hands over to the next remote at once', async 
     for (const s of [bad, good]) { s.closeAllConnections(); s.close(); }
   }
 });
+
+test('failover "health": listed order; a trigger held for alarmtime ends the run (UPSTREAM_UNHEALTHY) and the next remote opens at once; the broken one is passed over for reconnect', async () => {
+  const h = supervise({ remotes: ['fake://a/', 'fake://b/', 'fake://c/'], reconnectS: 30, shuffle: (u) => u.slice().reverse(), healthFailover: { alarmTimeS: 2 } }, (up) => {
+    up.connect(); up.send(Buffer.alloc(188));
+  });
+  h.sup.start();
+  await h.advance(10);
+  assert.equal(h.sup.currentUrl, 'fake://a/', 'no shuffle with health failover');
+  const t0 = h.clock.now();
+  h.sup.healthAlarm('pid_error');
+  await h.advance(1990);
+  assert.equal(h.sup.currentUrl, 'fake://a/');
+  await h.advance(20);
+  assert.equal(h.sup.currentUrl, 'fake://b/');
+  const down = h.events.find((e) => e.what === 'down')!;
+  assert.deepEqual([down.url, down.code, down.t - t0], ['fake://a/', 'UPSTREAM_UNHEALTHY', 2000]);
+  const why = h.logs.find((l) => l.indicator === 'pid_error' && l.next === 'fake://b/');
+  assert.equal(why?.url, 'fake://a/', 'the log says why the switch happened');
+  // b breaks too: the switch skips a (its run ended in alarm) for c; when c breaks, every
+  // other remote ended in alarm within reconnect: the stream stays, and says so.
+  h.sup.healthAlarm('cc_error');
+  await h.advance(2010);
+  assert.equal(h.sup.currentUrl, 'fake://c/');
+  h.sup.healthAlarm('pat_error');
+  await h.advance(2010);
+  assert.equal(h.sup.currentUrl, 'fake://c/');
+  assert.ok(h.logs.some((l) => l.indicator === 'pat_error' && String(l.msg).includes('staying')));
+  assert.deepEqual(h.opened.map((u) => u.url), ['fake://a/', 'fake://b/', 'fake://c/']);
+  h.sup.close();
+});

@@ -76,6 +76,19 @@ test('garbage between packets: resync, never a misaligned or partial packet', ()
   assert.equal(a.discardedBytes, 50 + 77);
 });
 
+test('the sync-break hook hears each break before its bytes are dropped: a cut packet (grid kept) and a lost grid', () => {
+  const breaks: { lost: boolean; passed: number }[] = [];
+  let passed = 0;
+  const a = new TsAligner((_b, _o, n) => { passed += n; }, undefined, (lost) => { breaks.push({ lost, passed }); });
+  const s = makeStream(12, 0x100, 0);
+  // Packet 4 cut short (the next one follows at once), then garbage after packet 8.
+  a.push(Buffer.concat([s.subarray(0, 4 * PKT + 60), s.subarray(5 * PKT, 9 * PKT), garbage(77), makeStream(6, 0x100, 12)]));
+  a.flushEnd();
+  assert.deepEqual(breaks.map((b) => b.lost), [false, true]);
+  assert.equal(breaks[0]!.passed, 4, 'the cut is reported before the packets after it');
+  assert.equal(a.syncLosses, breaks.length);
+});
+
 test('property: any chunking of garbage+packets yields the same packets', () => {
   fc.assert(fc.property(
     fc.integer({ min: 0, max: 500 }),
