@@ -96,7 +96,7 @@ function line(label: string, r: RunResult): string {
     `lat p50 ${f(r.latencyMs.p50, 1)} p99 ${f(r.latencyMs.p99, 1)} ms`,
     `ttfb p50 ${f(r.ttfbMs.p50, 0)} p90 ${f(r.ttfbMs.p90, 0)} max ${f(r.ttfbMs.max, 0)} first-TS max ${f(r.firstMediaMs.max, 0)} ms`,
     `connect ${f(r.connectS)}s (cpu proxy ${f(r.connectCpuS.proxy)} loadgen ${f(r.connectCpuS.loadgen)})`,
-    `rss ${f(r.proxyPeakRssMB, 1)} MB (anon ${f(r.proxyPeakRssAnonMB, 1)})`,
+    `peak MB private ${f(r.proxyPeakRssAnonMB, 1)} rss ${f(r.proxyPeakRssMB, 1)} pss ${f(r.proxyPeakPssMB, 1)}`,
     `loadgen ${f(r.loadgenCpuS)}s`,
     `load ${r.loadavg.join('->')}, source late max ${r.sourceMaxLateMs} ms${r.sourceMaxLateMs > 100 ? ' (NOISY)' : ''}`,
   ].join(' | ');
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       }, null, 1));
       if (res.skipped) process.stdout.write(`${name}: SKIPPED: ${res.skipped}\n`);
       for (const r of res.runs) process.stdout.write(`${name} | ${line(r.label, r.result)}\n`);
-      if (Object.keys(res.summary).length) process.stdout.write(`${name} | summary ${JSON.stringify(res.summary)}\n`);
+      for (const [k, v] of Object.entries(res.summary)) process.stdout.write(`${name} | ${k} ${JSON.stringify(v)}\n`);
       if (res.profile) {
         for (const p of res.profile as { busyMs: number; idleMs: number; top: { fn: string; where: string; selfMs: number; pct: number }[] }[]) {
           process.stdout.write(`profile: busy ${p.busyMs} ms, idle ${p.idleMs} ms; top self time:\n`);
