@@ -88,7 +88,7 @@ async function importCost(spec: string | undefined): Promise<TreeMemory> {
 }
 
 /** The runtime dependencies (and zod/mini, the lighter zod), alone and all together. */
-export const DEPENDENCIES = ['zod', 'zod/mini', 'pino', 'pino-pretty', 'prom-client', 'node-unix-socket', 'zod+pino+pino-pretty+prom-client+node-unix-socket'];
+const DEPENDENCIES = ['zod', 'zod/mini', 'pino', 'pino-pretty', 'prom-client', 'node-unix-socket', 'zod+pino+pino-pretty+prom-client+node-unix-socket'];
 
 export interface DependencyCost { dependency: string; privateMB: number; rssMB: number; pssMB: number }
 
