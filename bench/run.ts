@@ -25,6 +25,8 @@ const HELP = `Usage: npm run bench -- [options]
   --procs N               client processes per run (default 2-4 by client count)
   --tsx                   run src/cli.ts via tsx instead of building dist/
   --cli PATH              benchmark this built cli.js instead (e.g. an older commit's dist/src/cli.js, for A/B runs)
+  --node-flags "F G"      the proxy's node flags instead of src/node-flags.ts's (e.g. "--max-semi-space-size=8"; "" for none)
+  --env KEY=VALUE         an environment variable for the proxy, e.g. --env MALLOC_ARENA_MAX=2 (repeatable)
   --no-build              do not run npm run build first
   --max-minutes M         stop everything after M minutes (default 30)`;
 
@@ -64,6 +66,14 @@ function parse(argv: string[]): Cli {
       case '--tsx': args.tsx = true; build = false; break;
       case '--cli': args.cliPath = resolve(v()); build = false; break;
       case '--no-build': build = false; break;
+      case '--node-flags': args.nodeFlags = v().split(' ').filter(Boolean); break;
+      case '--env': {
+        const kv = v();
+        const eq = kv.indexOf('=');
+        if (eq < 1) throw new Error('--env needs KEY=VALUE');
+        args.env = { ...args.env, [kv.slice(0, eq)]: kv.slice(eq + 1) };
+        break;
+      }
       case '--max-minutes': maxMinutes = num(); break;
       case '--help': case '-h': process.stdout.write(HELP + '\n'); process.exit(0); break;
       default: throw new Error(`unknown option ${a}\n${HELP}`);

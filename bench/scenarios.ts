@@ -19,6 +19,10 @@ export interface ScenarioArgs {
   http: '1.0' | '1.1';
   clientProcs?: number;
   cpuProfDir?: string;
+  /** The proxy's node flags (default: src/node-flags.ts's). */
+  nodeFlags?: string[];
+  /** Extra environment variables of the proxy (MALLOC_ARENA_MAX...). */
+  env?: Record<string, string>;
 }
 
 export interface ScenarioResult {
@@ -30,7 +34,7 @@ export interface ScenarioResult {
 type Base = Omit<RunOptions, 'upstream' | 'bitrate' | 'clients'>;
 const base = (a: ScenarioArgs, extra: Record<string, unknown> = {}): Base => ({
   rampS: a.rampS, measureS: a.measureS, proxyConfig: { ...a.proxyConfig, ...extra }, streamConfig: a.streamConfig, tsx: a.tsx, cliPath: a.cliPath, http: a.http,
-  clientProcs: a.clientProcs, cpuProfDir: a.cpuProfDir,
+  clientProcs: a.clientProcs, cpuProfDir: a.cpuProfDir, nodeFlags: a.nodeFlags, env: a.env,
 });
 
 async function single(label: string, o: RunOptions): Promise<ScenarioResult> {
@@ -124,7 +128,7 @@ export const SCENARIOS: Record<string, (a: ScenarioArgs) => Promise<ScenarioResu
    * it listens, then sampled 5 times (medians; private = RssAnon, RSS, PSS, MB).
    */
   'memory-idle': async (a) => {
-    const o = { settleS: a.measureS, n: 5, cliPath: a.cliPath };
+    const o = { settleS: a.measureS, n: 5, cliPath: a.cliPath, nodeFlags: a.nodeFlags, env: a.env };
     const apis = [{ type: 'api', api: 'prometheus', serve: '/metrics' }, { type: 'api', api: 'status', serve: '/status' }];
     const summary: Record<string, unknown> = {};
     summary.demo = await idleProxy(demoConfig(a.proxyConfig), o);

@@ -36,6 +36,9 @@ export interface RunOptions {
   /** Run src/cli.ts through tsx instead of dist/src/cli.js. */
   tsx?: boolean;
   cliPath?: string;
+  /** The proxy's node flags (default: src/node-flags.ts's) and extra environment. */
+  nodeFlags?: string[];
+  env?: Record<string, string>;
   /** Write a V8 CPU profile of the proxy into this directory. */
   cpuProfDir?: string;
   http?: '1.0' | '1.1';
@@ -125,7 +128,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
     const cli = o.tsx ? [...tsxArgs, join(ROOT, 'src', 'cli.ts')] : [o.cliPath ?? join(ROOT, 'dist', 'src', 'cli.js')];
     // The proxy runs with the V8 flags its launchers use (src/node-flags.ts).
-    const proxy = start('proxy', NODE, [...NODE_FLAGS, ...prof, ...cli, cfgPath], o.ns, { cwd: ROOT });
+    const proxy = start('proxy', NODE, [...(o.nodeFlags ?? NODE_FLAGS), ...prof, ...cli, cfgPath], o.ns, { cwd: ROOT, env: { ...process.env, ...o.env } });
     proxy.keep = (l) => l.evt !== 'client_connect' && l.evt !== 'client_disconnect';
     children.push(proxy);
     const listen = await proxy.next((l) => l.evt === 'listen', 20000, 'proxy listen');

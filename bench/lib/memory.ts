@@ -59,10 +59,9 @@ export function demoConfig(extra: Record<string, unknown>, resources: Record<str
  * The proxy at rest: started with `cfgPath`, left `settleS` seconds after it listens (its
  * file upstreams play all the while, no client connects), then sampled `n` times.
  */
-export async function idleProxy(cfgPath: string, o: { settleS: number; n: number; cliPath?: string; nodeArgs?: string[]; env?: NodeJS.ProcessEnv }): Promise<MemoryFigures> {
+export async function idleProxy(cfgPath: string, o: { settleS: number; n: number; cliPath?: string; nodeFlags?: string[]; env?: Record<string, string> }): Promise<MemoryFigures> {
   const cli = o.cliPath ?? join(ROOT, 'dist', 'src', 'cli.js');
-  const env = o.env ? { ...process.env, ...o.env } : process.env;
-  const proxy = start('proxy', NODE, [...(o.nodeArgs ?? NODE_FLAGS), cli, cfgPath], undefined, { cwd: ROOT, env });
+  const proxy = start('proxy', NODE, [...(o.nodeFlags ?? NODE_FLAGS), cli, cfgPath], undefined, { cwd: ROOT, env: { ...process.env, ...o.env } });
   try {
     await proxy.next((l) => l.evt === 'listen', 30000, 'proxy listen');
     await sleep(o.settleS * 1000);
