@@ -25,6 +25,8 @@ const HELP = `Usage: npm run bench -- [options]
   --procs N               client processes per run (default 2-4 by client count)
   --tsx                   run src/cli.ts via tsx instead of building dist/
   --cli PATH              benchmark this built cli.js instead (e.g. an older commit's dist/src/cli.js, for A/B runs)
+  --node-flags "F G"      the proxy's node flags instead of src/node-flags.ts's (e.g. "--max-semi-space-size=8"; "" for none)
+  --env KEY=VALUE         an environment variable for the proxy, e.g. --env MALLOC_ARENA_MAX=2 (repeatable)
   --no-build              do not run npm run build first
   --max-minutes M         stop everything after M minutes (default 30)`;
 
@@ -64,6 +66,14 @@ function parse(argv: string[]): Cli {
       case '--tsx': args.tsx = true; build = false; break;
       case '--cli': args.cliPath = resolve(v()); build = false; break;
       case '--no-build': build = false; break;
+      case '--node-flags': args.nodeFlags = v().split(' ').filter(Boolean); break;
+      case '--env': {
+        const kv = v();
+        const eq = kv.indexOf('=');
+        if (eq < 1) throw new Error('--env needs KEY=VALUE');
+        args.env = { ...args.env, [kv.slice(0, eq)]: kv.slice(eq + 1) };
+        break;
+      }
       case '--max-minutes': maxMinutes = num(); break;
       case '--help': case '-h': process.stdout.write(HELP + '\n'); process.exit(0); break;
       default: throw new Error(`unknown option ${a}\n${HELP}`);
@@ -96,7 +106,7 @@ function line(label: string, r: RunResult): string {
     `lat p50 ${f(r.latencyMs.p50, 1)} p99 ${f(r.latencyMs.p99, 1)} ms`,
     `ttfb p50 ${f(r.ttfbMs.p50, 0)} p90 ${f(r.ttfbMs.p90, 0)} max ${f(r.ttfbMs.max, 0)} first-TS max ${f(r.firstMediaMs.max, 0)} ms`,
     `connect ${f(r.connectS)}s (cpu proxy ${f(r.connectCpuS.proxy)} loadgen ${f(r.connectCpuS.loadgen)})`,
-    `rss ${f(r.proxyPeakRssMB, 1)} MB (anon ${f(r.proxyPeakRssAnonMB, 1)})`,
+    `peak MB private ${f(r.proxyPeakRssAnonMB, 1)} rss ${f(r.proxyPeakRssMB, 1)} pss ${f(r.proxyPeakPssMB, 1)}`,
     `loadgen ${f(r.loadgenCpuS)}s`,
     `load ${r.loadavg.join('->')}, source late max ${r.sourceMaxLateMs} ms${r.sourceMaxLateMs > 100 ? ' (NOISY)' : ''}`,
   ].join(' | ');
@@ -163,7 +173,7 @@ async function main(): Promise<void> {
       }, null, 1));
       if (res.skipped) process.stdout.write(`${name}: SKIPPED: ${res.skipped}\n`);
       for (const r of res.runs) process.stdout.write(`${name} | ${line(r.label, r.result)}\n`);
-      if (Object.keys(res.summary).length) process.stdout.write(`${name} | summary ${JSON.stringify(res.summary)}\n`);
+      for (const [k, v] of Object.entries(res.summary)) process.stdout.write(`${name} | ${k} ${JSON.stringify(v)}\n`);
       if (res.profile) {
         for (const p of res.profile as { busyMs: number; idleMs: number; top: { fn: string; where: string; selfMs: number; pct: number }[] }[]) {
           process.stdout.write(`profile: busy ${p.busyMs} ms, idle ${p.idleMs} ms; top self time:\n`);

@@ -2,6 +2,7 @@
 // durations and client counts come from the command line (bench/run.ts).
 import { createNetns } from '../test/helpers/netns.js';
 import { runOnce, type RunOptions, type RunResult } from './lib/harness.js';
+import { demoConfig, dependencyCosts, idleProxy } from './lib/memory.js';
 
 export interface ScenarioArgs {
   rampS: number;
@@ -18,6 +19,10 @@ export interface ScenarioArgs {
   http: '1.0' | '1.1';
   clientProcs?: number;
   cpuProfDir?: string;
+  /** The proxy's node flags (default: src/node-flags.ts's). */
+  nodeFlags?: string[];
+  /** Extra environment variables of the proxy (MALLOC_ARENA_MAX...). */
+  env?: Record<string, string>;
 }
 
 export interface ScenarioResult {
@@ -29,7 +34,7 @@ export interface ScenarioResult {
 type Base = Omit<RunOptions, 'upstream' | 'bitrate' | 'clients'>;
 const base = (a: ScenarioArgs, extra: Record<string, unknown> = {}): Base => ({
   rampS: a.rampS, measureS: a.measureS, proxyConfig: { ...a.proxyConfig, ...extra }, streamConfig: a.streamConfig, tsx: a.tsx, cliPath: a.cliPath, http: a.http,
-  clientProcs: a.clientProcs, cpuProfDir: a.cpuProfDir,
+  clientProcs: a.clientProcs, cpuProfDir: a.cpuProfDir, nodeFlags: a.nodeFlags, env: a.env,
 });
 
 async function single(label: string, o: RunOptions): Promise<ScenarioResult> {
@@ -69,9 +74,10 @@ export const SCENARIOS: Record<string, (a: ScenarioArgs) => Promise<ScenarioResu
     const r1 = await runOnce({ ...base(a), upstream: 'http', bitrate: 4e6, clients: lo });
     const r2 = await runOnce({ ...base(a), upstream: 'http', bitrate: 4e6, clients: hi });
     const perClientKB = Math.round(((r2.proxyPeakRssMB - r1.proxyPeakRssMB) * 1024) / (hi - lo));
+    const privatePerClientKB = Math.round(((r2.proxyPeakRssAnonMB - r1.proxyPeakRssAnonMB) * 1024) / (hi - lo));
     return {
       runs: [{ label: `${lo}x4 http`, result: r1 }, { label: `${hi}x4 http`, result: r2 }],
-      summary: { peakRssMB: r2.proxyPeakRssMB, rssPerExtraClientKB: perClientKB },
+      summary: { peakRssMB: r2.proxyPeakRssMB, peakPrivateMB: r2.proxyPeakRssAnonMB, rssPerExtraClientKB: perClientKB, privatePerExtraClientKB: privatePerClientKB },
     };
   },
 
@@ -114,5 +120,26 @@ export const SCENARIOS: Record<string, (a: ScenarioArgs) => Promise<ScenarioResu
       runs: [{ label: `${n}x4 batchms default`, result: r0 }, { label: `${n}x4 batchms 5 fixed`, result: r1 }],
       summary: { p99DefaultMs: r0.latencyMs.p99, p99Batch5Ms: r1.latencyMs.p99 },
     };
+  },
+
+  /**
+   * Memory at rest (issue 24): the demo configuration in one process, with `workers: 2`,
+   * and with a prometheus and a status resource added; each left --measure seconds after
+   * it listens, then sampled 5 times (medians; private = RssAnon, RSS, PSS, MB).
+   */
+  'memory-idle': async (a) => {
+    const o = { settleS: a.measureS, n: 5, cliPath: a.cliPath, nodeFlags: a.nodeFlags, env: a.env };
+    const apis = [{ type: 'api', api: 'prometheus', serve: '/metrics' }, { type: 'api', api: 'status', serve: '/status' }];
+    const summary: Record<string, unknown> = {};
+    summary.demo = await idleProxy(demoConfig(a.proxyConfig), o);
+    summary['demo workers:2'] = await idleProxy(demoConfig({ ...a.proxyConfig, workers: 2 }), o);
+    summary['demo + prometheus + status'] = await idleProxy(demoConfig(a.proxyConfig, apis), o);
+    return { runs: [], summary };
+  },
+
+  /** What each runtime dependency costs imported alone in a bare node (medians of 5 runs, minus a bare node's). */
+  'memory-deps': async () => {
+    const { bare, costs } = await dependencyCosts(5);
+    return { runs: [], summary: { bare, ...Object.fromEntries(costs.map(({ dependency, ...c }) => [dependency, c])) } };
   },
 };

@@ -3,7 +3,6 @@ import './no-inspector.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { checkLogFile, createLogger, EVT, type LogFormat, type LogHandle, type Logger } from './log/logger.js';
 import { HELP, parseCommandLine, type RunOptions } from './args.js';
@@ -11,10 +10,13 @@ import { RestreamerError, errnoOf, errorText, isRestreamerError, type ErrorCode 
 import cluster from 'node:cluster';
 import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/protocol.js';
 import type { Runner } from './roles/shared.js';
-import { SingleApp } from './roles/single.js';
-import { PrimaryRoot } from './roles/primary.js';
-import { runWorkerProcess } from './roles/worker.js';
+import { preloadApis } from './roles/apis.js';
 import { fdLimitWarning, openFileLimit } from './fdlimit.js';
+
+// A process loads only what its role and configuration use (issue 24: memory): the roles
+// and the configuration loader (with zod) are imported once it is known which are needed
+// (a worker gets a validated configuration from the primary and never loads zod), and the
+// optional APIs' modules by preloadApis().
 
 /** Exit statuses: 0 ok, 1 runtime failure (e.g. port in use), 2 bad usage or bad config. */
 const EXIT_RUNTIME = 1;
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
   // A worker never reads the configuration file: the primary sends it the one it runs
   // (the file may have changed, or become invalid, since), and its log settings here.
   if (cluster.isWorker) return workerMain(opts.logFormat);
+  // Loaded only here: a worker never reads a configuration file, nor loads the schema.
+  const { loadConfig, ConfigError } = await import('./config/load.js');
 
   const path = opts.demo ? join(packageRoot(), 'examples', 'demo', 'restreamer.json') : resolve(opts.config ?? 'restreamer.json');
   if (!opts.demo && opts.config === undefined && !existsSync(path)) {
@@ -108,7 +112,8 @@ async function run(cfg: Config, path: string, opts: RunOptions): Promise<number>
   // One process, or a primary (upstreams, admission, APIs) with worker processes (clients).
   let runner: Runner;
   try {
-    runner = workers > 1 ? new PrimaryRoot(cfg, log, workers) : new SingleApp(cfg, log);
+    await preloadApis(cfg);
+    runner = workers > 1 ? new (await import('./roles/primary.js')).PrimaryRoot(cfg, log, workers) : new (await import('./roles/single.js')).SingleApp(cfg, log);
   } catch (err) {
     fail(startFailure(err, cfg.listen, opts.demo), EXIT_RUNTIME);
     await logh.close();
@@ -192,6 +197,7 @@ async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
   } catch (err) {
     return fail(startFailure(err, '', false), EXIT_RUNTIME);
   }
+  const { runWorkerProcess } = await import('./roles/worker.js');
   return runWorkerProcess(logh);
 }
 
@@ -201,6 +207,7 @@ async function workerMain(logFormat: LogFormat | undefined): Promise<number> {
  * the running configuration kept.
  */
 async function reloadConfig(runner: Runner, path: string, log: Logger, strict: boolean, listen: string | undefined): Promise<Runner> {
+  const { loadConfig, ConfigError } = await import('./config/load.js');
   const warnings: { path: string; message: string }[] = [];
   let next;
   try {
@@ -215,6 +222,7 @@ async function reloadConfig(runner: Runner, path: string, log: Logger, strict: b
   if (listen !== undefined) next.listen = listen;
   if (next.log !== runner.cfg.log) log.warn({ evt: EVT.reload, log: next.log }, '"log" cannot change while running: restart to write the log elsewhere');
   try {
+    await preloadApis(next);
     const { runner: applied, plan } = runner.reload(next);
     const { refused: _none, ...changes } = plan;
     log.info({ evt: EVT.reload, ok: true, config: path, ...changes }, `configuration reloaded: ${plan.keep.length} stream(s) kept, ${plan.restart.length} restarted, ${plan.remove.length} removed, ${plan.add.length} added`);

@@ -36,6 +36,9 @@ export interface RunOptions {
   /** Run src/cli.ts through tsx instead of dist/src/cli.js. */
   tsx?: boolean;
   cliPath?: string;
+  /** The proxy's node flags (default: src/node-flags.ts's) and extra environment. */
+  nodeFlags?: string[];
+  env?: Record<string, string>;
   /** Write a V8 CPU profile of the proxy into this directory. */
   cpuProfDir?: string;
   http?: '1.0' | '1.1';
@@ -59,7 +62,8 @@ export interface RunResult {
   failedClients: number; failures: Record<string, number>;
   latencyMs: { p50: number; p99: number; max: number; samples: number };
   connectMs: { p50: number; max: number }; ttfbMs: { p50: number; p90: number; max: number }; firstMediaMs: { p50: number; max: number };
-  proxyPeakRssMB: number; proxyPeakRssAnonMB: number; proxyProcs: number;
+  /** Peaks over the run, summed over the proxy's processes: RSS, private memory (RssAnon) and PSS. */
+  proxyPeakRssMB: number; proxyPeakRssAnonMB: number; proxyPeakPssMB: number; proxyProcs: number;
   /** CC errors every client saw (min over clients): losses upstream of the fan-out. */
   commonCcErrors: number;
   /** Namespace UDP counters over the whole run (multicast): receive-buffer drops at the proxy. */
@@ -124,7 +128,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const prof = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
     const cli = o.tsx ? [...tsxArgs, join(ROOT, 'src', 'cli.ts')] : [o.cliPath ?? join(ROOT, 'dist', 'src', 'cli.js')];
     // The proxy runs with the V8 flags its launchers use (src/node-flags.ts).
-    const proxy = start('proxy', NODE, [...NODE_FLAGS, ...prof, ...cli, cfgPath], o.ns, { cwd: ROOT });
+    const proxy = start('proxy', NODE, [...(o.nodeFlags ?? NODE_FLAGS), ...prof, ...cli, cfgPath], o.ns, { cwd: ROOT, env: { ...process.env, ...o.env } });
     proxy.keep = (l) => l.evt !== 'client_connect' && l.evt !== 'client_disconnect';
     children.push(proxy);
     const listen = await proxy.next((l) => l.evt === 'listen', 20000, 'proxy listen');
@@ -233,6 +237,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       ttfbMs: { p50: pct(ttfb, 0.5), p90: pct(ttfb, 0.9), max: ttfb.at(-1) ?? NaN }, firstMediaMs: { p50: pct(media1, 0.5), max: media1.at(-1) ?? NaN },
       proxyPeakRssMB: Math.round(proxySampler.peakRssKb / 102.4) / 10,
       proxyPeakRssAnonMB: Math.round(proxySampler.peakAnonKb / 102.4) / 10,
+      proxyPeakPssMB: Math.round(proxySampler.peakPssKb / 102.4) / 10,
       commonCcErrors: cs.length ? Math.min(...cs.map((c) => c.ccErrors)) : 0,
       udp: udpA && udpB ? Object.fromEntries(Object.keys(udpB).map((k) => [k, udpB[k]! - (udpA[k] ?? 0)])) : undefined,
       proxyProcs: proxySampler.maxProcs,

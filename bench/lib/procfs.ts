@@ -18,7 +18,7 @@ function readStat(pid: number): ProcStat | undefined {
   }
 }
 
-/** VmRSS and RssAnon (RSS minus file-backed pages such as the node binary), kB. */
+/** VmRSS and RssAnon (RSS minus file-backed pages such as the node binary: the process's private memory), kB. */
 function readRssKb(pid: number): [number, number] {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'latin1');
@@ -26,6 +26,30 @@ function readRssKb(pid: number): [number, number] {
   } catch {
     return [0, 0];
   }
+}
+
+/** Proportional set size (shared pages divided among the processes mapping them), kB. */
+function readPssKb(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Memory of a process tree now, kB: private (RssAnon), RSS and PSS summed over its live processes. */
+export interface TreeMemory { privateKb: number; rssKb: number; pssKb: number; procs: number }
+
+export function treeMemory(root: number): TreeMemory {
+  const m: TreeMemory = { privateKb: 0, rssKb: 0, pssKb: 0, procs: 0 };
+  for (const p of processTree(root)) {
+    const [r, a] = readRssKb(p);
+    m.rssKb += r;
+    m.privateKb += a;
+    m.pssKb += readPssKb(p);
+    m.procs++;
+  }
+  return m;
 }
 
 function childrenOf(pid: number): number[] {
@@ -38,6 +62,8 @@ function childrenOf(pid: number): number[] {
   } catch { /* gone */ }
   return out;
 }
+
+const PSS_EVERY = 5;
 
 export interface CpuTimes { user: number; sys: number }
 
@@ -56,14 +82,18 @@ function processTree(root: number): number[] {
 
 /**
  * Samples one or more process trees every `intervalMs`: CPU seconds (user + system,
- * summed over every process ever seen) and RSS (summed over the live tree; the peak).
+ * summed over every process ever seen) and memory (summed over the live tree; the peak):
+ * RSS, private (RssAnon) and, every PSS_EVERY-th sample, PSS (smaps_rollup walks every
+ * mapping, so it is read less often).
  */
 export class TreeSampler {
   private readonly lastCpu = new Map<number, ProcStat>();
   private timer: NodeJS.Timeout | undefined;
   peakRssKb = 0;
   peakAnonKb = 0;
+  peakPssKb = 0;
   lastRssKb = 0;
+  private samples = 0;
   maxProcs = 0;
 
   constructor(private readonly roots: () => number[], intervalMs = 200) {
@@ -75,7 +105,9 @@ export class TreeSampler {
   sample(): void {
     let rss = 0;
     let anon = 0;
+    let pss = 0;
     let n = 0;
+    const withPss = this.samples++ % PSS_EVERY === 0;
     for (const root of this.roots()) {
       for (const p of processTree(root)) {
         const st = readStat(p);
@@ -84,12 +116,14 @@ export class TreeSampler {
         const [r, a] = readRssKb(p);
         rss += r;
         anon += a;
+        if (withPss) pss += readPssKb(p);
         n++;
       }
     }
     this.lastRssKb = rss;
     if (rss > this.peakRssKb) this.peakRssKb = rss;
     if (anon > this.peakAnonKb) this.peakAnonKb = anon;
+    if (pss > this.peakPssKb) this.peakPssKb = pss;
     if (n > this.maxProcs) this.maxProcs = n;
   }
 

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { authUsers, type AuthenticationConfig } from '../config/schema.js';
+import type { AuthenticationConfig } from '../config/schema.js';
+import { authUsers } from '../config/users.js';
 
 // Resource authentication with the original's semantics: type "" allows everything,
 // "basic" checks `Basic base64(user:password)` (401 + challenge on failure), "bearer"

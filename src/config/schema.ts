@@ -217,8 +217,4 @@ export function resourceUpstreams(r: Pick<ResourceConfig, 'remote' | 'remotes'>)
   return r.remote ? [r.remote, ...r.remotes] : [...r.remotes];
 }
 
-/** The users an authentication stanza names: `user` first, then `users`, without repeats. */
-export function authUsers(a: Pick<AuthenticationConfig, 'user' | 'users'> | undefined): string[] {
-  if (!a) return [];
-  return [...new Set(a.user ? [a.user, ...a.users] : a.users)];
-}
+export { authUsers } from './users.js';

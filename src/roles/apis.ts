@@ -3,7 +3,10 @@ import { EVT, type Logger } from '../log/logger.js';
 import type { Handler } from '../http/server.js';
 import { checkHandler, controlHandler, healthHandler, notFoundHandler, statisticsHandler, type ApiContext, type ControlledStream } from '../http/api.js';
 import type { PrometheusMetrics } from '../metrics/prometheus.js';
-import { createPlaylist, statusForward, TrustedProxies, type StatusApi } from '../status/index.js';
+import type { StatusApi } from '../status/index.js';
+import { createPlaylist } from '../status/playlist.js';
+import { statusForward } from '../status/forward.js';
+import { TrustedProxies } from '../status/urls.js';
 import type { ForwardKind, ForwardQuery } from '../cluster/primary-proxy.js';
 
 // Every API type, one entry each: its handler, whether it needs the upstreams, and so
@@ -46,6 +49,39 @@ interface UpstreamsApi {
 }
 
 type ApiKind = ConfigApi | UpstreamsApi;
+
+// What a process holds in memory is what its configuration uses (issue 24): the modules
+// of the prometheus API (with prom-client) and of the status page are imported only for a
+// configuration with such a resource, by preloadApis(), which the CLI awaits before it
+// builds the roles, at start and on every reload. A worker never loads them: it forwards
+// those APIs to the primary.
+
+/** The modules loaded on demand, by the API type that needs them. */
+interface ApiModules {
+  prometheus: typeof import('../metrics/prometheus.js');
+  status: typeof import('../status/index.js');
+}
+
+const loaded: Partial<ApiModules> = {};
+
+const hasApi = (cfg: Config, api: keyof ApiModules): boolean => cfg.resources.some((r) => r.type === 'api' && r.api === api);
+
+/** Imports the modules the configuration's API resources need (each once per process). */
+export async function preloadApis(cfg: Config): Promise<void> {
+  if (hasApi(cfg, 'prometheus')) loaded.prometheus ??= await import('../metrics/prometheus.js');
+  if (hasApi(cfg, 'status')) loaded.status ??= await import('../status/index.js');
+}
+
+/**
+ * The module of `api` when the configuration has such a resource (preloadApis() loaded it),
+ * else undefined: nothing of that API is built.
+ */
+export function apiModule<K extends keyof ApiModules>(cfg: Config, api: K): ApiModules[K] | undefined {
+  if (!hasApi(cfg, api)) return undefined;
+  const m = loaded[api];
+  if (!m) throw new Error(`the ${api} API's module is not loaded: await preloadApis(cfg) before building the roles`);
+  return m;
+}
 
 const API_KINDS: Readonly<Record<ApiType, ApiKind>> = {
   health: { upstreams: true, handler: (u) => healthHandler(u.api), forward: 'api' },

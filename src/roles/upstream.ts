@@ -4,15 +4,15 @@ import { EVT } from '../log/logger.js';
 import { Admission } from '../stream/admission.js';
 import type { ApiContext } from '../http/api.js';
 import { StatsCollector, type ResponseCounter } from '../metrics/stats.js';
-import { PrometheusMetrics } from '../metrics/prometheus.js';
+import type { PrometheusMetrics } from '../metrics/prometheus.js';
 import { Notifier } from '../events/notifier.js';
 import { LimitWatcher } from '../events/limits.js';
 import { redactUrl } from '../log/redact.js';
 import type { Stream } from '../stream/stream.js';
 import type { StreamOutput, StreamView } from '../stream/contracts.js';
 import type { ReloadPlan } from '../reload.js';
-import { StatusApi, wantsStatus, type ClientRegistry } from '../status/index.js';
-import type { ApiUpstreams } from './apis.js';
+import type { ClientRegistry, StatusApi } from '../status/index.js';
+import { apiModule, type ApiUpstreams } from './apis.js';
 
 /**
  * How a composition root with upstreams (single.ts, primary.ts) shapes them: where each
@@ -108,12 +108,15 @@ export class UpstreamSide<O extends StreamOutput> implements ApiUpstreams {
       streams: this.streams,
       draining: () => this.draining,
     };
-    if (wantsStatus(cfg)) {
+    // Built only with a resource serving them (their modules are loaded only then: apis.ts).
+    const status = apiModule(cfg, 'status');
+    if (status) {
       const streams = [...this.streams.values()].map((s, i) => ({ control: s, view: views[i]! }));
-      this.status = new StatusApi({ cfg, streams, stats: this.stats, connections: () => this.admission.connections, redact: redactUrl, clientDetails: parts.clientDetails, carriedClients: carried?.statusClients, log });
+      this.status = new status.StatusApi({ cfg, streams, stats: this.stats, connections: () => this.admission.connections, redact: redactUrl, clientDetails: parts.clientDetails, carriedClients: carried?.statusClients, log });
     }
-    if (cfg.resources.some((r) => r.type === 'api' && r.api === 'prometheus')) {
-      this.metrics = new PrometheusMetrics({
+    const prometheus = apiModule(cfg, 'prometheus');
+    if (prometheus) {
+      this.metrics = new prometheus.PrometheusMetrics({
         streams: streamResources.map((r, i) => ({
           view: views[i]!,
           remotes: resourceUpstreams(r),

@@ -6,12 +6,11 @@ import type { HttpFront, Handler } from '../http/server.js';
 import { DEFAULT_TIMEOUT_MS as STATIC_TIMEOUT_MS } from '../http/static.js';
 import { StatusCounts, type ResponseCounter } from '../metrics/stats.js';
 import { createHub } from '../stream/create-hub.js';
-import { planReload } from '../reload.js';
 import type { WorkerStreamCounters } from '../cluster/protocol.js';
 import { RemoteAdmission, RemoteStream } from '../cluster/remote.js';
 import { internalAgent, primaryProxy, type ForwardKind, type ForwardQuery } from '../cluster/primary-proxy.js';
 import { runWorker, type WorkerConfig, type WorkerHost, type WorkerLink } from '../cluster/worker.js';
-import { assertReloadable, createFront, publicRoutes, staticTimeoutMs, streamHandler } from './shared.js';
+import { createFront, publicRoutes, staticTimeoutMs, streamHandler } from './shared.js';
 import { workerApiHandler } from './apis.js';
 
 /** A worker process: its life (cluster/worker.ts) with a WorkerApp per configuration. */
@@ -84,9 +83,12 @@ export class WorkerApp implements WorkerHost {
     return out;
   }
 
-  /** The primary's next configuration: a slot that stays is a stream that runs on (its clients kept). */
+  /**
+   * The primary's next configuration: a slot that stays is a stream that runs on (its
+   * clients kept). The primary has refused what cannot change (roles/primary.ts), so this
+   * process needs neither the schema nor zod.
+   */
   reload(next: WorkerConfig): WorkerApp {
-    assertReloadable(planReload(this.cfg, next.cfg));
     const slots = new Set(next.slots);
     const kept = new Map([...this.remoteStreams].filter(([slot]) => slots.has(slot)));
     const app = new WorkerApp(next, this.log, this.link, { front: this.front, remoteStreams: kept, responses: this.responses, internalAgent: this.internalAgent });

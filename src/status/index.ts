@@ -5,29 +5,12 @@ import { EVT, type Logger } from '../log/logger.js';
 import type { StatsCollector } from '../metrics/stats.js';
 import type { StreamView } from '../stream/contracts.js';
 import { loadAssets, StatusPage, type Asset } from './page.js';
-import { playlistHandler } from './playlist.js';
 import { ClientRegistry, LocalStatusSource, type StatusStreamControl } from './source.js';
 
 export { ClientRegistry } from './source.js';
 import { TrustedProxies } from './urls.js';
 
 export type { StatusSource, StatusSnapshot } from './types.js';
-export { statusForward, type StatusForward } from './forward.js';
-export { TrustedProxies } from './urls.js';
-
-/** Does the configuration serve a status page? (Nothing of it is built otherwise.) */
-export function wantsStatus(cfg: Config): boolean {
-  return cfg.resources.some((r) => r.type === 'api' && r.api === 'status');
-}
-
-/** The playlist needs only the configuration: any process (worker included) answers it. */
-export function createPlaylist(cfg: Config): Handler {
-  return playlistHandler({
-    streams: cfg.resources.filter((r) => r.type === 'stream'),
-    userlist: cfg.userlist,
-    trusted: new TrustedProxies(cfg.trustedproxies),
-  });
-}
 
 export interface StatusApiOptions {
   cfg: Config;

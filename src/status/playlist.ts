@@ -1,7 +1,7 @@
 import { createAuthorizer, type Authorizer, type Userlist } from '../auth/auth.js';
-import type { ResourceConfig } from '../config/schema.js';
+import type { Config, ResourceConfig } from '../config/schema.js';
 import type { Handler } from '../http/server.js';
-import { absoluteUrl, requestBase, type RequestBase, type TrustedProxies } from './urls.js';
+import { absoluteUrl, requestBase, TrustedProxies, type RequestBase } from './urls.js';
 
 // The "playlist" API: an M3U of every stream the caller may watch, with absolute URLs,
 // for VLC, Kodi and IPTV apps. Built from the configuration only, so it is the same in
@@ -40,7 +40,7 @@ export interface PlaylistOptions {
  * GET: the playlist, listing only the streams whose authentication the caller's own
  * Authorization header passes (the same header the player will send).
  */
-export function playlistHandler(o: PlaylistOptions): Handler {
+function playlistHandler(o: PlaylistOptions): Handler {
   const streams: PlaylistStream[] = o.streams.map((r) => ({
     name: r.name || r.serve,
     path: r.serve,
@@ -69,4 +69,13 @@ export function playlistHandler(o: PlaylistOptions): Handler {
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
+}
+
+/** The playlist of a configuration: it needs nothing else, so any process (worker included) answers it. */
+export function createPlaylist(cfg: Config): Handler {
+  return playlistHandler({
+    streams: cfg.resources.filter((r) => r.type === 'stream'),
+    userlist: cfg.userlist,
+    trusted: new TrustedProxies(cfg.trustedproxies),
+  });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { API_TYPES, type ResourceConfig } from '../../../src/config/schema.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { apiHandler, needsUpstreams, workerApiHandler, type ApiUpstreams } from '../../../src/roles/apis.js';
+import { apiHandler, apiModule, needsUpstreams, preloadApis, workerApiHandler, type ApiUpstreams } from '../../../src/roles/apis.js';
 import { checkHandler, controlHandler, healthHandler, statisticsHandler, type ApiContext, type ControlledStream } from '../../../src/http/api.js';
 import { StatsCollector } from '../../../src/metrics/stats.js';
 import type { PrometheusMetrics } from '../../../src/metrics/prometheus.js';
@@ -159,3 +159,19 @@ test('a worker: the playlist answered itself, every other API forwarded as its k
   assert.deepEqual(query!(fake('GET', '/status?events')), { ok: true, method: 'GET', query: 'events' });
   assert.equal(query!(fake('PUT', '/status')).ok, false);
 });
+
+test('the prometheus and status modules: loaded by preloadApis for a configuration with such a resource, and only then built', async () => {
+  // `cfg` serves neither: nothing to load, and nothing of them is built.
+  await preloadApis(cfg);
+  assert.equal(apiModule(cfg, 'prometheus'), undefined);
+  assert.equal(apiModule(cfg, 'status'), undefined);
+  const withBoth = await parseConfig(JSON.stringify({
+    resources: [{ type: 'api', api: 'prometheus', serve: '/m' }, { type: 'api', api: 'status', serve: '/s' }],
+  }), '/');
+  // Building before loading is a programming error, said as such (the CLI awaits preloadApis first).
+  assert.throws(() => apiModule(withBoth, 'prometheus'), /not loaded: await preloadApis/);
+  await preloadApis(withBoth);
+  assert.equal(typeof apiModule(withBoth, 'prometheus')?.PrometheusMetrics, 'function');
+  assert.equal(typeof apiModule(withBoth, 'status')?.StatusApi, 'function');
+});
+

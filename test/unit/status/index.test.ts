@@ -1,19 +1,14 @@
-// The status API of one process: whether a configuration has a page, the playlist of its
-// streams, and the pages over one data source (with the viewers where this process holds
+// The status API of one process: the playlist of its streams (status/playlist.ts), and the pages over one data source (with the viewers where this process holds
 // them, carried over a reload).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ResourceConfig } from '../../../src/config/schema.js';
-import { ClientRegistry, StatusApi, createPlaylist, wantsStatus } from '../../../src/status/index.js';
+import { ClientRegistry, StatusApi } from '../../../src/status/index.js';
+import { createPlaylist } from '../../../src/status/playlist.js';
 import { StatsCollector, type StreamView } from '../../../src/metrics/stats.js';
 import type { StatusStreamControl } from '../../../src/status/source.js';
 import { capturedLogger, request, serve } from '../../helpers/inproc.js';
 import { configOf } from '../../helpers/roles.js';
-
-test('wantsStatus: only with a resource serving the status API', async () => {
-  assert.equal(wantsStatus(await configOf({ resources: [{ type: 'api', api: 'health', serve: '/h' }] })), false);
-  assert.equal(wantsStatus(await configOf({ resources: [{ type: 'api', api: 'status', serve: '/s' }] })), true);
-});
 
 test('createPlaylist: every stream resource, by name, for the users allowed to see it', async () => {
   const cfg = await configOf({
