@@ -5,7 +5,7 @@ import type { Indicator } from '../ts/alarms.js';
 import { findSourceKind } from './registry.js';
 import { HealthPolicy } from './health-policy.js';
 import { LockWatch } from './lock-watch.js';
-import { fisherYates, remoteOf, type Attempt, type Remote } from './remotes.js';
+import { fisherYates, remoteOf, SwitchReasons, type Attempt, type Remote, type SwitchReason } from './remotes.js';
 import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, UpstreamEnd } from './source.js';
 
 // One supervisor per stream: picks an upstream, enforces the connect and read timeouts,
@@ -89,6 +89,7 @@ export class Supervisor {
   private retryTimer: TimerHandle | undefined;
   private connectTimer: TimerHandle | undefined;
   private readonly watch: LockWatch;
+  private readonly reasons = new SwitchReasons();
   private sinkErrors = 0;
   private _reconnects = 0;
   private _bytesIn = 0;
@@ -132,6 +133,8 @@ export class Supervisor {
   /** Connection attempts after the first. */
   get reconnects(): number { return this._reconnects; }
   get bytesIn(): number { return this._bytesIn; }
+  /** Why the connection in use is on its remote (the last switch); undefined while none is. */
+  get switchReason(): SwitchReason | undefined { return this.reasons.current; }
 
   start(): void {
     if (this.started || this.closed) return;
@@ -274,6 +277,7 @@ export class Supervisor {
     this.o.log.info({ evt: EVT.upstreamConnect, url: r.safe, ...(r.failures ? { failedAttempts: r.failures } : {}) }, 'upstream connected');
     r.failures = 0;
     r.lastCode = undefined;
+    this.reasons.delivering(this.clock.now());
     this.isConnected = true;
     this.safely(() => { this.o.onConnected(r.raw); });
   }
@@ -309,6 +313,7 @@ export class Supervisor {
       if (reason) this.o.log.warn(fields, 'upstream lost');
       else this.o.log.info(fields, 'upstream ended');
       this.policy?.ended(att.index);
+      this.reasons.ended(r.raw, reason, att.switchTo !== undefined);
       this.safely(() => this.o.onDisconnected(r.raw, reason));
       this.roundFailures = 0;
       if (att.switchTo === undefined) this.scheduleNext(att.startedAt);
@@ -322,6 +327,7 @@ export class Supervisor {
       ? new RestreamerError('UPSTREAM_NO_SYNC', 'upstream ended before it delivered an aligned MPEG-TS packet')
       : new RestreamerError('UPSTREAM_ENDED', 'upstream closed before it delivered data'));
     r.failures++;
+    this.reasons.failed(r.raw, err);
     const fields = {
       evt: EVT.upstreamError, url: r.safe, code: err.code, err: err.message, failures: r.failures,
       // What a connection that never delivered did: bytes read, and how many were discarded.

@@ -370,6 +370,7 @@ test('garbage fails fast: 64 KiB discarded without an aligned packet fails the r
     await h.advance(100);
     assert.equal(h.sup.currentUrl, 'fake://good/');
     assert.equal(h.sup.connected, true);
+    assert.deepEqual(h.sup.switchReason && [h.sup.switchReason.kind, h.sup.switchReason.from, h.sup.switchReason.failed], ['failed', 'fake://bad/', 1], 'why it is on the good one');
     h.sup.close();
   }
 });
@@ -446,6 +447,8 @@ test('failover "health": listed order; a trigger held for alarmtime ends the run
   assert.deepEqual([down.url, down.code, down.t - t0], ['fake://a/', 'UPSTREAM_UNHEALTHY', 2000]);
   const why = h.logs.find((l) => l.indicator === 'pid_error' && l.next === 'fake://b/');
   assert.equal(why?.url, 'fake://a/', 'the log says why the switch happened');
+  await h.advance(10);
+  assert.deepEqual(h.sup.switchReason && [h.sup.switchReason.kind, h.sup.switchReason.from, h.sup.switchReason.detail], ['health', 'fake://a/', 'UPSTREAM_UNHEALTHY: pid_error raised for 2 s'], 'and so does the supervisor');
   // b breaks too: the switch skips a (its run ended in alarm) for c; when c breaks, every
   // other remote ended in alarm within reconnect: the stream stays, and says so.
   h.sup.healthAlarm('cc_error');
