@@ -57,3 +57,48 @@ export interface Attempt {
   /** Set when the supervisor itself closed it (timeouts): overrides the upstream's view. */
   reason: RestreamerError | undefined;
 }
+
+/** Why the remote in use is the one in use (the status page shows it). */
+export interface SwitchReason {
+  /**
+   * start: the stream's first connection; failed: the attempts before it failed; lost:
+   * the connection in use before it ended; health: health failover left the one before.
+   */
+  kind: 'start' | 'failed' | 'lost' | 'health';
+  /** The remote left, or the last one that failed (as configured), if any. */
+  from: string | undefined;
+  /** That remote's error (code: message), if any. */
+  detail: string | undefined;
+  /** Attempts that failed before this remote delivered. */
+  failed: number;
+  /** When this remote delivered its first packet (wall clock, ms). */
+  since: number;
+}
+
+/** Keeps the SwitchReason of the connection in use, told of each end, failure and first packet. */
+export class SwitchReasons {
+  private pending: Omit<SwitchReason, 'since'> = { kind: 'start', from: undefined, detail: undefined, failed: 0 };
+  private now: SwitchReason | undefined;
+
+  /** The connection in use; undefined while there is none. */
+  get current(): SwitchReason | undefined { return this.now; }
+
+  /** The connection in use ended (`health`: health failover left it). */
+  ended(from: string, reason: RestreamerError | undefined, health: boolean): void {
+    this.now = undefined;
+    this.pending = { kind: health ? 'health' : 'lost', from, detail: reason ? `${reason.code}: ${reason.message}` : undefined, failed: 0 };
+  }
+
+  /** An attempt failed before delivering. The first cause (a lost connection) stays the reason. */
+  failed(from: string, reason: RestreamerError): void {
+    const p = this.pending;
+    p.failed++;
+    if (p.kind === 'start' || p.kind === 'failed') Object.assign(p, { kind: 'failed', from, detail: `${reason.code}: ${reason.message}` });
+  }
+
+  /** The new connection delivered its first packet: it is the one in use now. */
+  delivering(nowMs: number): void {
+    this.now = { ...this.pending, since: nowMs };
+    this.pending = { kind: 'start', from: undefined, detail: undefined, failed: 0 };
+  }
+}

@@ -4,7 +4,8 @@ import { systemClock, type Clock, type TimerHandle } from '../hub/clock.js';
 import type { Indicator } from '../ts/alarms.js';
 import { findSourceKind } from './registry.js';
 import { HealthPolicy } from './health-policy.js';
-import { fisherYates, remoteOf, type Attempt, type Remote } from './remotes.js';
+import { LockWatch } from './lock-watch.js';
+import { fisherYates, remoteOf, SwitchReasons, type Attempt, type Remote, type SwitchReason } from './remotes.js';
 import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, UpstreamEnd } from './source.js';
 
 // One supervisor per stream: picks an upstream, enforces the connect and read timeouts,
@@ -26,18 +27,16 @@ import type { DataSink, SourceContext, SourceKind, SourceOptions, Upstream, Upst
 // delivered an aligned packet (`packets` grew, or the owner said so first: delivering()),
 // not when its transport connects: an upstream that sends garbage, or nothing, is a failed
 // attempt (logged with the bytes it sent, next remote at once). This is the one place that
-// decides it; the Stream asks. Bounds: `readtimeout` when set (no aligned packet for that
-// long, before or after the first, closes it); with `readtimeout` 0, bytes without an
-// aligned packet for LOCK_TIMEOUT_MS fail, and silence is waited out as the original did.
+// decides it; the Stream asks. Bounds (lock-watch.ts): 64 KiB discarded without an aligned
+// packet fail at once; `readtimeout` when set (no aligned packet for that long, before or
+// after the first, closes it); with `readtimeout` 0, bytes without an aligned packet for
+// the lock time (5 s) fail, and silence is waited out as the original did.
 // Datagram kinds connect at their first datagram; until then `readtimeout` bounds the wait
 // too (a silent multicast group is left and joined again).
 //
 // Health failover (`"failover": "health"`, health-policy.ts): remotes in listed order; a
 // failover alarm held for `alarmtime` ends the run as a lost connection (grace splice),
 // and the next healthy remote is tried at once.
-
-/** Lock time when `readtimeout` is 0: bytes without an aligned packet for this long fail, ms. */
-const LOCK_TIMEOUT_MS = 5000;
 
 export interface SupervisorOptions {
   stream: string;
@@ -89,11 +88,8 @@ export class Supervisor {
   private roundStartedAt = 0;
   private retryTimer: TimerHandle | undefined;
   private connectTimer: TimerHandle | undefined;
-  private readTimer: TimerHandle | undefined;
-  private lastPacketsSeen = 0;
-  private lastBytesSeen = 0;
-  private lastProgressAt = 0;
-  private bytesSincePacket = false;
+  private readonly watch: LockWatch;
+  private readonly reasons = new SwitchReasons();
   private sinkErrors = 0;
   private _reconnects = 0;
   private _bytesIn = 0;
@@ -105,6 +101,10 @@ export class Supervisor {
     const find = o.findKind ?? findSourceKind;
     const order = o.healthFailover ? (u: string[]) => u : (o.shuffle ?? fisherYates);
     this.remotes = order(o.remotes.slice()).map((raw) => remoteOf(raw, find));
+    this.watch = new LockWatch({
+      clock: this.clock, readTimeoutS: o.readTimeoutS, packets: o.packets, discarded: o.discarded, bytes: () => this._bytesIn,
+      fail: (reason) => { this.failCurrent(reason); },
+    });
     const h = o.healthFailover;
     if (h) {
       this.policy = new HealthPolicy({
@@ -133,6 +133,8 @@ export class Supervisor {
   /** Connection attempts after the first. */
   get reconnects(): number { return this._reconnects; }
   get bytesIn(): number { return this._bytesIn; }
+  /** Why the connection in use is on its remote (the last switch); undefined while none is. */
+  get switchReason(): SwitchReason | undefined { return this.reasons.current; }
 
   start(): void {
     if (this.started || this.closed) return;
@@ -248,7 +250,9 @@ export class Supervisor {
       if (this.sinkErrors++ === 0) this.o.log.error({ evt: EVT.warning, err: errorText(e) }, 'stream data handler threw');
     }
     // One comparison per chunk, none per packet.
-    if (!att.delivering && att === this.current && (!this.o.packets || this.o.packets() > att.packetsAtConnect)) this.onDelivering(att);
+    if (att.delivering || att !== this.current) return;
+    if (!this.o.packets || this.o.packets() > att.packetsAtConnect) this.onDelivering(att);
+    else this.watch.chunk(); // garbage fails as soon as that is certain
   }
 
   private onUpConnected(att: Attempt): void {
@@ -261,7 +265,7 @@ export class Supervisor {
     att.discardedAtConnect = this.o.discarded?.() ?? 0;
     this.o.log.debug({ evt: EVT.upstreamRetry, url: att.remote.safe }, 'upstream transport connected: waiting for aligned packets');
     this.safely(() => this.o.onTransportConnected?.(att.remote.raw));
-    this.startReadTimer();
+    this.watch.start();
   }
 
   /** The first aligned packet of this connection: it is established. */
@@ -273,46 +277,16 @@ export class Supervisor {
     this.o.log.info({ evt: EVT.upstreamConnect, url: r.safe, ...(r.failures ? { failedAttempts: r.failures } : {}) }, 'upstream connected');
     r.failures = 0;
     r.lastCode = undefined;
+    this.reasons.delivering(this.clock.now());
     this.isConnected = true;
     this.safely(() => { this.o.onConnected(r.raw); });
   }
 
-  /** Coarse polling of the packet and byte counters: no timer work per chunk. */
-  private startReadTimer(): void {
-    if (this.readTimer !== undefined) return;
-    const ms = this.o.readTimeoutS > 0 ? this.o.readTimeoutS * 1000 : LOCK_TIMEOUT_MS;
-    this.lastPacketsSeen = this.o.packets?.() ?? this._bytesIn;
-    this.lastBytesSeen = this._bytesIn;
-    this.lastProgressAt = this.clock.monotonic();
-    this.bytesSincePacket = false;
-    this.readTimer = this.clock.setInterval(() => { this.checkRead(ms); }, Math.min(1000, Math.max(50, ms / 4)));
-  }
-
-  private checkRead(ms: number): void {
+  /** The lock watch failed the connection in use: close it with that reason. */
+  private failCurrent(reason: RestreamerError): void {
     const att = this.current;
     if (!att || !att.connected || att.done) return;
-    const t = this.clock.monotonic();
-    const packets = this.o.packets?.() ?? this._bytesIn;
-    if (packets !== this.lastPacketsSeen) {
-      this.lastPacketsSeen = packets;
-      this.lastBytesSeen = this._bytesIn;
-      this.lastProgressAt = t;
-      this.bytesSincePacket = false;
-      return;
-    }
-    if (this._bytesIn !== this.lastBytesSeen) {
-      this.lastBytesSeen = this._bytesIn;
-      this.bytesSincePacket = true;
-    }
-    if (t - this.lastProgressAt < ms) return;
-    const s = ms / 1000;
-    if (this.bytesSincePacket) {
-      att.reason = new RestreamerError('UPSTREAM_NO_SYNC', `data but no aligned MPEG-TS packet for ${s} s`);
-    } else if (this.o.readTimeoutS > 0) {
-      att.reason = new RestreamerError('UPSTREAM_READ_TIMEOUT', `no data for ${s} s`);
-    } else {
-      return; // readtimeout 0: a silent upstream is waited for, as in the original
-    }
+    att.reason = reason;
     this.closeUpstream(att);
   }
 
@@ -339,6 +313,7 @@ export class Supervisor {
       if (reason) this.o.log.warn(fields, 'upstream lost');
       else this.o.log.info(fields, 'upstream ended');
       this.policy?.ended(att.index);
+      this.reasons.ended(r.raw, reason, att.switchTo !== undefined);
       this.safely(() => this.o.onDisconnected(r.raw, reason));
       this.roundFailures = 0;
       if (att.switchTo === undefined) this.scheduleNext(att.startedAt);
@@ -352,6 +327,7 @@ export class Supervisor {
       ? new RestreamerError('UPSTREAM_NO_SYNC', 'upstream ended before it delivered an aligned MPEG-TS packet')
       : new RestreamerError('UPSTREAM_ENDED', 'upstream closed before it delivered data'));
     r.failures++;
+    this.reasons.failed(r.raw, err);
     const fields = {
       evt: EVT.upstreamError, url: r.safe, code: err.code, err: err.message, failures: r.failures,
       // What a connection that never delivered did: bytes read, and how many were discarded.
@@ -387,8 +363,8 @@ export class Supervisor {
 
   private clearTimers(): void {
     if (this.connectTimer !== undefined) this.clock.clearTimeout(this.connectTimer);
-    if (this.readTimer !== undefined) this.clock.clearInterval(this.readTimer);
-    this.connectTimer = this.readTimer = undefined;
+    this.watch.stop();
+    this.connectTimer = undefined;
   }
 
   private safely(fn: () => void): void {

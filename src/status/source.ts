@@ -4,7 +4,8 @@ import type { StatsCollector } from '../metrics/stats.js';
 import type { HubOutput, RelayOutput, StreamView } from '../stream/contracts.js';
 import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../hub/clock.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
-import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, StreamStatus } from './types.js';
+import type { SwitchReason } from '../sources/remotes.js';
+import type { ClientStatus, StatusSnapshot, StatusSource, StreamStateName, StreamStatus, UpstreamReason } from './types.js';
 
 // The status page's data in this process: read from the counters the hub, the supervisor
 // and the statistics collector already keep, when a snapshot is asked for (at most a few
@@ -24,6 +25,8 @@ export interface StatusStreamControl {
   readonly connected: boolean;
   readonly idleOnDemand: boolean;
   readonly inGrace: boolean;
+  /** Why the upstream in use is on its remote (src/sources/remotes.ts); undefined while none delivers. */
+  readonly switchReason?: SwitchReason | undefined;
   /** Viewers (in multi-process mode: in all workers). */
   readonly clientCount: number;
   /** Its output: a hub where the clients are (single process), whose ring's head their lag is measured from. */
@@ -212,9 +215,29 @@ export class LocalStatusSource implements StatusSource {
       historyIn: h.series(h.in),
       historyOut: h.series(h.out),
       analysis: v.analyzer ? describeAnalysis(v.analyzer, now) : null,
+      // A dozen indicators per stream per snapshot: read from the checker's counters, nothing per packet.
+      alarms: v.health ? [...v.health.alarms] : [],
+      healthErrors: v.health ? v.health.counts() : null,
+      upstreamReason: c.switchReason ? upstreamReason(c.switchReason, url, this.o.redact) : null,
       clientList,
     };
   }
+}
+
+/** A SwitchReason for the page: redacted, and in a sentence. */
+function upstreamReason(r: SwitchReason, current: string | undefined, redact: (url: string) => string): UpstreamReason {
+  const from = r.from === undefined ? null : redact(r.from);
+  const detail = r.detail ?? 'ended';
+  const attempts = (n: number) => `${n} failed attempt${n === 1 ? '' : 's'}`;
+  const since = r.failed > 0 ? `; ${attempts(r.failed)} since` : '';
+  let text: string;
+  switch (r.kind) {
+    case 'start': text = 'the first remote tried'; break;
+    case 'failed': text = `the remotes tried before failed (${attempts(r.failed)}; last: ${from ?? '?'}: ${detail})`; break;
+    case 'lost': text = r.from === current ? `reconnected: the connection was lost (${detail})${since}` : `failover: ${from ?? '?'} was lost (${detail})${since}`; break;
+    case 'health': text = `health failover from ${from ?? '?'}: ${detail.replace(/^UPSTREAM_UNHEALTHY: /, '')}${since}`; break;
+  }
+  return { ...r, from, text };
 }
 
 function stateOf(c: Pick<StatusStreamControl, 'offline' | 'connected' | 'idleOnDemand' | 'inGrace'>): StreamStateName {

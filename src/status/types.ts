@@ -1,4 +1,5 @@
 import type { StreamAnalysis } from '../metrics/analysis.js';
+import type { SwitchReason } from '../sources/remotes.js';
 
 // What the status page shows, as plain JSON-ready data. The page handler gets it through
 // StatusSource, so it does not care whether the figures come from this process (one
@@ -49,8 +50,22 @@ export interface StreamStatus {
   historyIn: number[];
   historyOut: number[];
   analysis: StreamAnalysis | null;
+  /** Health indicators raised now on the upstream in use (docs/health.md), in checking order. */
+  alarms: string[];
+  /** Errors per health indicator since the stream started; null where the checks do not run in this process. */
+  healthErrors: Record<string, number> | null;
+  /** Why the upstream in use is the one in use (the last switch); null while none delivers. */
+  upstreamReason: UpstreamReason | null;
   /** The first clients (at most a few hundred; `clients` is the full count). */
   clientList: ClientStatus[];
+}
+
+/** SwitchReason (sources/remotes.ts) for the page: URLs redacted, and said in words. */
+export interface UpstreamReason extends Omit<SwitchReason, 'from'> {
+  /** The remote left, or the last one that failed, credentials redacted. */
+  from: string | null;
+  /** The reason in a sentence. */
+  text: string;
 }
 
 export interface StatusSnapshot {

@@ -5,6 +5,7 @@ import { resourceUpstreams, type Config, type ResourceConfig } from '../config/s
 import { TsAligner } from '../ts/aligner.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
 import { Supervisor } from '../sources/supervisor.js';
+import type { SwitchReason } from '../sources/remotes.js';
 import { sourceOptions } from '../sources/source.js';
 import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../hub/clock.js';
 import type { AnalyzerView, EndReason, StreamOutput } from './contracts.js';
@@ -87,6 +88,8 @@ export class Stream<O extends StreamOutput = StreamOutput> {
   get currentUrl(): string | undefined { return this.supervisor?.currentUrl; }
   get reconnects(): number { return this.pastReconnects + (this.supervisor?.reconnects ?? 0); }
   get bytesIn(): number { return this.pastBytesIn + (this.supervisor?.bytesIn ?? 0); }
+  /** Why the upstream in use is on its remote (the last switch); undefined while none delivers. */
+  get switchReason(): SwitchReason | undefined { return this.supervisor?.switchReason; }
   get analyzer(): AnalyzerView { return this.hub.analyzer; }
   /** Failover "health" and a priority-1 alarm raised on the remote in use: the check API fails. */
   get unhealthy(): boolean { return this.res.failover === 'health' && this.connected && this.health.priority1; }

@@ -218,6 +218,55 @@ describe('status page in a browser', { skip }, () => {
   });
 });
 
+describe('health on the status page in a browser', { skip }, () => {
+  let hp: ProxyProcess;
+  let w: WatchedPage;
+  const servers: PacedServer[] = [];
+  before(async () => {
+    // bad: the PAT stops 1 s into each connection while the connection stays up (pat_error).
+    const bad = new PacedServer(readFileSync(H264), tsByteRate(H264));
+    bad.drop = (pid, ms) => pid === 0 && ms > 1000;
+    const good = new PacedServer(readFileSync(H264), tsByteRate(H264));
+    servers.push(bad, good);
+    for (const s of servers) await s.start();
+    hp = await startProxy({
+      reconnect: 1,
+      resources: [
+        { type: 'stream', serve: '/broken.ts', remote: bad.url('/a.ts') },
+        // Health failover: leaves the broken remote once pat_error has been raised for 1 s.
+        { type: 'stream', serve: '/switch.ts', remote: bad.url('/b.ts'), remotes: [good.url('/c.ts')], failover: 'health', alarmtime: 1 },
+        { type: 'api', api: 'status', serve: '/status' },
+      ],
+    });
+    w = await openPage(browser!);
+    await w.page.goto(hp.url('/status'));
+  });
+  after(async () => {
+    /* eslint-disable @typescript-eslint/no-unnecessary-condition -- unset if before() failed */
+    await w?.context.close();
+    await hp?.stop();
+    /* eslint-enable @typescript-eslint/no-unnecessary-condition */
+    for (const s of servers) await s.stop();
+  });
+
+  it('a stream with an active alarm shows its badge and its counts; the remote in use says why it is in use', async () => {
+    const broken = 'section[data-path="/broken.ts"]';
+    await w.page.waitForSelector(`${broken} .badge.alarm[data-alarm="pat_error"][data-priority="1"]`, { timeout: 15000 });
+    await w.page.waitForSelector(`${broken} [data-field="health_errors"] .count[data-indicator="pat_error"][data-active]`, { timeout: 5000 });
+    const counts = JSON.parse((await w.page.getAttribute(`${broken} [data-field="health_errors"]`, 'data-value'))!) as Record<string, number>;
+    assert.ok(counts.pat_error! >= 1, JSON.stringify(counts));
+    assert.equal(await w.page.getAttribute(`${broken} [data-field="upstream_reason"]`, 'data-value'), 'start');
+    assert.match((await w.page.textContent(`${broken} [data-field="upstream_reason"]`))!, /^the first remote tried, \d+s ago$/);
+    // The health failover: on the good remote, no alarm, and the reason for the switch.
+    const sw = 'section[data-path="/switch.ts"]';
+    await w.page.waitForSelector(`${sw} [data-field="upstream_reason"][data-value="health"]`, { timeout: 15000 });
+    assert.match((await w.page.textContent(`${sw} [data-field="upstream_reason"]`))!, /^health failover from http:\/\/127\.0\.0\.1:\d+\/b\.ts: pat_error raised for 1 s, \d+s ago$/);
+    assert.equal(await w.page.getAttribute(`${sw} [data-field="upstream"]`, 'data-value'), servers[1]!.url('/c.ts'));
+    await w.page.waitForFunction((sel) => document.querySelectorAll(`${sel} .badge.alarm`).length === 0, sw, { timeout: 5000 });
+    assert.deepEqual(w.errors, []);
+  });
+});
+
 describe('status actions over HTTP', () => {
   const action = (path: string, q: string, headers: Record<string, string> = {}) => request(p.url(`${path}?${q}`), { method: 'POST', headers });
 

@@ -36,6 +36,8 @@
     opus: 'Opus', dts: 'DTS', truehd: 'TrueHD',
   };
   const label = (c) => CODEC_LABEL[c] || c;
+  // Priority-1 health indicators (docs/health.md): the stream cannot be decoded properly.
+  const PRIORITY1 = new Set(['ts_sync_loss', 'sync_byte_error', 'pat_error', 'cc_error', 'pmt_error', 'pid_error']);
 
   // Set a field's text and keep the raw value in data-value (for scripts and tests).
   const field = (root, name, text, value) => {
@@ -103,6 +105,9 @@
     badge.dataset.state = s.state;
     field(el, 'state', STATE_TEXT[s.state] || s.state, s.state);
     field(el, 'upstream', s.upstream === null ? '–' : s.upstream, s.upstream === null ? '' : s.upstream);
+    const why = s.upstreamReason;
+    field(el, 'upstream_reason', why ? `${why.text}, ${fmtDuration(Math.max(0, state.time - why.since))} ago` : '–', why ? why.kind : '');
+    health(el, s);
     field(el, 'bitrate_in', fmtRate(s.bitrateIn), s.bitrateIn);
     field(el, 'bitrate_out', fmtRate(s.bitrateOut), s.bitrateOut);
     field(el, 'clients', String(s.clients), s.clients);
@@ -130,6 +135,29 @@
     const n = values.length;
     const pts = values.map((v, i) => `${(150 - (n - 1 - i) * step).toFixed(1)},${(29 - (v / max) * 27).toFixed(1)}`).join(' ');
     if (line.getAttribute('points') !== pts) line.setAttribute('points', pts);
+  }
+
+  // A badge per alarm raised now (priority 1 red), and the count of each indicator that
+  // has counted errors (all of them, raw, in data-value).
+  const chip = (cls, text, data) => {
+    const e = Object.assign(document.createElement('span'), { className: cls, textContent: text });
+    Object.assign(e.dataset, data);
+    return e;
+  };
+  function health(el, s) {
+    const box = el.querySelector('[data-field="alarms"]');
+    const counts = el.querySelector('[data-field="health_errors"]');
+    const key = JSON.stringify([s.alarms, s.healthErrors]);
+    if (box.dataset.key === key) return;
+    box.dataset.key = key;
+    box.dataset.value = s.alarms.join(',');
+    box.replaceChildren(...s.alarms.map((a) => chip('badge alarm', a, { alarm: a, priority: PRIORITY1.has(a) ? '1' : '2' })));
+    counts.hidden = s.healthErrors === null;
+    if (s.healthErrors === null) return;
+    counts.dataset.value = JSON.stringify(s.healthErrors);
+    const names = Object.keys(s.healthErrors).filter((k) => s.healthErrors[k] > 0);
+    counts.replaceChildren(...names.map((k) => chip('count', `${k} ${s.healthErrors[k]}`, { indicator: k, ...(s.alarms.includes(k) ? { active: '' } : {}) })));
+    if (names.length === 0) counts.replaceChildren(chip('dim', 'health checks: no errors', {}));
   }
 
   function programs(box, a) {

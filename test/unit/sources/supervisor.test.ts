@@ -330,11 +330,12 @@ test('garbage only: no aligned packet within readtimeout fails the remote (UPSTR
   assert.equal(h.opened[0]!.torn, true, 'the garbage upstream was closed');
 });
 
-test('readtimeout 0: garbage fails after the lock time (5 s); a silent upstream is waited for', async () => {
+test('readtimeout 0: garbage trickling in (under 64 KiB) fails after the lock time (5 s); a silent upstream is waited for', async () => {
   const a = withAligner();
   let seq = 0;
+  // 100 bytes every 20 ms: 25 KB in 5 s, below the 64 KiB that would fail it sooner.
   const h = supervise({ remotes: ['fake://bad/', 'fake://silent/'], reconnectS: 30, readTimeoutS: 0, ...a }, (up, n) => {
-    if (n === 1) up.stream(() => garbage(500, seq++));
+    if (n === 1) up.stream(() => garbage(100, seq++));
     else up.connect();
   });
   h.sup.start();
@@ -346,6 +347,32 @@ test('readtimeout 0: garbage fails after the lock time (5 s); a silent upstream 
   assert.equal(h.opened.length, 2, 'the silent one is still waited for');
   assert.equal(h.sup.currentUrl, 'fake://silent/');
   assert.equal(h.sup.connected, false);
+});
+
+test('garbage fails fast: 64 KiB discarded without an aligned packet fails the remote at that chunk, and the next one opens at once', async () => {
+  let seq = 0;
+  // 4 KiB every 20 ms; readtimeout 0 (lock time 5 s) and a long readtimeout alike.
+  for (const readTimeoutS of [0, 10]) {
+    const a = withAligner();
+    const h = supervise({ remotes: ['fake://bad/', 'fake://good/'], reconnectS: 30, readTimeoutS, ...a }, (up, n) => {
+      if (n === 1) up.stream(() => garbage(4096, seq++));
+      else up.stream(() => makeStream(7, 0x100, (seq += 7)));
+    });
+    h.sup.start();
+    await h.advance(300); // 15 chunks: 60 KiB
+    assert.deepEqual(errors(h), [], `readtimeout ${readTimeoutS}: not yet`);
+    await h.advance(100);
+    assert.deepEqual(errors(h), [['fake://bad/', 'UPSTREAM_NO_SYNC']], `readtimeout ${readTimeoutS}`);
+    const err = h.logs.find((l) => l.evt === 'upstream_error')!;
+    assert.match(String(err.err), /no lock within 64 KiB/);
+    assert.ok((err.discarded as number) > 64 * 1024 && (err.bytes as number) <= 18 * 4096, `bytes ${String(err.bytes)}, discarded ${String(err.discarded)}`);
+    assert.equal(h.opened[0]!.torn, true, 'the garbage upstream was closed');
+    await h.advance(100);
+    assert.equal(h.sup.currentUrl, 'fake://good/');
+    assert.equal(h.sup.connected, true);
+    assert.deepEqual(h.sup.switchReason && [h.sup.switchReason.kind, h.sup.switchReason.from, h.sup.switchReason.failed], ['failed', 'fake://bad/', 1], 'why it is on the good one');
+    h.sup.close();
+  }
 });
 
 test('an upstream that loses sync for good after delivering is closed after readtimeout (UPSTREAM_NO_SYNC)', async () => {
@@ -420,6 +447,8 @@ test('failover "health": listed order; a trigger held for alarmtime ends the run
   assert.deepEqual([down.url, down.code, down.t - t0], ['fake://a/', 'UPSTREAM_UNHEALTHY', 2000]);
   const why = h.logs.find((l) => l.indicator === 'pid_error' && l.next === 'fake://b/');
   assert.equal(why?.url, 'fake://a/', 'the log says why the switch happened');
+  await h.advance(10);
+  assert.deepEqual(h.sup.switchReason && [h.sup.switchReason.kind, h.sup.switchReason.from, h.sup.switchReason.detail], ['health', 'fake://a/', 'UPSTREAM_UNHEALTHY: pid_error raised for 2 s'], 'and so does the supervisor');
   // b breaks too: the switch skips a (its run ended in alarm) for c; when c breaks, every
   // other remote ended in alarm within reconnect: the stream stays, and says so.
   h.sup.healthAlarm('cc_error');

@@ -15,7 +15,7 @@ import { until } from '../../helpers/wait.js';
 
 const stream = (path: string): StreamStatus => ({
   path, name: path, upstream: null, state: 'connected', ondemand: false, clients: 0, bitrateIn: 0, bitrateOut: 0,
-  packetsReceived: 0, packetsSent: 0, packetsDropped: 0, reconnects: 0, historyIn: [], historyOut: [], analysis: null, clientList: [],
+  packetsReceived: 0, packetsSent: 0, packetsDropped: 0, reconnects: 0, historyIn: [], historyOut: [], analysis: null, alarms: [], healthErrors: null, upstreamReason: null, clientList: [],
 });
 
 function snapshot(streams: StreamStatus[]): StatusSnapshot {

@@ -117,3 +117,39 @@ test('ClientRegistry lists a stream\'s clients oldest first, up to a limit', () 
   assert.deepEqual([...r.of('/none', 10)], []);
   assert.equal(r.get('c2')?.stream, '/b');
 });
+
+test('health: the active alarms and the per-indicator counts of the checks where they run; none where they do not', async () => {
+  const s = stream('/a', { connected: true });
+  const counts = { pid_error: 2, cc_error: 0 } as unknown as ReturnType<NonNullable<StreamView['health']>['counts']>;
+  const withHealth: StreamView = { ...s.view, health: { alarms: ['pid_error'], counts: () => counts } };
+  const plain = stream('/b');
+  const { src } = source([{ ...s, view: withHealth }, plain]);
+  const snap = await src.snapshot();
+  assert.deepEqual(snap.streams[0]!.alarms, ['pid_error']);
+  assert.deepEqual(snap.streams[0]!.healthErrors, { pid_error: 2, cc_error: 0 });
+  assert.deepEqual(snap.streams[1]!.alarms, []);
+  assert.equal(snap.streams[1]!.healthErrors, null);
+});
+
+test('why the upstream in use is the one in use: redacted, and said in a sentence; null while none delivers', async () => {
+  const cur = 'http://user:secret@up.example/x.ts';
+  const other = 'http://user:secret@other.example/y.ts';
+  const s = stream('/a', { connected: true, switchReason: { kind: 'health', from: other, detail: 'UPSTREAM_UNHEALTHY: pid_error raised for 2 s', failed: 0, since: 123 } });
+  const { src } = source([s, stream('/b')]);
+  const snap = await src.snapshot();
+  assert.deepEqual(snap.streams[0]!.upstreamReason, {
+    kind: 'health', from: 'http://other.example/y.ts', detail: 'UPSTREAM_UNHEALTHY: pid_error raised for 2 s', failed: 0, since: 123,
+    text: 'health failover from http://other.example/y.ts: pid_error raised for 2 s',
+  });
+  assert.equal(snap.streams[1]!.upstreamReason, null);
+  const text = async (r: Partial<NonNullable<Control['switchReason']>>): Promise<string | undefined> => {
+    s.control.switchReason = { kind: 'start', from: undefined, detail: undefined, failed: 0, since: 0, ...r };
+    return (await src.snapshot()).streams[0]!.upstreamReason?.text;
+  };
+  assert.equal(await text({}), 'the first remote tried');
+  assert.equal(await text({ kind: 'failed', from: other, detail: 'UPSTREAM_NO_SYNC: no lock', failed: 2 }),
+    'the remotes tried before failed (2 failed attempts; last: http://other.example/y.ts: UPSTREAM_NO_SYNC: no lock)');
+  assert.equal(await text({ kind: 'lost', from: cur, detail: 'UPSTREAM_IO: reset' }), 'reconnected: the connection was lost (UPSTREAM_IO: reset)');
+  assert.equal(await text({ kind: 'lost', from: other, failed: 1 }), 'failover: http://other.example/y.ts was lost (ended); 1 failed attempt since');
+  assert.equal(JSON.stringify(await src.snapshot()).includes('secret'), false);
+});
