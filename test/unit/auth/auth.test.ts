@@ -34,14 +34,14 @@ describe('basic', () => {
   const cases: [string, string | undefined, AuthResult][] = [
     ['no header', undefined, { ok: false, status: 401, headers: CHALLENGE }],
     ['empty header', '', { ok: false, status: 401, headers: CHALLENGE }],
-    ['scheme only', 'Basic', { ok: false, status: 401, headers: CHALLENGE }],
-    ['other scheme', 'Bearer wonder land', { ok: false, status: 401, headers: CHALLENGE }],
-    ['not base64', 'Basic !!!!', { ok: false, status: 401, headers: CHALLENGE }],
-    ['junk around base64', `Basic !${basic('alice', 'wonder land').slice(6)}`, { ok: false, status: 401, headers: CHALLENGE }],
-    ['wrong user', basic('mallory', 'wonder land'), { ok: false, status: 401, headers: CHALLENGE, user: 'mallory' }],
-    ['user in userlist but not allowed', basic('eve', 'evil'), { ok: false, status: 401, headers: CHALLENGE, user: 'eve' }],
-    ['wrong password', basic('alice', 'wonder'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice' }],
-    ['other allowed user\'s password', basic('alice', 's3cr:et'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice' }],
+    ['scheme only', 'Basic', { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['other scheme', 'Bearer wonder land', { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['not base64', 'Basic !!!!', { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['junk around base64', `Basic !${basic('alice', 'wonder land').slice(6)}`, { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['wrong user', basic('mallory', 'wonder land'), { ok: false, status: 401, headers: CHALLENGE, user: 'mallory', wrong: true }],
+    ['user in userlist but not allowed', basic('eve', 'evil'), { ok: false, status: 401, headers: CHALLENGE, user: 'eve', wrong: true }],
+    ['wrong password', basic('alice', 'wonder'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice', wrong: true }],
+    ['other allowed user\'s password', basic('alice', 's3cr:et'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice', wrong: true }],
     ['right (user)', basic('alice', 'wonder land'), { ok: true, user: 'alice' }],
     ['right (users list, colon in password)', basic('bob', 's3cr:et'), { ok: true, user: 'bob' }],
     ['case-insensitive scheme', `bAsIc ${basic('bob', 's3cr:et').slice(6)}`, { ok: true, user: 'bob' }],
@@ -67,13 +67,16 @@ describe('basic', () => {
 describe('bearer', () => {
   const a = createAuthorizer(cfg('bearer', { user: 'carol', users: ['alice'] }), userlist);
   const F: AuthResult = { ok: false, status: 403, headers: {} };
+  // Credentials were sent and were wrong: brute-force protection counts these.
+  const W: AuthResult = { ...F, wrong: true };
   const cases: [string, string | undefined, AuthResult][] = [
     ['no header', undefined, F],
-    ['scheme only', 'Bearer ', F],
-    ['other scheme', basic('carol', 'tok-carol'), F],
-    ['wrong token', 'Bearer tok-caro', F],
-    ['token of a user not allowed', 'Bearer evil', F],
-    ['token = user name', 'Bearer carol', F],
+    ['blank header', ' ', F],
+    ['scheme only', 'Bearer ', W],
+    ['other scheme', basic('carol', 'tok-carol'), W],
+    ['wrong token', 'Bearer tok-caro', W],
+    ['token of a user not allowed', 'Bearer evil', W],
+    ['token = user name', 'Bearer carol', W],
     ['right (user)', 'Bearer tok-carol', { ok: true, user: 'carol' }],
     ['right (users list, token with a space)', 'Bearer wonder land', { ok: true, user: 'alice' }],
     ['case-insensitive scheme', 'bearer tok-carol', { ok: true, user: 'carol' }],
