@@ -60,8 +60,9 @@ export class AddressGuard implements AuthGuard {
     return e === undefined ? 0 : Math.max(0, e.blockedUntil - this.nowMs());
   }
 
-  fail(address: string | undefined): void {
-    if (this.o.failures <= 0) return;
+  /** Count a failure; returns how long the address is now blocked for if this one blocked it, else 0. */
+  fail(address: string | undefined): number {
+    if (this.o.failures <= 0) return 0;
     const now = this.nowMs();
     this.sweep(now);
     const key = addressKey(address);
@@ -70,18 +71,21 @@ export class AddressGuard implements AuthGuard {
       e = { times: [], blockedUntil: 0 };
       this.entries.set(key, e);
     }
-    if (e.blockedUntil > now) return;
+    if (e.blockedUntil > now) return 0;
     e.times.push(now);
     while (e.times.length > 0 && e.times[0]! <= now - this.o.windowMs) e.times.shift();
-    if (e.times.length <= this.o.failures) return;
+    if (e.times.length <= this.o.failures) return 0;
     const failures = e.times.length;
     e.times = [];
-    this.block(key, this.o.blockMs, now);
+    e.blockedUntil = now + this.o.blockMs;
     this.o.onBlock?.(key, failures, this.o.blockMs);
+    return this.o.blockMs;
   }
 
   /** Block `key` for `ms` from now (also how a worker learns of a block the primary decided). */
-  block(key: string, ms: number, now = this.nowMs()): void {
+  block(key: string, ms: number): void {
+    const now = this.nowMs();
+    this.sweep(now);
     let e = this.entries.get(key);
     if (e === undefined) {
       e = { times: [], blockedUntil: 0 };
