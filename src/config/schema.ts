@@ -18,7 +18,7 @@ export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
 export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus', 'status', 'playlist'] as const;
 export const AUTH_TYPES = ['', 'basic', 'bearer', 'token'] as const;
 /** Shortest token key, bytes: an HMAC key shorter than this is guessable offline from one signed URL. */
-export const MIN_TOKEN_KEY_BYTES = 16;
+const MIN_TOKEN_KEY_BYTES = 16;
 export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat', 'alarm_raised', 'alarm_cleared'] as const;
 /** How a stream with several remotes decides to leave the one in use (docs/health.md). */
 const FAILOVER_MODES = ['connection', 'health'] as const;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from '../auth/auth.js';
 import type { AuthGuard } from '../auth/guard.js';
 import { EVT, type Logger } from '../log/logger.js';
+import { redactQuery } from '../log/redact.js';
 import type { Handler } from './server.js';
 import { noteFor, notesOf } from './notes.js';
 
@@ -39,12 +40,6 @@ export function requireAuth(next: Handler, authorize: Authorizer, o: RequireAuth
     if (result.wrong === true) o.guard?.fail(address);
     res.writeHead(result.status, { ...result.headers, 'Content-Length': '0' }).end();
   };
-}
-
-/** A request target with its query replaced by `?***`: tokens and other secrets travel there. */
-export function redactQuery(target: string | undefined): string | undefined {
-  const q = target?.indexOf('?') ?? -1;
-  return q < 0 ? target : `${target!.slice(0, q)}?***`;
 }
 
 export interface AccessLogOptions {
