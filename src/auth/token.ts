@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 
 // Signed, expiring URLs in the layout of Akamai's EdgeAuth tokens, so the generators
 // operators already have (and two lines of openssl) make them: `~`-separated `name=value`
@@ -36,6 +37,17 @@ const MAX_TOKEN_LENGTH = 4096;
 /** IPv4-mapped IPv6 ("::ffff:192.0.2.1", as Node reports IPv4 clients on a dual-stack socket) as plain IPv4. */
 export function plainAddress(a: string | undefined): string | undefined {
   return a?.toLowerCase().startsWith('::ffff:') === true && a.includes('.') ? a.slice(7) : a;
+}
+
+/** An address in one spelling: IPv4 as itself (IPv4-mapped too), IPv6 as the URL parser writes it ("2001:DB8:0::1" -> "2001:db8::1"). */
+function canonicalAddress(a: string | undefined): string | undefined {
+  const plain = plainAddress(a);
+  if (plain === undefined || !isIPv6(plain)) return plain;
+  try {
+    return new URL(`http://[${plain}]/`).hostname.slice(1, -1);
+  } catch {
+    return plain.toLowerCase(); // a zone ("fe80::1%eth0"), which URLs cannot hold
+  }
 }
 
 /**
@@ -93,7 +105,7 @@ export function checkToken(token: string | undefined, key: Buffer, req: TokenReq
   if (fields.st !== undefined && now < fields.st) return { ok: false, reason: 'not_yet_valid' };
   if (now >= fields.exp) return { ok: false, reason: 'expired' };
   if (!fields.acl.some((e) => aclCovers(e, req.path))) return { ok: false, reason: 'wrong_path' };
-  if (fields.ip !== undefined && plainAddress(fields.ip) !== plainAddress(req.address)) return { ok: false, reason: 'wrong_address' };
+  if (fields.ip !== undefined && canonicalAddress(fields.ip) !== canonicalAddress(req.address)) return { ok: false, reason: 'wrong_address' };
   return { ok: true };
 }
 

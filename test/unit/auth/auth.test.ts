@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuthorizer, authorizationHeader, allowedUsers, unknownUsers, type AuthResult } from '../../../src/auth/auth.js';
 import type { AuthenticationConfig } from '../../../src/config/schema.js';
+import { tokenHmac } from '../../../src/auth/token.js';
 
 const userlist = {
   alice: { password: 'wonder land' },
@@ -84,6 +85,35 @@ describe('bearer', () => {
   for (const [name, header, want] of cases) {
     test(name, () => assert.deepEqual(a(header), want));
   }
+});
+
+describe('token', () => {
+  const key = '00112233445566778899aabbccddeeff';
+  const now = 1_700_000_000;
+  const a = createAuthorizer(cfg('token', { key }), userlist, () => now * 1000);
+  const fields = `exp=${now + 60}~acl=/live/*`;
+  const good = encodeURIComponent(`${fields}~hmac=${tokenHmac(Buffer.from(key, 'hex'), fields)}`);
+  const F = { ok: false, status: 403, headers: {} } as const;
+  const cases: [string, string, AuthResult][] = [
+    ['valid', `/live/a.ts?token=${good}`, { ok: true }],
+    ['valid, absolute-form target', `http://host/live/a.ts?x=1&token=${good}`, { ok: true }],
+    ['valid, percent-encoded path', `/live/a%2Ets?token=${good}`, { ok: true }],
+    ['missing (no query)', '/live/a.ts', { ...F, reason: 'missing' }],
+    ['wrong path', `/vod/a.ts?token=${good}`, { ...F, reason: 'wrong_path' }],
+    ['tampered counts as wrong', `/live/a.ts?token=${good.slice(0, -1)}0`, { ...F, reason: 'tampered', wrong: true }],
+    ['malformed counts as wrong', '/live/a.ts?token=junk', { ...F, reason: 'malformed', wrong: true }],
+  ];
+  for (const [name, target, want] of cases) {
+    test(name, () => assert.deepEqual(a(undefined, { target, address: '192.0.2.1' }), want));
+  }
+  test('the Authorization header plays no part; without a request nothing passes', () => {
+    assert.deepEqual(a('Bearer anything'), { ...F, reason: 'missing' });
+  });
+  test('param names the query parameter', () => {
+    const b = createAuthorizer(cfg('token', { key, param: '__token__' }), userlist, () => now * 1000);
+    assert.equal(b(undefined, { target: `/live/a?__token__=${good}`, address: undefined }).ok, true);
+    assert.equal(b(undefined, { target: `/live/a?token=${good}`, address: undefined }).ok, false);
+  });
 });
 
 describe('unknown type', () => {

@@ -53,6 +53,10 @@ describe('checkToken', () => {
     const t = sign(`ip=192.0.2.7~exp=${NOW + 60}~acl=/a`);
     assert.equal(checkToken(t, KEY, at('/a', '192.0.2.7')).ok, true);
     assert.equal(checkToken(t, KEY, at('/a', '::ffff:192.0.2.7')).ok, true);
+    const v6 = sign(`ip=2001:DB8:0:0::7~exp=${NOW + 60}~acl=/a`);
+    assert.equal(checkToken(v6, KEY, at('/a', '2001:db8::7')).ok, true, 'IPv6 in another spelling');
+    assert.equal(checkToken(v6, KEY, at('/a', '2001:db8::8')).ok, false);
+    assert.equal(checkToken(sign(`ip=fe80::1%eth0~exp=${NOW + 60}~acl=/a`), KEY, at('/a', 'fe80::1%eth0')).ok, true, 'a zone');
     for (const other of ['192.0.2.70', '192.0.2.8', '::1', undefined]) {
       assert.deepEqual(checkToken(t, KEY, { ...at('/a'), address: other }), { ok: false, reason: 'wrong_address' }, String(other));
     }
