@@ -10,8 +10,6 @@ import { noteFor, notesOf } from './notes.js';
 // the resource, the access log around it. Both work per request, never per chunk.
 
 export interface RequireAuthOptions {
-  /** Where refused tokens are logged with their reason. */
-  log?: Logger;
   /** Brute-force protection: addresses that sent wrong credentials too often get 429. */
   guard?: AuthGuard;
 }
@@ -35,8 +33,9 @@ export function requireAuth(next: Handler, authorize: Authorizer, o: RequireAuth
       next(req, res);
       return;
     }
-    // The reason only: the token is a credential and never reaches the log.
-    if (result.reason !== undefined) o.log?.info({ evt: EVT.authRefused, remote: address, reason: result.reason }, `token refused: ${result.reason.replace(/_/g, ' ')}`);
+    // Why, on the request's access line (no line of its own: a scanner costs one line per
+    // request, not two); the token is a credential and never reaches the log.
+    if (result.reason !== undefined) noteFor(res).reason = result.reason;
     if (result.wrong === true) o.guard?.fail(address);
     res.writeHead(result.status, { ...result.headers, 'Content-Length': '0' }).end();
   };
@@ -81,6 +80,7 @@ function logAccess(o: AccessLogOptions, req: IncomingMessage, res: ServerRespons
   };
   const note = notesOf(res);
   if (note?.user !== undefined) line.user = note.user;
+  if (note?.reason !== undefined) line.reason = note.reason;
   const client = note?.client;
   if (client) {
     line.packetsSent = client.packetsSent;

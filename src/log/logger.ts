@@ -45,7 +45,6 @@ export const EVT = {
   httpSocketCap: 'http_socket_cap',
   httpError: 'http_error',
   statusAction: 'status_action',
-  authRefused: 'auth_refused',
   authBlocked: 'auth_blocked',
 } as const;
 

@@ -78,7 +78,7 @@ export function publicRoutes(cfg: Config, log: Logger, responses: ReadonlyMap<st
   handlerFor: (r: ResourceConfig, rlog: Logger, index: number) => Handler, guard: AuthGuard = addressGuard(cfg, log)): [string, Handler][] {
   return cfg.resources.map((r, index) => {
     const rlog = log.child({ resource: r.serve });
-    const authorized = requireAuth(handlerFor(r, rlog, index), createAuthorizer(r.authentication, cfg.userlist), { log: rlog, guard });
+    const authorized = requireAuth(handlerFor(r, rlog, index), createAuthorizer(r.authentication, cfg.userlist), { guard });
     const counts = responses.get(r.serve);
     return [r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) })];
   });

@@ -1,7 +1,7 @@
 // Signed, expiring URLs and brute-force protection through the real CLI, in one process
 // (workers: 1) and with a primary and two workers (workers: 2): each kind of token
-// failure is refused with 403 and logged with its reason (never the token); the access
-// log hides query strings; the recipes of docs/security.md make tokens the proxy takes;
+// failure is refused with 403 and its access line gives the reason (never the token);
+// the access log hides query strings; the recipes of docs/security.md make tokens the proxy takes;
 // 11 wrong passwords block an address (429, even with the right password) for the whole
 // instance while another address logs in, and the block ends.
 import { test, after } from 'node:test';
@@ -100,7 +100,7 @@ async function tokens(p: ProxyProcess): Promise<void> {
     // From an address of its own: malformed and tampered tokens count as wrong credentials.
     const res = await get(p.url(path), { localAddress: '127.0.0.3' });
     assert.equal(res.statusCode, 403, what);
-    await p.waitLog((l) => l.evt === 'auth_refused' && l.reason === reason, 10_000);
+    await p.waitLog((l) => l.evt === 'access' && l.status === 403 && l.reason === reason, 10_000);
   }
   // ip= passes from that address only.
   const bound = token(`ip=127.0.0.2~exp=${now() + 600}~acl=/live/*`);
