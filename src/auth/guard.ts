@@ -94,6 +94,14 @@ export class AddressGuard implements AuthGuard {
     e.blockedUntil = Math.max(e.blockedUntil, now + ms);
   }
 
+  /** The blocks in force: [key, ms left] (a worker started later is told of them). */
+  blocks(): [string, number][] {
+    const now = this.nowMs();
+    const out: [string, number][] = [];
+    for (const [key, e] of this.entries) if (e.blockedUntil > now) out.push([key, e.blockedUntil - now]);
+    return out;
+  }
+
   /** Forget addresses with nothing recent, at most once per window: memory follows the addresses active now. */
   private sweep(now: number): void {
     if (now - this.lastSweep < this.o.windowMs) return;

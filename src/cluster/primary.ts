@@ -161,7 +161,11 @@ export class Primary {
 
   private onMessage(w: PoolWorker, m: WorkerReport): void {
     switch (m.t) {
-      case 'hello': this.sendConfig(w); break;
+      case 'hello':
+        this.sendConfig(w);
+        // A worker replacing one that died blocks what the others block.
+        for (const [key, ms] of this.host().authGuard.blocks()) this.pool.send(w, { t: 'authblock', key, ms });
+        break;
       case 'configured': {
         // It runs this configuration now: every stream's availability, before its data.
         const streams = this.host().streams;

@@ -47,10 +47,13 @@ test('0 failures turns it off', () => {
   assert.equal(g.blockedMs('a'), 0);
 });
 
-test('a block told by the primary (block) holds in a worker', () => {
+test('a block told by the primary (block) holds in a worker; blocks() lists those in force', () => {
   const { g, t } = guard();
   g.block(addressKey('::ffff:192.0.2.9'), 5000);
   assert.equal(g.blockedMs('192.0.2.9'), 5000);
+  t.now += 1000;
+  assert.deepEqual(g.blocks(), [['192.0.2.9', 4000]]);
+  t.now -= 1000;
   t.now += 5000;
   assert.equal(g.blockedMs('192.0.2.9'), 0);
 });

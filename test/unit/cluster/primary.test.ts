@@ -135,7 +135,7 @@ test('connection faults: a connection no worker takes is closed; the first is lo
 test('brute-force protection: wrong credentials any worker reports are counted once for the instance; a block is told to every worker', async () => {
   const before = new Set(Object.keys(cluster.workers ?? {}).map(Number));
   const cfg = ConfigSchema.parse({ listen: '127.0.0.1:0', workers: 2, resources: streams({ '/a': 'http://x/a' }) });
-  const { primary, close, authGuard } = setup(2, cfg);
+  const { primary, close, authGuard, clock } = setup(2, cfg);
   await primary.start();
   const [a, b] = live(before) as [Worker, Worker];
   const blocks = (w: Worker) => got(w, 'authblock') as unknown as { key: string; ms: number }[];
@@ -157,5 +157,13 @@ test('brute-force protection: wrong credentials any worker reports are counted o
   await until(() => got(a, 'test-authfail').length === 2, 10_000, 'junk reported');
   await primary.link.refresh();
   assert.equal(blocks(a).length, 1);
+  // A worker replacing one that died is told of the block in force.
+  a.process.kill('SIGKILL');
+  await until(() => a.isDead(), 10_000, 'worker dead');
+  clock.tick(1000); // pool.ts waits a second before it replaces a worker that died young
+  await until(() => live(before).some((w) => w !== b && blocks(w).length === 1), 10_000, 'the new worker got the block');
+  const [fresh] = live(before).filter((w) => w !== b) as [Worker];
+  assert.equal(blocks(fresh)[0]!.key, '192.0.2.5');
+  assert.ok(blocks(fresh)[0]!.ms <= 30_000);
   await close();
 });
