@@ -9,6 +9,7 @@ import { AddressGuard } from '../../../src/auth/guard.js';
 import { tokenHmac } from '../../../src/auth/token.js';
 import { capturedLogger, request, serve, type Handler } from '../../helpers/inproc.js';
 import { until } from '../../helpers/wait.js';
+import { createLogger } from '../../../src/log/logger.js';
 
 const USERS: Userlist = { alice: { password: 'wonderland' }, bob: { password: 'builder' } };
 const basic = createAuthorizer({ type: 'basic', realm: 'Tests "here"', users: ['alice'] }, USERS);
@@ -202,5 +203,19 @@ test('brute force: 11 wrong passwords block the address (429, even with the righ
     assert.deepEqual(blocks, ['127.0.0.1']);
     clock.now += 60_000;
     assert.equal((await from('127.0.0.1', right)).status, 200, 'the block ends');
+  } finally { await s.close(); }
+});
+
+test('access log in the original\'s format: the query is redacted there too', async () => {
+  const out: string[] = [];
+  const { logger } = createLogger({ level: 'info', format: 'restreamer', stream: { write(s: string) { out.push(s); } } });
+  const s = await serve(withAccessLog(hello().h, { log: logger }));
+  try {
+    assert.equal((await request(`${s.base}/live.ts?token=exp=1~acl=/*~hmac=secret`)).status, 200);
+    await until(() => out.length > 0, 5000, 'access line');
+    const line = JSON.parse(out[0]!) as Record<string, unknown>;
+    assert.equal(line.event, 'access');
+    assert.equal(line.path, '/live.ts?***');
+    assert.ok(!out.join('').includes('secret'));
   } finally { await s.close(); }
 });
