@@ -1,20 +1,36 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthenticationConfig } from '../config/schema.js';
 import { authUsers } from '../config/users.js';
+import { checkToken, tokenParam, type TokenFailure } from './token.js';
 
 // Resource authentication with the original's semantics: type "" allows everything,
 // "basic" checks `Basic base64(user:password)` (401 + challenge on failure), "bearer"
 // checks `Bearer <password>` (403 on failure), any other type denies everything. Only
 // users named in `user`/`users` that exist in the userlist may pass; an empty list
-// admits nobody.
+// admits nobody. "token" (our addition) checks a signed, expiring URL (token.ts), 403 on
+// failure.
 
 export type Userlist = Record<string, { password: string }>;
 
 export type AuthResult =
   | { ok: true; user?: string }
-  | { ok: false; status: 401 | 403; headers: Record<string, string>; user?: string };
+  | {
+    ok: false; status: 401 | 403; headers: Record<string, string>; user?: string;
+    /** Why a token was refused (for the log). */
+    reason?: TokenFailure;
+    /** Credentials were given and were wrong (what brute-force protection counts). */
+    wrong?: true;
+  };
 
-export type Authorizer = (authorizationHeader: string | undefined) => AuthResult;
+/** What the token type checks beside the Authorization header: where the request arrived. */
+export interface AuthRequest {
+  /** The request target as received (req.url). */
+  target: string;
+  /** The client's address (the socket's). */
+  address: string | undefined;
+}
+
+export type Authorizer = (authorizationHeader: string | undefined, req?: AuthRequest) => AuthResult;
 
 interface Credential {
   user: string;
@@ -70,9 +86,49 @@ function quote(s: string): string {
   return s.replace(/["\\]/g, '\\$&');
 }
 
-export function createAuthorizer(auth: AuthenticationConfig | undefined, userlist: Userlist): Authorizer {
+/**
+ * The decoded path of a request target (origin form "/a/b?q" or absolute form
+ * "http://host/a/b?q"), as the router matches it; undefined when it has none.
+ */
+function targetPath(target: string): string | undefined {
+  let raw = target;
+  if (!raw.startsWith('/')) {
+    try {
+      raw = new URL(raw).pathname;
+    } catch {
+      return undefined;
+    }
+  }
+  const end = raw.search(/[?#]/);
+  try {
+    return decodeURIComponent(end < 0 ? raw : raw.slice(0, end));
+  } catch {
+    return undefined;
+  }
+}
+
+function tokenAuthorizer(auth: AuthenticationConfig, nowMs: () => number): Authorizer {
+  const key = Buffer.from(auth.key ?? '', 'hex');
+  // The config check refuses a token type without a key; refuse everything if one slips by.
+  if (key.length === 0) return () => FORBIDDEN;
+  return (_header, req) => {
+    const path = req && targetPath(req.target);
+    const token = req && tokenParam(req.target, auth.param ?? 'token');
+    const check = path === undefined
+      ? { ok: false as const, reason: token === undefined ? 'missing' as const : 'malformed' as const }
+      : checkToken(token, key, { path, address: req?.address, nowMs: nowMs() });
+    if (check.ok) return ALLOW;
+    // Only a forged or mangled token is a guess; a signed one used late, early, elsewhere or
+    // from another address is a real viewer's and is not counted against the address.
+    const wrong = check.reason === 'tampered' || check.reason === 'malformed';
+    return { ok: false, status: 403, headers: {}, reason: check.reason, ...(wrong ? { wrong: true as const } : {}) };
+  };
+}
+
+export function createAuthorizer(auth: AuthenticationConfig | undefined, userlist: Userlist, nowMs: () => number = Date.now): Authorizer {
   const type = auth?.type ?? '';
   if (type === '' || auth === undefined) return () => ALLOW;
+  if (type === 'token') return tokenAuthorizer(auth, nowMs);
 
   const users = allowedUsers(auth, userlist);
 
@@ -80,26 +136,30 @@ export function createAuthorizer(auth: AuthenticationConfig | undefined, userlis
     const creds: Credential[] = users.map((u) => ({ user: u, digest: sha256(Buffer.from(`${u}:${userlist[u]!.password}`, 'utf8')) }));
     const headers = Object.freeze({ 'WWW-Authenticate': `Basic realm="${quote(auth.realm)}" charset="UTF-8"` });
     const challenge: AuthResult = Object.freeze({ ok: false as const, status: 401 as const, headers });
+    // A browser's first request carries no credentials: only a header that was sent counts as wrong.
+    const wrong: AuthResult = Object.freeze({ ok: false as const, status: 401 as const, headers, wrong: true as const });
     return (header) => {
+      const given = header !== undefined && header.trim() !== '';
       const token = tokenFor(header, 'basic');
-      if (token === undefined || !BASE64.test(token)) return challenge;
+      if (token === undefined || !BASE64.test(token)) return given ? wrong : challenge;
       const decoded = Buffer.from(token, 'base64');
       const user = match(creds, sha256(decoded));
       if (user !== undefined) return { ok: true, user };
       // The claimed name goes to the access log; the password never leaves here.
       const text = decoded.toString('utf8');
       const colon = text.indexOf(':');
-      return colon > 0 ? { ok: false, status: 401, headers, user: text.slice(0, colon) } : challenge;
+      return colon > 0 ? { ok: false, status: 401, headers, user: text.slice(0, colon), wrong: true } : wrong;
     };
   }
 
   if (type === 'bearer') {
     const creds: Credential[] = users.map((u) => ({ user: u, digest: sha256(Buffer.from(userlist[u]!.password, 'utf8')) }));
+    const wrong: AuthResult = Object.freeze({ ok: false as const, status: 403 as const, headers: Object.freeze({}), wrong: true as const });
     return (header) => {
       const token = tokenFor(header, 'bearer');
-      if (token === undefined) return FORBIDDEN;
+      if (token === undefined) return header === undefined || header.trim() === '' ? FORBIDDEN : wrong;
       const user = match(creds, sha256(Buffer.from(token, 'utf8')));
-      return user !== undefined ? { ok: true, user } : FORBIDDEN;
+      return user !== undefined ? { ok: true, user } : wrong;
     };
   }
 

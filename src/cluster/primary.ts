@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import { FaultSummary } from '../log/faults.js';
 import type { Config } from '../config/schema.js';
+import { addressKey, type AddressGuard } from '../auth/guard.js';
 import { parseListen } from '../config/listen.js';
 import { systemClock, type Clock } from '../hub/clock.js';
 import type { ReloadPlan } from '../reload.js';
@@ -31,6 +32,8 @@ export interface PrimaryHost extends RpcHost {
   readonly cfg: Config;
   /** Configuration generation: 0 at start, one more per reload. */
   readonly generation: number;
+  /** Brute-force protection for the whole instance: the workers report wrong credentials here. */
+  readonly authGuard: AddressGuard;
 }
 
 /**
@@ -158,7 +161,11 @@ export class Primary {
 
   private onMessage(w: PoolWorker, m: WorkerReport): void {
     switch (m.t) {
-      case 'hello': this.sendConfig(w); break;
+      case 'hello':
+        this.sendConfig(w);
+        // A worker replacing one that died blocks what the others block.
+        for (const [key, ms] of this.host().authGuard.blocks()) this.pool.send(w, { t: 'authblock', key, ms });
+        break;
       case 'configured': {
         // It runs this configuration now: every stream's availability, before its data.
         const streams = this.host().streams;
@@ -169,8 +176,23 @@ export class Primary {
         break;
       }
       case 'conn-ack': this.handoff.acked(m.id, m.ok); break;
+      case 'authfail': this.authFailed(m.address); break;
       default: this.rpc.onMessage(w, m satisfies RpcMessage);
     }
+  }
+
+  /**
+   * A worker saw wrong credentials from `address`: counted here, once for the instance; a
+   * block this begins is told to every worker (requests already on their way still get
+   * their credential check).
+   */
+  private authFailed(address: unknown): void {
+    // Its own socket's address, but checked all the same: nothing on this channel is trusted blindly.
+    if (typeof address !== 'string' || address.length > 64) return;
+    const ms = this.host().authGuard.fail(address);
+    if (ms === 0) return;
+    const key = addressKey(address);
+    for (const w of this.pool.list()) this.pool.send(w, { t: 'authblock', key, ms });
   }
 
   private onExit(w: PoolWorker): void {

@@ -103,12 +103,16 @@ export type WorkerMessage =
   | { t: 'release' }
   | { t: 'viewer'; stream: number; delta: 1 | -1 }
   | { t: 'demand'; id: number; stream: number }
-  | { t: 'counters'; id?: number; streams: WorkerStreamCounters[] };
+  | { t: 'counters'; id?: number; streams: WorkerStreamCounters[] }
+  /** Wrong credentials from `address` (the socket's, never a header): the primary counts them for the instance. */
+  | { t: 'authfail'; address: string };
 
 export type PrimaryMessage =
   | { t: 'acquired'; id: number; ok: boolean }
   | { t: 'demanded'; id: number; ok: boolean }
   | { t: 'collect'; id: number }
+  /** Brute-force protection: answer the addresses counted as `key` (auth/guard.ts addressKey) 429 for `ms`. */
+  | { t: 'authblock'; key: string; ms: number }
   | { t: 'ping'; seq: number }
   /** A client connection; the socket is the message's handle. */
   | { t: 'conn'; id: number }

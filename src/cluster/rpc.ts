@@ -1,3 +1,4 @@
+import { AddressGuard, type AuthGuard } from '../auth/guard.js';
 import type { PrimaryMessage, WorkerMessage, WorkerStreamCounters } from './protocol.js';
 
 /** How long a worker waits for the primary before giving up on a request, ms. */
@@ -10,6 +11,17 @@ const RPC_TIMEOUT_MS = 5000;
 export class WorkerRpc {
   private seq = 0;
   private readonly pending = new Map<number, (ok: boolean) => void>();
+  /** Blocks the primary decided; this worker counts nothing itself (failures: 0). */
+  private readonly blocks = new AddressGuard({ failures: 0, windowMs: 60_000, blockMs: 0 });
+  /**
+   * Brute-force protection across the instance: wrong credentials are counted by the
+   * primary, which tells every worker of a block; this worker answers the blocked address
+   * 429 from then on. Blocks live as long as this process, across reloads.
+   */
+  readonly authGuard: AuthGuard = {
+    blockedMs: (address) => this.blocks.blockedMs(address),
+    fail: (address) => { this.send({ t: 'authfail', address: address ?? '' }); },
+  };
 
   constructor(
     private readonly send: (m: WorkerMessage) => void,
@@ -37,6 +49,7 @@ export class WorkerRpc {
       case 'ping': this.send({ t: 'pong', seq: m.seq }); break;
       case 'shutdown': this.onShutdown(); break;
       case 'reopen': this.onReopen(); break;
+      case 'authblock': this.blocks.block(m.key, m.ms); break;
     }
   }
 

@@ -213,7 +213,9 @@ class Checker {
       if (!Object.hasOwn(config.userlist, u)) warn(`${path}.users[${j}]`, missing(u));
     });
     if (!(AUTH_TYPES as readonly string[]).includes(auth.type)) {
-      warn(`${path}.type`, `unknown authentication type ${JSON.stringify(auth.type)} denies every request${didYouMean(auth.type, AUTH_TYPES)}; known types: "basic", "bearer", "" (none)`);
+      warn(`${path}.type`, `unknown authentication type ${JSON.stringify(auth.type)} denies every request${didYouMean(auth.type, AUTH_TYPES)}; known types: "basic", "bearer", "token", "" (none)`);
+    } else if (auth.type === 'token') {
+      if (auth.key === undefined) this.err(`${path}.key`, 'authentication type "token" needs "key": the HMAC key, hex of at least 16 bytes (e.g. from "openssl rand -hex 32")');
     } else if (auth.type !== '' && authUsers(auth).filter((u) => Object.hasOwn(config.userlist, u)).length === 0) {
       warn(`${path}.users`, `authentication type "${auth.type}" with no user from userlist ${nobody}`);
     }

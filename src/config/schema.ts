@@ -16,7 +16,9 @@ import { INDICATORS } from '../ts/alarms.js';
 
 export const RESOURCE_TYPES = ['stream', 'static', 'api'] as const;
 export const API_TYPES = ['health', 'statistics', 'check', 'control', 'prometheus', 'status', 'playlist'] as const;
-export const AUTH_TYPES = ['', 'basic', 'bearer'] as const;
+export const AUTH_TYPES = ['', 'basic', 'bearer', 'token'] as const;
+/** Shortest token key, bytes: an HMAC key shorter than this is guessable offline from one signed URL. */
+const MIN_TOKEN_KEY_BYTES = 16;
 export const EVENTS = ['limit_hit', 'limit_miss', 'heartbeat', 'alarm_raised', 'alarm_cleared'] as const;
 /** How a stream with several remotes decides to leave the one in use (docs/health.md). */
 const FAILOVER_MODES = ['connection', 'health'] as const;
@@ -63,7 +65,7 @@ export const DEFAULT_RTP_REORDER = 8;
  */
 export type ReloadEffect = 'restart' | 'apply' | 'refuse' | 'startup';
 
-export type Unit = 'seconds' | 'ms' | 'packets' | 'bytes' | 'datagrams' | 'connections' | 'processes';
+export type Unit = 'seconds' | 'ms' | 'packets' | 'bytes' | 'datagrams' | 'connections' | 'processes' | 'requests';
 
 /** What a key means beyond its type. Every key of every object in the schema has one. */
 export interface KeyMeta {
@@ -136,12 +138,15 @@ const listenAddress = z.string().superRefine((value, ctx) => {
 
 export const AuthenticationSchema = z.strictObject({
   type: z.string().default('').meta({
-    description: '"" (no authentication), "basic" or "bearer"; any other value denies every request, as in the original',
+    description: '"" (no authentication), "basic", "bearer" or "token" (signed, expiring URLs, restreamer addition); any other value denies every request, as in the original',
     examples: [...AUTH_TYPES],
   }).register(KEYS, APPLY),
   realm: z.string().default('').describe('realm named in the WWW-Authenticate header of a 401 answer (basic)').register(KEYS, APPLY),
   user: z.string().optional().describe('a user from userlist; merged in front of "users"').register(KEYS, APPLY),
   users: z.array(z.string()).default([]).describe('users from userlist who are allowed in (notifications: the first one is sent)').register(KEYS, APPLY),
+  key: z.string().regex(new RegExp(`^(?:[0-9a-fA-F]{2}){${MIN_TOKEN_KEY_BYTES},}$`), `must be hex of at least ${MIN_TOKEN_KEY_BYTES} bytes (${2 * MIN_TOKEN_KEY_BYTES} hex digits), e.g. from "openssl rand -hex 32"`).optional()
+    .describe(`type "token": the HMAC-SHA256 key, hex, at least ${MIN_TOKEN_KEY_BYTES} bytes (docs/security.md) (restreamer addition)`).register(KEYS, APPLY),
+  param: z.string().min(1).optional().describe('type "token": the query parameter holding the token (default "token"; Akamai\'s generators use "__token__") (restreamer addition)').register(KEYS, APPLY),
 }).describe('who may access this resource (resources) or which credentials are sent (notifications)');
 
 export const ResourceSchema = z.strictObject({
@@ -202,6 +207,9 @@ export const ConfigSchema = z.strictObject({
   slowtimeout: seconds().default(60).describe(`disconnect a client that has not read anything for this many seconds; ${SECONDS} (0 = never) (restreamer addition)`).register(KEYS, { ...RESTART, ...TIMER }),
   trustedproxies: z.array(z.string().refine(isAddressOrSubnet, 'expected an IP address or a subnet like "10.0.0.0/8" or "fd00::/8"')).default([])
     .describe('addresses (or subnets) of reverse proxies whose X-Forwarded-Host / X-Forwarded-Proto the playlist and status page trust (restreamer addition)').register(KEYS, APPLY),
+  authfailures: z.number().int().min(0).max(1_000_000).default(10).describe('brute-force protection: an address that sends wrong credentials (password, bearer token or signed URL) more than this many times within authwindow seconds gets 429 for authblock seconds; 0-1,000,000 (0 = off) (restreamer addition)').register(KEYS, { ...APPLY, unit: 'requests' }),
+  authwindow: z.number().min(1).max(MAX_SECONDS).default(60).describe(`brute-force protection: the window wrong credentials are counted in, seconds; 1-${grouped(MAX_SECONDS)} (restreamer addition)`).register(KEYS, { ...APPLY, ...TIMER }),
+  authblock: z.number().min(1).max(MAX_SECONDS).default(60).describe(`brute-force protection: how long a blocked address gets 429, seconds; 1-${grouped(MAX_SECONDS)} (restreamer addition)`).register(KEYS, { ...APPLY, ...TIMER }),
   userlist: z.record(z.string(), UserSchema).default({}).describe('users by name, referred to by authentication stanzas').register(KEYS, APPLY),
   resources: z.array(ResourceSchema).default([]).describe('the HTTP endpoints: streams, static resources and APIs').register(KEYS, APPLY),
   notifications: z.array(NotificationSchema).default([]).describe('event callbacks').register(KEYS, APPLY),

@@ -10,6 +10,8 @@ import type { ServerResponse } from 'node:http';
 export interface RequestNote {
   /** The user whose credentials requireAuth accepted (streams, status actions, access log). */
   user?: string;
+  /** Why requireAuth refused a signed URL (token.ts's reason), for the access log; never the token. */
+  reason?: string;
   /** The admitted stream client's counters, read by the access log when the response closes. */
   client?: { readonly packetsSent: number; readonly packetsDropped: number };
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { readdirSync } from 'node:fs';
 import { EVT, type Logger } from '../log/logger.js';
 import { FaultEpisode } from '../log/faults.js';
+import { redactQuery } from '../log/redact.js';
 import { ServeMux } from './servemux.js';
 
 /** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
@@ -320,7 +321,7 @@ export class HttpFront {
   private onHandlerError(req: http.IncomingMessage, res: FrontResponse, resource: string, err: unknown): void {
     const e = err as { code?: unknown; message?: unknown; stack?: unknown } | undefined;
     this.log?.error({
-      evt: EVT.httpError, resource, method: req.method, path: req.url,
+      evt: EVT.httpError, resource, method: req.method, path: redactQuery(req.url),
       code: typeof e?.code === 'string' ? e.code : undefined,
       err: typeof e?.message === 'string' ? e.message : String(err),
       stack: typeof e?.stack === 'string' ? e.stack : undefined,

@@ -45,6 +45,7 @@ export const EVT = {
   httpSocketCap: 'http_socket_cap',
   httpError: 'http_error',
   statusAction: 'status_action',
+  authBlocked: 'auth_blocked',
 } as const;
 
 /**

@@ -25,3 +25,9 @@ function redactUnparsed(s: string): string {
   if (at < 0 || colon < 0 || colon > at) return s;
   return m[1]! + authority.slice(0, colon + 1) + '***' + authority.slice(at) + s.slice(m[0].length);
 }
+
+/** A request target with its query replaced by `?***` (signed URLs carry their token there), for logs. */
+export function redactQuery(target: string | undefined): string | undefined {
+  const q = target?.indexOf('?') ?? -1;
+  return q < 0 ? target : `${target!.slice(0, q)}?***`;
+}

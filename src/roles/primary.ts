@@ -12,7 +12,8 @@ import { PrimaryApiServer, type InternalRoute } from '../cluster/primary-api.js'
 import type { MirrorOutput } from '../cluster/mirror.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { apiHandler, needsUpstreams } from './apis.js';
-import { assertReloadable, staticHandler, type Runner } from './shared.js';
+import { addressGuard, assertReloadable, staticHandler, type Runner } from './shared.js';
+import type { AddressGuard } from '../auth/guard.js';
 
 // Multi-process mode: each stream has a slot, its number on the data pipe and in the
 // workers' reports. Slots never change for a stream that runs on; a reload gives
@@ -38,10 +39,13 @@ export class PrimaryApp implements PrimaryHost {
   readonly internal: PrimaryApiServer;
   /** Configuration generation: 0 at start, one more per reload (names the config a forwarded request was authorised under). */
   readonly generation: number;
+  /** Brute-force protection: every worker's wrong credentials counted together (a reload starts afresh). */
+  readonly authGuard: AddressGuard;
   private readonly statics: StaticResource[] = [];
 
   constructor(readonly cfg: Config, readonly log: Logger, link: PrimaryLink, slots: readonly number[], carried?: Carried) {
     this.generation = carried ? carried.generation + 1 : 0;
+    this.authGuard = addressGuard(cfg, log);
     this.upstream = new UpstreamSide(cfg, log, {
       newStream: (r, i) => new Stream(r, cfg, log, () => link.mirror(slots[i] ?? i)),
       view: (s, i) => aggregatedView(s, slots[i] ?? i, link.counters),

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config, ResourceConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { createAuthorizer } from '../auth/auth.js';
+import { AddressGuard, type AuthGuard } from '../auth/guard.js';
+import { EVT } from '../log/logger.js';
 import { HttpFront, defaultNotFound, type Handler } from '../http/server.js';
 import { StreamEndpoint, type AdmittedClient } from '../http/stream.js';
 import { StaticResource } from '../http/static.js';
@@ -54,14 +56,29 @@ export function createFront(log: Logger): HttpFront {
 }
 
 /**
- * The public routes: each resource's handler behind its authentication and the access
- * log; stream responses are counted by status for the metrics.
+ * Brute-force protection of one process (`authfailures`, `authwindow`, `authblock`), which
+ * logs each block once, when it begins.
+ */
+export function addressGuard(cfg: Config, log: Logger, nowMs?: () => number): AddressGuard {
+  return new AddressGuard({
+    failures: cfg.authfailures, windowMs: cfg.authwindow * 1000, blockMs: cfg.authblock * 1000, nowMs,
+    onBlock: (address, failures, blockMs) => {
+      log.warn({ evt: EVT.authBlocked, remote: address, failures, blockS: blockMs / 1000 },
+        `${address}: ${failures} wrong credentials within ${cfg.authwindow} s; answered 429 for ${blockMs / 1000} s`);
+    },
+  });
+}
+
+/**
+ * The public routes: each resource's handler behind its authentication (and `guard`'s
+ * brute-force protection) and the access log; stream responses are counted by status for
+ * the metrics.
  */
 export function publicRoutes(cfg: Config, log: Logger, responses: ReadonlyMap<string, ResponseCounter>,
-  handlerFor: (r: ResourceConfig, rlog: Logger, index: number) => Handler): [string, Handler][] {
+  handlerFor: (r: ResourceConfig, rlog: Logger, index: number) => Handler, guard: AuthGuard = addressGuard(cfg, log)): [string, Handler][] {
   return cfg.resources.map((r, index) => {
     const rlog = log.child({ resource: r.serve });
-    const authorized = requireAuth(handlerFor(r, rlog, index), createAuthorizer(r.authentication, cfg.userlist));
+    const authorized = requireAuth(handlerFor(r, rlog, index), createAuthorizer(r.authentication, cfg.userlist), { guard });
     const counts = responses.get(r.serve);
     return [r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) })];
   });

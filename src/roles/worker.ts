@@ -63,7 +63,8 @@ export class WorkerApp implements WorkerHost {
       this.responses.set(r.serve, new StatusCounts());
     });
     this.internalAgent = carried?.internalAgent ?? internalAgent();
-    this.front.setRoutes(publicRoutes(cfg, log, this.responses, (r, rlog, index) => this.handlerFor(r, rlog, index)));
+    // Wrong credentials are counted by the primary, for the whole instance.
+    this.front.setRoutes(publicRoutes(cfg, log, this.responses, (r, rlog, index) => this.handlerFor(r, rlog, index), link.rpc.authGuard));
   }
 
   /** Client-side streams, by slot: the worker's data pipe feeds them (cluster/slots.ts). */

@@ -56,7 +56,9 @@ test('every resource type x auth type x credentials: status codes and WWW-Authen
     resources.push({ type: 'static', serve: `/static-${scheme}`, remote: pathToFileURL(page).href, ...a });
     resources.push({ type: 'api', api: 'health', serve: `/api-${scheme}`, ...a });
   }
-  const p = await startProxy({ userlist, resources });
+  // The matrix sends more wrong credentials than brute-force protection allows one address
+  // (test/integration/edge-auth.test.ts covers that): off here.
+  const p = await startProxy({ userlist, resources, authfailures: 0 });
   cleanups.push(() => p.stop());
   await until(() => p.logs.filter((l) => l.evt === 'upstream_connect').length >= 4, 10000, 'every stream connected');
 

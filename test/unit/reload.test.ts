@@ -38,6 +38,7 @@ const CHANGED: Record<keyof Config, unknown> = {
   maxconnections: 5, fullconnections: 3, nostats: true, logformat: 'json', profile: true, heartbeatinterval: 30, log: '/tmp/x.log', batchms: 5,
   batchmaxms: 50, grace: 1, workers: 2, drain: 5, slowtimeout: 5, trustedproxies: ['10.0.0.0/8'], userlist: { u: { password: 'p' } },
   resources: [STREAM, { type: 'api', api: 'health', serve: '/health' }], notifications: [{ event: 'limit_hit', url: 'http://127.0.0.1:1/hit' }],
+  authfailures: 3, authwindow: 10, authblock: 5,
 };
 
 test('a changed top-level key restarts every stream, is applied, or is refused, as its KeyMeta says', async () => {

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAuthorizer, authorizationHeader, allowedUsers, unknownUsers, type AuthResult } from '../../../src/auth/auth.js';
 import type { AuthenticationConfig } from '../../../src/config/schema.js';
+import { tokenHmac } from '../../../src/auth/token.js';
 
 const userlist = {
   alice: { password: 'wonder land' },
@@ -34,14 +35,14 @@ describe('basic', () => {
   const cases: [string, string | undefined, AuthResult][] = [
     ['no header', undefined, { ok: false, status: 401, headers: CHALLENGE }],
     ['empty header', '', { ok: false, status: 401, headers: CHALLENGE }],
-    ['scheme only', 'Basic', { ok: false, status: 401, headers: CHALLENGE }],
-    ['other scheme', 'Bearer wonder land', { ok: false, status: 401, headers: CHALLENGE }],
-    ['not base64', 'Basic !!!!', { ok: false, status: 401, headers: CHALLENGE }],
-    ['junk around base64', `Basic !${basic('alice', 'wonder land').slice(6)}`, { ok: false, status: 401, headers: CHALLENGE }],
-    ['wrong user', basic('mallory', 'wonder land'), { ok: false, status: 401, headers: CHALLENGE, user: 'mallory' }],
-    ['user in userlist but not allowed', basic('eve', 'evil'), { ok: false, status: 401, headers: CHALLENGE, user: 'eve' }],
-    ['wrong password', basic('alice', 'wonder'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice' }],
-    ['other allowed user\'s password', basic('alice', 's3cr:et'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice' }],
+    ['scheme only', 'Basic', { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['other scheme', 'Bearer wonder land', { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['not base64', 'Basic !!!!', { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['junk around base64', `Basic !${basic('alice', 'wonder land').slice(6)}`, { ok: false, status: 401, headers: CHALLENGE, wrong: true }],
+    ['wrong user', basic('mallory', 'wonder land'), { ok: false, status: 401, headers: CHALLENGE, user: 'mallory', wrong: true }],
+    ['user in userlist but not allowed', basic('eve', 'evil'), { ok: false, status: 401, headers: CHALLENGE, user: 'eve', wrong: true }],
+    ['wrong password', basic('alice', 'wonder'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice', wrong: true }],
+    ['other allowed user\'s password', basic('alice', 's3cr:et'), { ok: false, status: 401, headers: CHALLENGE, user: 'alice', wrong: true }],
     ['right (user)', basic('alice', 'wonder land'), { ok: true, user: 'alice' }],
     ['right (users list, colon in password)', basic('bob', 's3cr:et'), { ok: true, user: 'bob' }],
     ['case-insensitive scheme', `bAsIc ${basic('bob', 's3cr:et').slice(6)}`, { ok: true, user: 'bob' }],
@@ -67,13 +68,16 @@ describe('basic', () => {
 describe('bearer', () => {
   const a = createAuthorizer(cfg('bearer', { user: 'carol', users: ['alice'] }), userlist);
   const F: AuthResult = { ok: false, status: 403, headers: {} };
+  // Credentials were sent and were wrong: brute-force protection counts these.
+  const W: AuthResult = { ...F, wrong: true };
   const cases: [string, string | undefined, AuthResult][] = [
     ['no header', undefined, F],
-    ['scheme only', 'Bearer ', F],
-    ['other scheme', basic('carol', 'tok-carol'), F],
-    ['wrong token', 'Bearer tok-caro', F],
-    ['token of a user not allowed', 'Bearer evil', F],
-    ['token = user name', 'Bearer carol', F],
+    ['blank header', ' ', F],
+    ['scheme only', 'Bearer ', W],
+    ['other scheme', basic('carol', 'tok-carol'), W],
+    ['wrong token', 'Bearer tok-caro', W],
+    ['token of a user not allowed', 'Bearer evil', W],
+    ['token = user name', 'Bearer carol', W],
     ['right (user)', 'Bearer tok-carol', { ok: true, user: 'carol' }],
     ['right (users list, token with a space)', 'Bearer wonder land', { ok: true, user: 'alice' }],
     ['case-insensitive scheme', 'bearer tok-carol', { ok: true, user: 'carol' }],
@@ -81,6 +85,35 @@ describe('bearer', () => {
   for (const [name, header, want] of cases) {
     test(name, () => assert.deepEqual(a(header), want));
   }
+});
+
+describe('token', () => {
+  const key = '00112233445566778899aabbccddeeff';
+  const now = 1_700_000_000;
+  const a = createAuthorizer(cfg('token', { key }), userlist, () => now * 1000);
+  const fields = `exp=${now + 60}~acl=/live/*`;
+  const good = encodeURIComponent(`${fields}~hmac=${tokenHmac(Buffer.from(key, 'hex'), fields)}`);
+  const F = { ok: false, status: 403, headers: {} } as const;
+  const cases: [string, string, AuthResult][] = [
+    ['valid', `/live/a.ts?token=${good}`, { ok: true }],
+    ['valid, absolute-form target', `http://host/live/a.ts?x=1&token=${good}`, { ok: true }],
+    ['valid, percent-encoded path', `/live/a%2Ets?token=${good}`, { ok: true }],
+    ['missing (no query)', '/live/a.ts', { ...F, reason: 'missing' }],
+    ['wrong path', `/vod/a.ts?token=${good}`, { ...F, reason: 'wrong_path' }],
+    ['tampered counts as wrong', `/live/a.ts?token=${good.slice(0, -1)}0`, { ...F, reason: 'tampered', wrong: true }],
+    ['malformed counts as wrong', '/live/a.ts?token=junk', { ...F, reason: 'malformed', wrong: true }],
+  ];
+  for (const [name, target, want] of cases) {
+    test(name, () => assert.deepEqual(a(undefined, { target, address: '192.0.2.1' }), want));
+  }
+  test('the Authorization header plays no part; without a request nothing passes', () => {
+    assert.deepEqual(a('Bearer anything'), { ...F, reason: 'missing' });
+  });
+  test('param names the query parameter', () => {
+    const b = createAuthorizer(cfg('token', { key, param: '__token__' }), userlist, () => now * 1000);
+    assert.equal(b(undefined, { target: `/live/a?__token__=${good}`, address: undefined }).ok, true);
+    assert.equal(b(undefined, { target: `/live/a?token=${good}`, address: undefined }).ok, false);
+  });
 });
 
 describe('unknown type', () => {

@@ -12,6 +12,7 @@ import { ConfigSchema, type Config } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { planReload } from '../../../src/reload.js';
 import { Primary, type PrimaryHost } from '../../../src/cluster/primary.js';
+import { AddressGuard } from '../../../src/auth/guard.js';
 import { PING_MS } from '../../../src/cluster/pool.js';
 import { FakeClock } from '../../helpers/clock.js';
 import { until } from '../../helpers/wait.js';
@@ -37,13 +38,14 @@ function setup(workers: number, cfg: Config) {
   const log = createLogger({ level: 'info', stream: { write(s: string) { lines.push(JSON.parse(s) as Record<string, unknown>); } } }).logger;
   const clock = new FakeClock();
   let held = 0;
-  const host = { cfg, generation: 0, admission: { tryAcquire: () => ++held > 0, release: () => { held--; } }, streams: new Map() } as PrimaryHost;
+  const authGuard = new AddressGuard({ failures: 2, windowMs: 60_000, blockMs: 30_000, nowMs: () => clock.now() });
+  const host = { cfg, generation: 0, admission: { tryAcquire: () => ++held > 0, release: () => { held--; } }, streams: new Map(), authGuard } as PrimaryHost;
   let running = host;
   const primary = new Primary(cfg, log, workers, () => running, clock);
   let closedHost = 0;
   const close = () => primary.close(() => { closedHost++; return Promise.resolve(); });
   cleanups.push(close);
-  return { primary, clock, lines, close, closedHost: () => closedHost, setRunning: (h: PrimaryHost) => { running = h; } };
+  return { primary, clock, lines, close, authGuard, closedHost: () => closedHost, setRunning: (h: PrimaryHost) => { running = h; } };
 }
 
 /** The workers of this test's primary, live. */
@@ -83,7 +85,7 @@ test('start: the workers get the configuration with its slots; connections are s
   const next = ConfigSchema.parse({ listen: '127.0.0.1:0', workers: 2, resources: streams({ '/a': 'http://x/a', '/b': 'http://x/b2', '/c': 'http://x/c' }) });
   const { slots, commit } = primary.reloadSlots(planReload(cfg, next), next);
   assert.deepEqual(slots, [0, 2, 3]);
-  setRunning({ cfg: next, generation: 1, admission: { tryAcquire: () => true, release: () => {} }, streams: new Map() });
+  setRunning({ cfg: next, generation: 1, admission: { tryAcquire: () => true, release: () => {} }, streams: new Map(), authGuard: new AddressGuard({ failures: 0, windowMs: 1, blockMs: 1 }) });
   commit();
   assert.deepEqual(primary.streamSlots, [0, 2, 3]);
   await until(() => ws.every((w) => got(w, 'config').some((m) => m.generation === 1 && m.slots?.join() === '0,2,3')), 10_000, 'new config in every worker');
@@ -127,5 +129,41 @@ test('connection faults: a connection no worker takes is closed; the first is lo
   while (clock.now() - startedAt < 10_000) await beat(clock, [w]);
   const summary = faultLines()[1];
   assert.deepEqual(summary?.since, { dropped: 2 });
+  await close();
+});
+
+test('brute-force protection: wrong credentials any worker reports are counted once for the instance; a block is told to every worker', async () => {
+  const before = new Set(Object.keys(cluster.workers ?? {}).map(Number));
+  const cfg = ConfigSchema.parse({ listen: '127.0.0.1:0', workers: 2, resources: streams({ '/a': 'http://x/a' }) });
+  const { primary, close, authGuard, clock } = setup(2, cfg);
+  await primary.start();
+  const [a, b] = live(before) as [Worker, Worker];
+  const blocks = (w: Worker) => got(w, 'authblock') as unknown as { key: string; ms: number }[];
+  // Two failures (the limit) reported by different workers: no block yet.
+  a.send({ t: 'test-authfail', address: '::ffff:192.0.2.5' });
+  b.send({ t: 'test-authfail', address: '192.0.2.5' });
+  await until(() => got(a, 'test-authfail').length === 1 && got(b, 'test-authfail').length === 1, 10_000, 'reported');
+  // Nothing is sent back but blocks; a message after the reports shows that none came.
+  await primary.link.refresh();
+  assert.equal(authGuard.blockedMs('192.0.2.5'), 0);
+  // The third, from either worker, blocks the address in both.
+  b.send({ t: 'test-authfail', address: '192.0.2.5' });
+  await until(() => blocks(a).length === 1 && blocks(b).length === 1, 10_000, 'block told to every worker');
+  for (const w of [a, b]) assert.deepEqual(blocks(w).map((m) => ({ key: m.key, ms: m.ms })), [{ key: '192.0.2.5', ms: 30_000 }]);
+  assert.equal(authGuard.blockedMs('192.0.2.5'), 30_000);
+  assert.equal(authGuard.blockedMs('192.0.2.6'), 0);
+  // Junk on the channel is ignored.
+  a.send({ t: 'test-authfail', address: 'x'.repeat(100) });
+  await until(() => got(a, 'test-authfail').length === 2, 10_000, 'junk reported');
+  await primary.link.refresh();
+  assert.equal(blocks(a).length, 1);
+  // A worker replacing one that died is told of the block in force.
+  a.process.kill('SIGKILL');
+  await until(() => a.isDead(), 10_000, 'worker dead');
+  clock.tick(1000); // pool.ts waits a second before it replaces a worker that died young
+  await until(() => live(before).some((w) => w !== b && blocks(w).length === 1), 10_000, 'the new worker got the block');
+  const [fresh] = live(before).filter((w) => w !== b) as [Worker];
+  assert.equal(blocks(fresh)[0]!.key, '192.0.2.5');
+  assert.ok(blocks(fresh)[0]!.ms <= 30_000);
   await close();
 });

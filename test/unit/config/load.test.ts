@@ -42,6 +42,7 @@ describe('defaults', () => {
       batchms: 20, batchmaxms: null, userlist: {}, resources: [], notifications: [],
       // restreamer additions
       workers: 0, grace: null, slowtimeout: 60, drain: 0, trustedproxies: [],
+      authfailures: 10, authwindow: 60, authblock: 60,
     });
   });
 
@@ -199,6 +200,16 @@ describe('refusals name the path', () => {
       assert.ok(e.message.includes(join(fixtures, file)), 'message names the file');
     });
   }
+
+  it('a token key that is not hex of at least 16 bytes, or none, is refused', async () => {
+    const token = (key?: string) => JSON.stringify({ resources: [{ ...STREAM, authentication: { type: 'token', ...(key === undefined ? {} : { key }) } }] });
+    for (const key of ['00112233445566778899aabbccddee', '00112233445566778899aabbccddeeffg0', 'secret-passphrase-of-length', '0011223344556677889']) {
+      assertIssue(await configError(parseConfig(token(key), '/')), 'resources[0].authentication.key', 'hex of at least 16 bytes');
+    }
+    assertIssue(await configError(parseConfig(token(), '/')), 'resources[0].authentication.key', 'needs "key"');
+    const ok = await parseConfig(token('00112233445566778899AABBCCDDEEFF'), '/');
+    assert.equal(ok.resources[0]!.authentication!.key, '00112233445566778899AABBCCDDEEFF');
+  });
 
   it('every fixture in test/fixtures/config is listed here', async () => {
     const { readdir } = await import('node:fs/promises');

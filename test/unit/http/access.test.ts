@@ -5,12 +5,17 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { requireAuth, withAccessLog } from '../../../src/http/access.js';
 import { createAuthorizer, type Userlist } from '../../../src/auth/auth.js';
+import { AddressGuard } from '../../../src/auth/guard.js';
+import { tokenHmac } from '../../../src/auth/token.js';
 import { capturedLogger, request, serve, type Handler } from '../../helpers/inproc.js';
 import { until } from '../../helpers/wait.js';
+import { createLogger } from '../../../src/log/logger.js';
 
 const USERS: Userlist = { alice: { password: 'wonderland' }, bob: { password: 'builder' } };
 const basic = createAuthorizer({ type: 'basic', realm: 'Tests "here"', users: ['alice'] }, USERS);
 const bearer = createAuthorizer({ type: 'bearer', realm: '', users: ['bob'] }, USERS);
+const TOKEN_KEY = '00112233445566778899aabbccddeeff';
+const token = createAuthorizer({ type: 'token', realm: '', users: [], key: TOKEN_KEY, param: 'tk' }, USERS);
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 /** A resource answering "hello" that records whether it was reached. */
@@ -82,7 +87,8 @@ test('access log: one line per request with remote and port, method, path, statu
     assert.equal(a.remote, '127.0.0.1');
     assert.equal(a.port, client.port, 'the client\'s port, as on its client_connect line (the original\'s format joins them: "ip:port")');
     assert.equal(a.method, 'GET');
-    assert.equal(a.path, '/path?q=1');
+    // The query is redacted: signed URLs carry their token there.
+    assert.equal(a.path, '/path?***');
     assert.equal(a.status, 200);
     assert.equal(a.bytes, ok.length, 'bytes: headers and body as sent on the wire');
     assert.equal(typeof a.durationMs, 'number');
@@ -149,5 +155,67 @@ test('access log: implicit headers (statusCode + end) are counted too; a client 
     assert.equal(a.bytes, 0);
     assert.equal(a.aborted, true);
     assert.deepEqual(statuses, [204], 'nothing counted for a response never sent');
+  } finally { await s.close(); }
+});
+
+test('token: a refusal is 403 and its access line gives the reason, never the token', async () => {
+  const r = hello();
+  const { log, lines } = capturedLogger();
+  const s = await serve(withAccessLog(requireAuth(r.h, token), { log }));
+  try {
+    const fields = `exp=${Math.floor(Date.now() / 1000) + 60}~acl=/live/*`;
+    const good = `${fields}~hmac=${tokenHmac(Buffer.from(TOKEN_KEY, 'hex'), fields)}`;
+    const cases: [string, string][] = [['/live/a', 'missing'], [`/live/a?tk=${good.slice(0, -1)}0`, 'tampered'], [`/other?tk=${good}`, 'wrong_path']];
+    for (const [path, reason] of cases) {
+      const a = await request(`${s.base}${path}`);
+      assert.equal(a.status, 403, path);
+      await until(() => lines.length > 0 && lines.at(-1)!.reason === reason, 5000, `access line of ${path}`);
+      assert.equal(lines.at(-1)!.status, 403);
+    }
+    assert.ok(!JSON.stringify(lines).includes('hmac'), 'no token in the log');
+    assert.equal(r.reached, 0);
+    assert.equal((await request(`${s.base}/live/a?tk=${encodeURIComponent(good)}`)).status, 200);
+  } finally { await s.close(); }
+});
+
+test('brute force: 11 wrong passwords block the address (429, even with the right one) while another address logs in', async () => {
+  const r = hello();
+  const clock = { now: 0 };
+  const blocks: string[] = [];
+  const guard = new AddressGuard({ failures: 10, windowMs: 60_000, blockMs: 60_000, nowMs: () => clock.now, onBlock: (k) => blocks.push(k) });
+  const s = await serve(requireAuth(r.h, basic, { guard }));
+  const from = (localAddress: string, authorization?: string) =>
+    request(`${s.base}/x`, { localAddress, headers: authorization === undefined ? {} : { authorization } });
+  const right = `Basic ${b64('alice:wonderland')}`;
+  try {
+    // Requests without credentials (a browser's first one) do not count.
+    for (let i = 0; i < 20; i++) assert.equal((await from('127.0.0.1')).status, 401);
+    for (let i = 0; i < 11; i++) {
+      const a = await from('127.0.0.1', `Basic ${b64(`alice:guess${i}`)}`);
+      assert.equal(a.status, 401, `guess ${i}`);
+      assert.equal(a.headers['www-authenticate'], 'Basic realm="Tests \\"here\\"" charset="UTF-8"', 'a 401 keeps its challenge');
+    }
+    const blocked = await from('127.0.0.1', right);
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.headers['retry-after'], '60');
+    assert.equal(r.reached, 0);
+    assert.equal((await from('127.0.0.2', right)).status, 200, 'another address is not affected');
+    assert.deepEqual(blocks, ['127.0.0.1']);
+    clock.now += 60_000;
+    assert.equal((await from('127.0.0.1', right)).status, 200, 'the block ends');
+  } finally { await s.close(); }
+});
+
+test('access log in the original\'s format: the query is redacted there too', async () => {
+  const out: string[] = [];
+  const { logger } = createLogger({ level: 'info', format: 'restreamer', stream: { write(s: string) { out.push(s); } } });
+  const s = await serve(withAccessLog(hello().h, { log: logger }));
+  try {
+    assert.equal((await request(`${s.base}/live.ts?token=exp=1~acl=/*~hmac=secret`)).status, 200);
+    await until(() => out.length > 0, 5000, 'access line');
+    const line = JSON.parse(out[0]!) as Record<string, unknown>;
+    assert.equal(line.event, 'access');
+    assert.equal(line.path, '/live.ts?***');
+    assert.ok(!out.join('').includes('secret'));
   } finally { await s.close(); }
 });
