@@ -36,6 +36,7 @@ export async function checkConfig(config: Config, baseDir: string, noPassword: R
   c.duplicates();
   c.notifications();
   c.globals();
+  c.tls();
   return c.finish();
 }
 
@@ -184,6 +185,21 @@ class Checker {
     if (config.fullconnections > 0 && config.maxconnections > 0 && config.fullconnections > config.maxconnections) {
       // Allowed (the original accepted it), but the soft limit can never be reached.
       this.warn('fullconnections', `${config.fullconnections} is above maxconnections (${config.maxconnections}): the soft limit is never reached and limit_hit never fires`);
+    }
+  }
+
+  /**
+   * `tls`: its files become absolute paths (relative to the config file, as preamble), so
+   * a reload reads the same files whatever the working directory. The pair itself is read
+   * and judged where it is used (http/tls.ts: at start, --check, every SIGHUP).
+   */
+  tls(): void {
+    const { config, baseDir } = this;
+    if (!config.tls) return;
+    config.tls.cert = resolve(baseDir, config.tls.cert);
+    config.tls.key = resolve(baseDir, config.tls.key);
+    if (config.workers >= 2) {
+      this.err('tls', `not yet supported with workers >= 2 (here ${config.workers}): run HTTPS with workers 0 or 1, or terminate TLS in front of the workers`);
     }
   }
 

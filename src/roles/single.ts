@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import type { Config, ResourceConfig } from '../config/schema.js';
+import type { Config, ResourceConfig, TlsConfig } from '../config/schema.js';
 import { parseListen } from '../config/listen.js';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { HttpFront, Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
+import { expiryWarning, readTlsPair, secureOptions, type TlsPair } from '../http/tls.js';
 import { StatusCounts } from '../metrics/stats.js';
 import { Stream } from '../stream/stream.js';
 import { createHub } from '../stream/create-hub.js';
@@ -48,13 +49,29 @@ export class SingleApp implements Runner {
     this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog)));
   }
 
-  /** Start upstreams, statistics and heartbeat, and listen. */
+  /**
+   * Start upstreams, statistics and heartbeat, and listen: plain HTTP on `listen` (unless
+   * `tls.only`), HTTPS on `tls.listen`. Returns the plain address, else the HTTPS one.
+   */
   async start(): Promise<AddressInfo> {
-    const { host, port } = parseListen(this.cfg.listen);
-    const addr = await this.front.listen(host, port);
+    const tls = this.cfg.tls;
+    // The pair first: a broken one fails the start before anything listens.
+    const pair = tls && readTlsPair(tls);
+    let addr: AddressInfo | undefined;
+    if (!tls?.only) {
+      const { host, port } = parseListen(this.cfg.listen);
+      addr = await this.front.listen(host, port);
+      this.log.info({ evt: EVT.listen, address: addr.address, port: addr.port }, 'listening');
+    }
+    if (tls && pair) {
+      const { host, port } = parseListen(tls.listen);
+      const tlsAddr = await this.front.listenTls(host, port, secureOptions(pair, tls.minversion));
+      this.log.info({ evt: EVT.listen, address: tlsAddr.address, port: tlsAddr.port, tls: true, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'listening (HTTPS)');
+      this.warnExpiry(pair, tls);
+      addr ??= tlsAddr;
+    }
     this.upstream.start();
-    this.log.info({ evt: EVT.listen, address: addr.address, port: addr.port }, 'listening');
-    return addr;
+    return addr!;
   }
 
   /** SIGTERM with a drain time: see UpstreamSide.drain. */
@@ -72,11 +89,19 @@ export class SingleApp implements Runner {
   reload(next: Config): { runner: SingleApp; plan: ReloadPlan } {
     const plan = planReload(this.cfg, next);
     assertReloadable(plan);
+    // Re-read on every reload (certbot renewed them): a broken pair refuses the whole
+    // reload, so the running pair and configuration stay together.
+    const pair = next.tls && readTlsPair(next.tls);
     const upstream = this.upstream.carry(plan);
     const app = new SingleApp(next, this.log, { front: this.front, upstream, generation: this.generation });
     this.upstream.retire(upstream.streams);
     for (const s of this.statics) s.close();
     app.upstream.start();
+    if (next.tls && pair) {
+      this.front.setSecureContext(secureOptions(pair, next.tls.minversion));
+      this.log.info({ evt: EVT.reload, tls: true, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'TLS certificate and key re-read: new HTTPS connections use them');
+      this.warnExpiry(pair, next.tls);
+    }
     return { runner: app, plan };
   }
 
@@ -92,6 +117,11 @@ export class SingleApp implements Runner {
       await closing;
     })();
     return this.closed;
+  }
+
+  private warnExpiry(pair: TlsPair, tls: TlsConfig): void {
+    const warning = expiryWarning(pair, tls);
+    if (warning) this.log.warn({ evt: EVT.warning, cert: tls.cert, notAfter: pair.notAfter.toISOString() }, warning);
   }
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {

@@ -52,3 +52,20 @@ describe('checkConfig', () => {
     assert.match(ws[1]!.message, /cannot use preamble file "\/": not a regular file; the stream is served without a preamble/);
   });
 });
+
+describe('tls', () => {
+  const tls = { listen: ':8443', cert: 'certs/fullchain.pem', key: '/etc/ssl/key.pem' };
+  it('cert and key become absolute paths, relative ones against the config file\'s folder', async () => {
+    const c = await parseConfig(JSON.stringify({ tls }), '/etc/restreamer');
+    assert.deepEqual(c.tls, { ...tls, cert: '/etc/restreamer/certs/fullchain.pem', minversion: 'TLSv1.2', only: false });
+  });
+  it('with workers >= 2: refused, not yet supported (a single process serves HTTPS)', async () => {
+    await assert.rejects(parseConfig(JSON.stringify({ tls, workers: 2 }), '/'), /tls: not yet supported with workers >= 2 \(here 2\)/);
+    assert.equal((await parseConfig(JSON.stringify({ tls, workers: 1 }), '/')).workers, 1);
+  });
+  it('a listen address it cannot read, a missing file name, an unknown minversion are refused', async () => {
+    await assert.rejects(parseConfig(JSON.stringify({ tls: { ...tls, listen: '8443' } }), '/'), /tls\.listen: invalid listen address "8443"/);
+    await assert.rejects(parseConfig(JSON.stringify({ tls: { listen: ':8443', cert: 'c.pem' } }), '/'), /tls\.key: missing/);
+    await assert.rejects(parseConfig(JSON.stringify({ tls: { ...tls, minversion: 'TLSv1.1' } }), '/'), /tls\.minversion: unknown value "TLSv1.1"/);
+  });
+});
