@@ -99,7 +99,7 @@ export class SingleApp implements Runner {
     app.upstream.start();
     if (next.tls && pair) {
       this.front.setSecureContext(secureOptions(pair, next.tls.minversion));
-      this.log.info({ evt: EVT.reload, tls: true, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'TLS certificate and key re-read: new HTTPS connections use them');
+      this.log.info({ evt: EVT.tlsReload, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'TLS certificate and key re-read: new HTTPS connections use them');
       this.warnExpiry(pair, next.tls);
     }
     return { runner: app, plan };
