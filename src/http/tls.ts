@@ -8,8 +8,6 @@ import { RestreamerError, errnoOf, errorText } from '../errors.js';
 // pair (certbot halfway through a renewal, a key from another certificate, an expired
 // certificate) is refused with its reason and never replaces a working one.
 
-/** A TLS handshake must be done within this, ms (Node's default, 120 s, lets slow handshakes hold sockets). */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A certificate that expires within this many days is warned about. */
 export const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 86_400_000;
