@@ -198,9 +198,6 @@ class Checker {
     if (!config.tls) return;
     config.tls.cert = resolve(baseDir, config.tls.cert);
     config.tls.key = resolve(baseDir, config.tls.key);
-    if (config.workers >= 2) {
-      this.err('tls', `not yet supported with workers >= 2 (here ${config.workers}): run HTTPS with workers 0 or 1, or terminate TLS in front of the workers`);
-    }
   }
 
   /** Once the preamble checks are done: drop what was skipped, and report in document order. */

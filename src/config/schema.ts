@@ -188,7 +188,7 @@ export const TlsSchema = z.strictObject({
   key: z.string().min(1).describe('private key file (PEM) of the certificate, relative to the config file; re-read on every SIGHUP').register(KEYS, APPLY),
   minversion: z.enum(TLS_VERSIONS).default('TLSv1.2').describe('oldest TLS version a client may use: "TLSv1.2" or "TLSv1.3"').register(KEYS, APPLY),
   only: z.boolean().default(false).describe('true: serve HTTPS only, no plain HTTP on "listen" (keep false for legacy clients such as HbbTV TVs that cannot speak modern TLS)').register(KEYS, { reload: 'refuse' }),
-}).describe('HTTPS beside plain HTTP (restreamer addition); not yet supported with workers >= 2');
+}).describe('HTTPS beside plain HTTP, for the same resources (restreamer addition); with workers >= 2 the primary reads the pair and the workers do the handshakes');
 
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema reference for editors; ignored by restreamer (restreamer addition)').register(KEYS, APPLY),

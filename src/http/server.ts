@@ -99,8 +99,8 @@ const EPISODE_QUIET_MS = 10_000;
  */
 export class HttpFront {
   readonly server: FrontServer;
-  /** The HTTPS listener, once listenTls() made it: the same routes, connection tracking and limits. */
-  private tlsServer: TlsFrontServer | undefined;
+  /** The HTTPS server, once serveTls() made it: the same routes, connection tracking and limits. */
+  tlsServer: TlsFrontServer | undefined;
   /** TCP connections of the HTTPS listener whose handshake is not done (tracked from 'secureConnection' on). */
   private readonly handshaking = new Set<Socket>();
   readonly limits: HttpFrontLimits;
@@ -181,12 +181,12 @@ export class HttpFront {
   }
 
   /**
-   * Serve the same routes over HTTPS on another address (once). A connection counts
-   * from its finished handshake on; one that has not finished it within
-   * handshakeTimeoutMs is closed.
+   * Serve the same routes over HTTPS too (once), on connections it accepts (listenTls) or
+   * is given (a worker's). A connection counts from its finished handshake on; one that
+   * has not finished it within handshakeTimeoutMs is closed.
    */
-  listenTls(host: string | undefined, port: number, secure: SecureContextOptions): Promise<AddressInfo> {
-    if (this.tlsServer) throw new Error('listenTls() called twice');
+  serveTls(secure: SecureContextOptions): TlsFrontServer {
+    if (this.tlsServer) throw new Error('serveTls() called twice');
     const server: TlsFrontServer = https.createServer({ ...this.serverOptions(), ...secure, handshakeTimeout: this.limits.handshakeTimeoutMs }, (req, res) => this.dispatch(req, res));
     this.tlsServer = server;
     server.on('connection', (s: Socket) => {
@@ -197,7 +197,12 @@ export class HttpFront {
     // A failed or timed-out handshake: the connection is closed, nothing else to do.
     server.on('tlsClientError', (_err: Error, s: TLSSocket) => s.destroy());
     this.watch(server);
-    return this.listenOn(server, { host, port });
+    return server;
+  }
+
+  /** Accept HTTPS connections on an address of their own. */
+  listenTls(host: string | undefined, port: number, secure: SecureContextOptions): Promise<AddressInfo> {
+    return this.listenOn(this.serveTls(secure), { host, port });
   }
 
   /** New HTTPS connections use `secure` from now on; those open keep theirs. */

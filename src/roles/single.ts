@@ -1,11 +1,11 @@
 import type { AddressInfo } from 'node:net';
-import type { Config, ResourceConfig, TlsConfig } from '../config/schema.js';
+import type { Config, ResourceConfig } from '../config/schema.js';
 import { parseListen } from '../config/listen.js';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { HttpFront, Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
-import { expiryWarning, readTlsPair, secureOptions, type TlsPair } from '../http/tls.js';
+import { secureOptions } from '../http/tls.js';
 import { StatusCounts } from '../metrics/stats.js';
 import { Stream } from '../stream/stream.js';
 import { createHub } from '../stream/create-hub.js';
@@ -13,7 +13,7 @@ import type { StreamHub } from '../hub/hub.js';
 import { planReload, type ReloadPlan } from '../reload.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { apiHandler } from './apis.js';
-import { assertReloadable, createFront, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
+import { assertReloadable, createFront, loadTlsPair, logTlsListen, logTlsReload, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
 
 /** What a SingleApp built by reload() takes over from the one it replaces. */
 interface Carried {
@@ -56,7 +56,7 @@ export class SingleApp implements Runner {
   async start(): Promise<AddressInfo> {
     const tls = this.cfg.tls;
     // The pair first: a broken one fails the start before anything listens.
-    const pair = tls && readTlsPair(tls);
+    const pair = tls && loadTlsPair(tls, this.log);
     let addr: AddressInfo | undefined;
     if (!tls?.only) {
       const { host, port } = parseListen(this.cfg.listen);
@@ -66,8 +66,7 @@ export class SingleApp implements Runner {
     if (tls && pair) {
       const { host, port } = parseListen(tls.listen);
       const tlsAddr = await this.front.listenTls(host, port, secureOptions(pair, tls.minversion));
-      this.log.info({ evt: EVT.listen, address: tlsAddr.address, port: tlsAddr.port, tls: true, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'listening (HTTPS)');
-      this.warnExpiry(pair, tls);
+      logTlsListen(this.log, tlsAddr, pair);
       addr ??= tlsAddr;
     }
     this.upstream.start();
@@ -91,7 +90,7 @@ export class SingleApp implements Runner {
     assertReloadable(plan);
     // Re-read on every reload (certbot renewed them): a broken pair refuses the whole
     // reload, so the running pair and configuration stay together.
-    const pair = next.tls && readTlsPair(next.tls);
+    const pair = next.tls && loadTlsPair(next.tls, this.log);
     const upstream = this.upstream.carry(plan);
     const app = new SingleApp(next, this.log, { front: this.front, upstream, generation: this.generation });
     this.upstream.retire(upstream.streams);
@@ -99,8 +98,7 @@ export class SingleApp implements Runner {
     app.upstream.start();
     if (next.tls && pair) {
       this.front.setSecureContext(secureOptions(pair, next.tls.minversion));
-      this.log.info({ evt: EVT.tlsReload, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'TLS certificate and key re-read: new HTTPS connections use them');
-      this.warnExpiry(pair, next.tls);
+      logTlsReload(this.log, pair);
     }
     return { runner: app, plan };
   }
@@ -117,11 +115,6 @@ export class SingleApp implements Runner {
       await closing;
     })();
     return this.closed;
-  }
-
-  private warnExpiry(pair: TlsPair, tls: TlsConfig): void {
-    const warning = expiryWarning(pair, tls);
-    if (warning) this.log.warn({ evt: EVT.warning, cert: tls.cert, notAfter: pair.notAfter.toISOString() }, warning);
   }
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {

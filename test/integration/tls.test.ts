@@ -1,13 +1,14 @@
-// HTTPS beside HTTP through the real CLI, with a test CA made by openssl: a client that
-// verifies against the CA streams over TLS while plain HTTP goes on; a certificate
-// rotation by SIGHUP reaches new connections and drops none; a broken pair is refused
-// and the old one kept; a handshake that never comes is cut after 10 s; "only" closes
-// plain HTTP; --check judges the pair.
+// HTTPS beside HTTP through the real CLI, in one process and with workers, with a test CA
+// made by openssl: a client that verifies against the CA streams over TLS while plain
+// HTTP goes on; a certificate rotation by SIGHUP reaches new connections and drops none;
+// a broken pair is refused and the old one kept; a handshake that never comes is cut
+// after 10 s; "only" closes plain HTTP; sessions resume across workers; --check judges
+// the pair.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import { copyFileSync } from 'node:fs';
 import { runCli, startProxy, writeConfig, tempDir, StreamClient, type ProxyProcess } from '../helpers/proxy.js';
 import { freePort } from '../helpers/upstream.js';
@@ -54,23 +55,29 @@ async function peerOf(port: number): Promise<unknown> {
   return c.peer;
 }
 
-/** SIGHUP, then the reload's own line (ok true or false). */
-async function hup(p: ProxyProcess): Promise<Record<string, unknown>> {
-  const lines = () => p.logs.filter((l) => l.evt === 'reload' && l.ok !== undefined);
+/** SIGHUP, then the reload's own line (ok true or false); with workers, once each worker runs it too. */
+async function hup(p: ProxyProcess, workers: number): Promise<Record<string, unknown>> {
+  const lines = () => p.logs.filter((l) => l.evt === 'reload' && l.ok !== undefined && l.worker === undefined);
+  const applied = () => p.logs.filter((l) => l.evt === 'reload' && l.ok === true && l.worker !== undefined).length;
   const seen = lines().length;
+  const seenApplied = applied();
   p.proc.kill('SIGHUP');
   await until(() => lines().length > seen, 10000, 'reload log line');
-  return lines().at(-1)!;
+  const line = lines().at(-1)!;
+  if (line.ok === true && workers > 1) await until(() => applied() >= seenApplied + workers, 10000, 'every worker reloaded');
+  return line;
 }
 
 const tlsPort = async (p: ProxyProcess) => (await p.waitLog((l) => l.evt === 'listen' && l.tls === true)).port as number;
 
-test('a verifying client streams over HTTPS beside plain HTTP; SIGHUP rotates the pair for new connections without dropping one; a broken pair is refused; a silent handshake is cut after 10 s', async () => {
+for (const workers of [1, 2]) {
+test(`workers: ${workers} — a verifying client streams over HTTPS beside plain HTTP; SIGHUP rotates the pair for new connections without dropping one; a broken pair is refused; a silent handshake is cut after 10 s`, async () => {
   const up = await scope.paced();
   const dir = tempDir('rs-tls-live-');
   const live: CertFiles = { cert: `${dir}/fullchain.pem`, key: `${dir}/privkey.pem` };
   ca.install(ca.issue('first'), live);
   const p = await startProxy({
+    workers,
     tls: { listen: '127.0.0.1:0', ...live },
     resources: [{ type: 'stream', serve: '/live.ts', remote: up.url() }, { type: 'api', api: 'health', serve: '/health' }],
   }, { waitStreams: true });
@@ -90,7 +97,7 @@ test('a verifying client streams over HTTPS beside plain HTTP; SIGHUP rotates th
   await until(() => before.bytes > 188 * 100 && plain.bytes > 188 * 100, 10000, 'data over HTTPS and HTTP');
 
   ca.install(ca.issue('second'), live);
-  assert.equal((await hup(p)).ok, true);
+  assert.equal((await hup(p, workers)).ok, true);
   await p.waitLog((l) => l.evt === 'tls_reload' && l.subject === 'CN=second');
   assert.equal(await peerOf(port), 'second', 'a new connection gets the new certificate');
   const mark = before.bytes;
@@ -98,7 +105,7 @@ test('a verifying client streams over HTTPS beside plain HTTP; SIGHUP rotates th
 
   // A renewal caught halfway: a new certificate beside the old key.
   copyFileSync(ca.issue('third').cert, live.cert);
-  const refused = await hup(p);
+  const refused = await hup(p, workers);
   assert.deepEqual({ ok: refused.ok, code: refused.code }, { ok: false, code: 'TLS_PAIR_INVALID' });
   assert.match(String(refused.msg), /the key does not belong to the certificate/);
   assert.equal(await peerOf(port), 'second', 'the old pair is kept');
@@ -109,6 +116,27 @@ test('a verifying client streams over HTTPS beside plain HTTP; SIGHUP rotates th
   assert.ok(silentFor >= 9500 && silentFor <= 11500, `a connection without a handshake was closed after ${silentFor} ms (expected 10 s)`);
   before.close();
   plain.close();
+});
+}
+
+test('workers: 2 — a TLS session resumes on whichever worker the next connection reaches (one set of ticket keys)', async () => {
+  const p = await startProxy({ workers: 2, tls: { listen: '127.0.0.1:0', ...ca.issue('resume') }, resources: [{ type: 'api', api: 'health', serve: '/health' }] });
+  scope.defer(() => p.stop());
+  const port = await tlsPort(p);
+  const connect = (session?: Buffer) => new Promise<{ reused: boolean; session: Buffer | undefined }>((resolve, reject) => {
+    // TLS 1.2: its ticket comes with the handshake, and resuming it needs the same ticket keys.
+    const s = tlsConnect({ host: '127.0.0.1', port, ca: ca.pem, session, maxVersion: 'TLSv1.2' }, () => {
+      const result = { reused: s.isSessionReused(), session: s.getSession() };
+      s.end();
+      resolve(result);
+    });
+    s.on('error', reject);
+  });
+  const first = await connect();
+  assert.equal(first.reused, false);
+  // The primary hands connections round robin: six resumptions reach both workers.
+  const again = await Promise.all(Array.from({ length: 6 }, () => connect(first.session)));
+  assert.deepEqual(again.map((r) => r.reused), [true, true, true, true, true, true]);
 });
 
 test('"only": true serves HTTPS and nothing on the plain listen address', async () => {
@@ -126,7 +154,7 @@ test('"only": true serves HTTPS and nothing on the plain listen address', async 
   assert.equal(refused, 'ECONNREFUSED');
 });
 
-test('--check and start judge the pair: OK, a warning within 14 days of expiry, expired or mismatched exit 2; tls with workers >= 2 is refused', async () => {
+test('--check and start judge the pair: OK, a warning within 14 days of expiry, expired or mismatched exit 2', async () => {
   const dir = tempDir();
   const check = (tls: CertFiles, extra: Record<string, unknown> = {}) =>
     runCli(['--check', writeConfig({ listen: '127.0.0.1:0', tls: { listen: '127.0.0.1:0', ...tls }, ...extra }, dir)]);
@@ -144,7 +172,4 @@ test('--check and start judge the pair: OK, a warning within 14 days of expiry, 
   assert.match((await check(mismatched)).stderr, /TLS_PAIR_INVALID: .*the key does not belong to the certificate/);
   const started = await runCli([writeConfig({ listen: '127.0.0.1:0', tls: { listen: '127.0.0.1:0', ...mismatched } }, dir)]);
   assert.equal(started.code, 2, 'a start with a broken pair exits 2 before listening');
-  const workers = await check(ca.issue('w'), { workers: 2 });
-  assert.equal(workers.code, 2);
-  assert.match(workers.stderr, /tls: not yet supported with workers >= 2/);
 });

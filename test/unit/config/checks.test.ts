@@ -59,10 +59,6 @@ describe('tls', () => {
     const c = await parseConfig(JSON.stringify({ tls }), '/etc/restreamer');
     assert.deepEqual(c.tls, { ...tls, cert: '/etc/restreamer/certs/fullchain.pem', minversion: 'TLSv1.2', only: false });
   });
-  it('with workers >= 2: refused, not yet supported (a single process serves HTTPS)', async () => {
-    await assert.rejects(parseConfig(JSON.stringify({ tls, workers: 2 }), '/'), /tls: not yet supported with workers >= 2 \(here 2\)/);
-    assert.equal((await parseConfig(JSON.stringify({ tls, workers: 1 }), '/')).workers, 1);
-  });
   it('a listen address it cannot read, a missing file name, an unknown minversion are refused', async () => {
     await assert.rejects(parseConfig(JSON.stringify({ tls: { ...tls, listen: '8443' } }), '/'), /tls\.listen: invalid listen address "8443"/);
     await assert.rejects(parseConfig(JSON.stringify({ tls: { listen: ':8443', cert: 'c.pem' } }), '/'), /tls\.key: missing/);
