@@ -6,6 +6,7 @@ import { redactUrl } from '../log/redact.js';
 import { findSourceKind, knownSchemes } from '../sources/registry.js';
 import { AUTH_TYPES, STATIC_SCHEMES, authUsers, resourceUpstreams, type AuthenticationConfig, type Config, type ResourceConfig } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { parseListen } from './listen.js';
 
 // Checks that span several keys or touch the disk, run once the schema accepted the
 // file. Each finding names the JSON path of the key to fix.
@@ -198,6 +199,13 @@ class Checker {
     if (!config.tls) return;
     config.tls.cert = resolve(baseDir, config.tls.cert);
     config.tls.key = resolve(baseDir, config.tls.key);
+    const plain = parseListen(config.listen);
+    const https = parseListen(config.tls.listen);
+    // One port cannot serve both (the second listen would fail as "address in use").
+    const overlap = plain.host === undefined || https.host === undefined || plain.host === https.host;
+    if (!config.tls.only && https.port !== 0 && https.port === plain.port && overlap) {
+      this.err('tls.listen', `${JSON.stringify(config.tls.listen)} takes the port of "listen" (${JSON.stringify(config.listen)}): HTTPS needs a port of its own, e.g. ":8443" (or set "only": true)`);
+    }
   }
 
   /** Once the preamble checks are done: drop what was skipped, and report in document order. */
