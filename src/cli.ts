@@ -12,6 +12,7 @@ import { ENV_LOG_FILE, ENV_LOG_FORMAT } from './cluster/protocol.js';
 import type { Runner } from './roles/shared.js';
 import { preloadApis } from './roles/apis.js';
 import { fdLimitWarning, openFileLimit } from './fdlimit.js';
+import { expiryWarning, readTlsPair } from './http/tls.js';
 
 // A process loads only what its role and configuration use (issue 24: memory): the roles
 // and the configuration loader (with zod) are imported once it is known which are needed
@@ -77,7 +78,26 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (opts.listen !== undefined) cfg.listen = opts.listen;
+  const badPair = checkTlsPair(cfg, opts.check);
+  if (badPair !== undefined) return badPair;
   return opts.check ? checkOnly(cfg, path) : run(cfg, path, opts);
+}
+
+/**
+ * The HTTPS certificate and key, read before anything starts: a broken pair is a
+ * configuration that cannot work (exit 2, its status returned); --check also warns of
+ * an expiry within 14 days (a run logs that warning once it listens).
+ */
+function checkTlsPair(cfg: Config, check: boolean): number | undefined {
+  if (!cfg.tls) return undefined;
+  try {
+    const warning = expiryWarning(readTlsPair(cfg.tls), cfg.tls);
+    if (check && warning) process.stderr.write(`restreamer: warning: tls.cert: ${warning}\n`);
+  } catch (err) {
+    if (isRestreamerError(err)) return fail(err, EXIT_USAGE);
+    throw err;
+  }
+  return undefined;
 }
 
 /** --check: the configuration loaded; also the log file it names; a summary line. */
@@ -87,7 +107,8 @@ function checkOnly(cfg: Config, path: string): number {
   const why = cfg.log ? checkLogFile(cfg.log) : undefined;
   if (why) return fail(new RestreamerError('CONFIG_INVALID', `invalid configuration ${path}:\n  log: cannot open the log file ${cfg.log}: ${why}`), EXIT_USAGE);
   const streams = cfg.resources.filter((r) => r.type === 'stream').length;
-  process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen})\n`);
+  const https = cfg.tls ? `, https ${cfg.tls.listen}${cfg.tls.only ? ' only' : ''}` : '';
+  process.stdout.write(`${path}: OK (${cfg.resources.length} resources, ${streams} streams, listen ${cfg.listen}${https})\n`);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-import { ConfigSchema, ResourceSchema, keysWhere, type Config, type ResourceConfig } from './config/schema.js';
+import { ConfigSchema, ResourceSchema, TlsSchema, keysWhere, type Config, type ResourceConfig } from './config/schema.js';
 import { parseListen } from './config/listen.js';
 
 // SIGHUP reload: what a new configuration changes, decided before anything is touched,
@@ -12,8 +12,10 @@ import { parseListen } from './config/listen.js';
 const STREAM_GLOBALS = keysWhere(ConfigSchema, (m) => m.reload === 'restart');
 /** A stream resource's keys whose change restarts that stream. */
 const STREAM_OWN = keysWhere(ResourceSchema, (m) => m.reload === 'restart');
-/** Keys that cannot change while running (the listening socket, the process layout). */
-const FIXED_GLOBALS = keysWhere(ConfigSchema, (m) => m.reload === 'refuse');
+/** Keys that cannot change while running (the listening socket, the process layout); `tls` by its own keys, below. */
+const FIXED_GLOBALS = keysWhere(ConfigSchema, (m) => m.reload === 'refuse').filter((k) => k !== 'tls');
+/** Keys of `tls` that cannot change while running (its listening socket, plain HTTP on or off). */
+const FIXED_TLS = keysWhere(TlsSchema, (m) => m.reload === 'refuse');
 
 export interface ReloadPlan {
   /** Serve paths of streams whose definition is unchanged: upstream and clients kept. */
@@ -39,7 +41,7 @@ function streamIdentity(r: ResourceConfig, cfg: Config): string {
 export function planReload(from: Config, to: Config): ReloadPlan {
   // Two spellings of one address (":80", ":http") are the same socket.
   const same = (k: keyof Config) => k === 'listen' ? stableJson(parseListen(from.listen)) === stableJson(parseListen(to.listen)) : stableJson(from[k]) === stableJson(to[k]);
-  const refused = FIXED_GLOBALS.filter((k) => !same(k)).map((key) => ({ key, from: from[key], to: to[key] }));
+  const refused = [...FIXED_GLOBALS.filter((k) => !same(k)).map((key) => ({ key, from: from[key], to: to[key] })), ...tlsRefused(from, to)];
   const before = streamsOf(from);
   const after = streamsOf(to);
   const plan: ReloadPlan = { keep: [], restart: [], remove: [], add: [], refused };
@@ -51,6 +53,15 @@ export function planReload(from: Config, to: Config): ReloadPlan {
   }
   for (const serve of before.keys()) if (!after.has(serve)) plan.remove.push(serve);
   return plan;
+}
+
+/** HTTPS turned on or off, or its fixed keys changed: a listening socket would have to open or close. */
+function tlsRefused(from: Config, to: Config): ReloadPlan['refused'] {
+  if (!from.tls || !to.tls) return from.tls === to.tls ? [] : [{ key: 'tls', from: from.tls, to: to.tls }];
+  const a = from.tls;
+  const b = to.tls;
+  const same = (k: (typeof FIXED_TLS)[number]) => k === 'listen' ? stableJson(parseListen(a.listen)) === stableJson(parseListen(b.listen)) : a[k] === b[k];
+  return FIXED_TLS.filter((k) => !same(k)).map((k) => ({ key: `tls.${k}`, from: a[k], to: b[k] }));
 }
 
 function stableJson(v: unknown): string {

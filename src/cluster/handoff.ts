@@ -33,16 +33,20 @@ export interface HandoffTarget {
   routable(): boolean;
   /** Heard from recently: preferred over a worker that has been silent for a while. */
   fresh(now: number): boolean;
-  /** Send `socket` with `{ t: 'conn', id }`; `done(err)` when the send failed (not delivered). */
-  send(id: number, socket: net.Socket, done: (err: Error | null) => void): void;
+  /** Send `socket` with `{ t: 'conn', id, tls }`; `done(err)` when the send failed (not delivered). */
+  send(id: number, socket: net.Socket, done: (err: Error | null) => void, tls: boolean): void;
 }
 
-interface Handed { id: number; socket: net.Socket; target: HandoffTarget; since: number; attempts: number }
+/** A connection on its way to a worker; `tls`: accepted on the HTTPS address (the worker does the handshake). */
+interface Waiting { socket: net.Socket; since: number; attempts: number; tls: boolean }
+interface Handed extends Waiting { id: number; target: HandoffTarget }
 
 export class Handoff {
   readonly server: net.Server;
+  /** The HTTPS address's listener: its connections go to the workers as they are, raw TCP. */
+  readonly tlsServer: net.Server;
   private readonly handed = new Map<number, Handed>();
-  private readonly waiting: { socket: net.Socket; since: number; attempts: number }[] = [];
+  private readonly waiting: Waiting[] = [];
   private seq = 0;
   private rr = 0;
   private closed = false;
@@ -54,21 +58,25 @@ export class Handoff {
   constructor(private readonly targets: () => HandoffTarget[], private readonly clock: Clock = systemClock) {
     // The worker's HTTP server never sees these sockets accepted, so the socket options its
     // own accept would set (http.Server's defaults: no Nagle, TCP keep-alive) are set here.
-    this.server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (s) => {
-      s.on('error', noop);
-      this.dispatch(s, this.clock.now(), 0);
+    const accept = (tls: boolean) => net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (socket) => {
+      socket.on('error', noop);
+      this.dispatch({ socket, since: this.clock.now(), attempts: 0, tls });
     });
+    this.server = accept(false);
+    this.tlsServer = accept(true);
   }
 
-  listen(host: string | undefined, port: number): Promise<AddressInfo> {
+  /** Accept plain HTTP connections (`tls` false) or HTTPS ones (`tls` true) on `host:port`. */
+  listen(host: string | undefined, port: number, tls = false): Promise<AddressInfo> {
+    const server = tls ? this.tlsServer : this.server;
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
-      this.server.once('error', onErr);
-      this.server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
-        this.server.off('error', onErr);
+      server.once('error', onErr);
+      server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
+        server.off('error', onErr);
         // A failed accept (out of file descriptors, ...) is counted, never fatal.
-        this.server.on('error', () => { this.acceptErrors++; });
-        resolve(this.server.address() as AddressInfo);
+        server.on('error', () => { this.acceptErrors++; });
+        resolve(server.address() as AddressInfo);
       });
     });
   }
@@ -81,7 +89,7 @@ export class Handoff {
     h.target.pending--;
     // Our copy of the descriptor only: the connection lives on in the worker.
     if (ok) h.socket.destroy();
-    else this.dispatch(h.socket, h.since, h.attempts);
+    else this.dispatch(h);
   }
 
   /** A worker is gone (exited): what it had not acknowledged goes to another one. */
@@ -90,13 +98,13 @@ export class Handoff {
       if (h.target !== t) continue;
       this.handed.delete(h.id);
       t.pending--;
-      this.dispatch(h.socket, h.since, h.attempts);
+      this.dispatch(h);
     }
   }
 
   /** A worker became ready: connections that waited for one go now. */
   flush(): void {
-    for (const w of this.waiting.splice(0)) this.dispatch(w.socket, w.since, w.attempts);
+    for (const w of this.waiting.splice(0)) this.dispatch(w);
   }
 
   /**
@@ -119,22 +127,24 @@ export class Handoff {
     if (this.closed) return;
     this.closed = true;
     this.server.close();
+    if (this.tlsServer.listening) this.tlsServer.close();
     for (const w of this.waiting.splice(0)) w.socket.destroy();
     for (const h of this.handed.values()) this.drop(h.socket);
     this.handed.clear();
   }
 
-  private dispatch(socket: net.Socket, since: number, attempts: number): void {
+  private dispatch(w: Waiting): void {
+    const { socket, since, attempts, tls } = w;
     if (socket.destroyed) return;
     if (this.closed || attempts >= MAX_ATTEMPTS) { this.drop(socket); return; }
     const target = this.pick(this.clock.now());
     if (!target) {
       if (this.waiting.length >= MAX_WAITING) this.drop(socket);
-      else this.waiting.push({ socket, since, attempts });
+      else this.waiting.push({ socket, since, attempts, tls });
       return;
     }
     const id = ++this.seq;
-    const h: Handed = { id, socket, target, since, attempts: attempts + 1 };
+    const h: Handed = { id, socket, target, since, attempts: attempts + 1, tls };
     this.handed.set(id, h);
     target.pending++;
     target.send(id, socket, (err) => {
@@ -142,8 +152,8 @@ export class Handoff {
       if (!err || this.handed.get(id) !== h) return;
       this.handed.delete(id);
       target.pending--;
-      this.dispatch(socket, since, h.attempts);
-    });
+      this.dispatch(h);
+    }, tls);
   }
 
   /** The routable worker with the fewest unacknowledged connections, round robin among equals. */

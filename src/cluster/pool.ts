@@ -141,7 +141,7 @@ export class WorkerPool {
       },
       routable: () => st.ready && !st.doomed && !st.broken && worker.isConnected(),
       fresh: (t) => t - st.lastSeen < FRESH_MS,
-      send: (id, socket, done) => this.sendConn(st, id, socket, done),
+      send: (id, socket, done, tls) => this.sendConn(st, id, socket, done, tls),
     };
     this.workers.set(worker.id, st);
     this.events.added(st);
@@ -174,10 +174,10 @@ export class WorkerPool {
     this.events.tick(now);
   }
 
-  private sendConn(w: PoolWorker, id: number, socket: Socket, done: (err: Error | null) => void): void {
+  private sendConn(w: PoolWorker, id: number, socket: Socket, done: (err: Error | null) => void, tls: boolean): void {
     try {
       // keepOpen: our copy stays until the worker acknowledges it (or dies).
-      w.worker.send({ t: 'conn', id } satisfies PrimaryMessage, socket, { keepOpen: true }, (err) => { if (err) { w.broken = true; done(err); } });
+      w.worker.send((tls ? { t: 'conn', id, tls } : { t: 'conn', id }) satisfies PrimaryMessage, socket, { keepOpen: true }, (err) => { if (err) { w.broken = true; done(err); } });
     } catch (err) {
       w.broken = true;
       done(err as Error);

@@ -14,7 +14,7 @@ import type { ReloadPlan } from '../reload.js';
 import { RestreamerError } from '../errors.js';
 import { WorkerPipes } from './fanout.js';
 import { MirrorOutput } from './mirror.js';
-import { ENV_API_SECRET, ENV_API_SOCKET, ENV_LOG_FILE, ENV_LOG_FORMAT } from './protocol.js';
+import { ENV_API_SECRET, ENV_API_SOCKET, ENV_LOG_FILE, ENV_LOG_FORMAT, type TlsWire } from './protocol.js';
 import { WorkerCounters } from './counters.js';
 import { Handoff } from './handoff.js';
 import { WorkerPool, type PoolWorker, type WorkerReport } from './pool.js';
@@ -34,6 +34,8 @@ export interface PrimaryHost extends RpcHost {
   readonly generation: number;
   /** Brute-force protection for the whole instance: the workers report wrong credentials here. */
   readonly authGuard: AddressGuard;
+  /** With `tls`: the pair (read here) and ticket keys every worker's HTTPS server uses. */
+  readonly tls?: TlsWire;
 }
 
 /**
@@ -119,15 +121,21 @@ export class Primary {
   }
 
   /**
-   * Listen (the primary accepts every connection and hands it to a worker) and start the
-   * workers; resolves once every one is ready.
+   * Listen (the primary accepts every connection, plain or HTTPS, and hands it to a
+   * worker, which does the TLS handshake) and start the workers; resolves once every one
+   * is ready, with the addresses listened on.
    */
-  async start(): Promise<AddressInfo> {
-    const { host, port } = parseListen(this.host().cfg.listen);
-    const addr = await this.handoff.listen(host, port);
+  async start(): Promise<{ plain?: AddressInfo; tls?: AddressInfo }> {
+    const cfg = this.host().cfg;
+    const at = (listen: string, tls: boolean) => {
+      const { host, port } = parseListen(listen);
+      return this.handoff.listen(host, port, tls);
+    };
+    const plain = cfg.tls?.only ? undefined : await at(cfg.listen, false);
+    const tls = cfg.tls && await at(cfg.tls.listen, true);
     this.faults.start();
     await this.pool.start();
-    return addr;
+    return { plain, tls };
   }
 
   /** SIGHUP: reopen our log and tell the workers to reopen theirs. */
@@ -156,7 +164,7 @@ export class Primary {
 
   private sendConfig(w: PoolWorker): void {
     const running = this.host();
-    this.pool.send(w, { t: 'config', cfg: running.cfg, slots: [...this.slots.configSlots], generation: running.generation });
+    this.pool.send(w, { t: 'config', cfg: running.cfg, slots: [...this.slots.configSlots], generation: running.generation, tls: running.tls });
   }
 
   private onMessage(w: PoolWorker, m: WorkerReport): void {

@@ -114,12 +114,26 @@ export type PrimaryMessage =
   /** Brute-force protection: answer the addresses counted as `key` (auth/guard.ts addressKey) 429 for `ms`. */
   | { t: 'authblock'; key: string; ms: number }
   | { t: 'ping'; seq: number }
-  /** A client connection; the socket is the message's handle. */
-  | { t: 'conn'; id: number }
+  /** A client connection; the socket is the message's handle; `tls`: accepted on the HTTPS address, raw TCP, not yet handshaken. */
+  | { t: 'conn'; id: number; tls?: boolean }
   | { t: 'reopen' }
   | { t: 'shutdown' }
   /**
    * The configuration to run (at start, and on every reload): the primary's, never the
    * file as it may be now. `slots[i]` is the slot of the i-th stream resource.
    */
-  | { t: 'config'; cfg: Config; slots: number[]; generation: number };
+  | { t: 'config'; cfg: Config; slots: number[]; generation: number; tls?: TlsWire };
+
+/**
+ * The HTTPS pair as the primary read it (workers never read the files: a renewal reaches
+ * every worker at once, with the reload), and the run's session-ticket keys, the same in
+ * every worker, so a session resumes whichever worker the next connection reaches.
+ */
+export interface TlsWire {
+  /** PEM texts (JSON carries text, not Buffers). */
+  cert: string;
+  key: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** 48 bytes, base64. */
+  ticketKeys: string;
+}

@@ -3,8 +3,8 @@ import net from 'node:net';
 import { EVT, type Logger } from '../log/logger.js';
 import type { LogHandle } from '../log/logger.js';
 import type { Config } from '../config/schema.js';
-import type { FrontServer, HttpFront } from '../http/server.js';
-import { DATA_FD, ENV_API_SECRET, ENV_API_SOCKET, FrameReader, type PrimaryMessage, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
+import type { HttpFront } from '../http/server.js';
+import { DATA_FD, ENV_API_SECRET, ENV_API_SOCKET, FrameReader, type PrimaryMessage, type TlsWire, type WorkerMessage, type WorkerStreamCounters } from './protocol.js';
 import { WorkerRpc } from './rpc.js';
 import { SlotRouter, type SlotStream } from './slots.js';
 
@@ -19,6 +19,8 @@ export interface WorkerConfig {
   /** The slot of each stream resource, in order. */
   slots: readonly number[];
   generation: number;
+  /** With `tls`: the pair and ticket keys its HTTPS server uses (the primary read them). */
+  tls?: TlsWire;
 }
 
 /** What a worker's composition root (src/roles/worker.ts) is given to reach the primary. */
@@ -32,7 +34,7 @@ export interface WorkerLink {
 /** The configuration a worker runs (src/roles/worker.ts builds it): what this process loop needs of it. */
 export interface WorkerHost {
   readonly cfg: Config;
-  /** Its HTTP front; the connections the primary hands over go to its server. */
+  /** Its HTTP front; the connections the primary hands over go to its server (HTTPS ones to its tlsServer). */
   readonly front: HttpFront;
   /** Its client-side streams, by slot: the data pipe's frames go straight to them. */
   readonly streams: ReadonlyMap<number, SlotStream>;
@@ -67,6 +69,7 @@ class WorkerProcess {
   private readonly timer: NodeJS.Timeout;
   private app: WorkerHost | undefined;
   private conns: HandedConnections | undefined;
+  private tlsConns: HandedConnections | undefined;
   private exiting: Promise<number> | undefined;
 
   constructor(private readonly logh: LogHandle, private readonly build: Build) {
@@ -82,7 +85,7 @@ class WorkerProcess {
     this.data.on('error', () => { this.shutdown(1); });
     this.data.on('end', () => { this.shutdown(0); });
     process.on('message', (m: PrimaryMessage, handle: unknown) => {
-      if (m.t === 'conn') this.onConn(m.id, handle instanceof net.Socket ? handle : undefined);
+      if (m.t === 'conn') this.onConn(m.id, handle instanceof net.Socket ? handle : undefined, m.tls === true);
       else if (m.t === 'config') this.configure(m);
       else this.rpc.onMessage(m);
     });
@@ -110,7 +113,7 @@ class WorkerProcess {
       clearInterval(this.timer);
       this.rpc.close();
       await this.app?.close();
-      await this.conns?.closed(CLOSE_WAIT_MS);
+      await Promise.all([this.conns?.closed(CLOSE_WAIT_MS), this.tlsConns?.closed(CLOSE_WAIT_MS)]);
       this.data.destroy();
       await this.logh.close();
       this.resolveExit(code);
@@ -131,11 +134,13 @@ class WorkerProcess {
    */
   private configure(m: Extract<PrimaryMessage, { t: 'config' }>): void {
     if (this.exiting) return;
-    const next: WorkerConfig = { cfg: m.cfg, slots: m.slots, generation: m.generation };
+    const next: WorkerConfig = { cfg: m.cfg, slots: m.slots, generation: m.generation, tls: m.tls };
     const first = !this.app;
     if (!this.app) {
       this.app = this.build(this.link, next, this.log);
       this.conns = new HandedConnections(this.app.front.server);
+      const tlsServer = this.app.front.tlsServer;
+      if (tlsServer) this.tlsConns = new HandedConnections(tlsServer);
     } else {
       try {
         this.app = this.app.reload(next);
@@ -151,15 +156,16 @@ class WorkerProcess {
     if (first) this.send({ t: 'ready' });
   }
 
-  private onConn(id: number, socket: net.Socket | undefined): void {
+  private onConn(id: number, socket: net.Socket | undefined, tls: boolean): void {
+    const conns = tls ? this.tlsConns : this.conns;
     // Taken or refused at once: the primary keeps its copy until it hears which.
-    if (!socket || this.exiting || !this.conns) {
+    if (!socket || this.exiting || !conns) {
       this.send({ t: 'conn-ack', id, ok: false });
       socket?.destroy(); // our descriptor only; the primary hands the connection on
       return;
     }
     this.send({ t: 'conn-ack', id, ok: true });
-    this.conns.adopt(socket);
+    conns.adopt(socket);
   }
 }
 
@@ -179,7 +185,8 @@ function takeApiEnv(): { apiSocket: string; apiSecret: string } {
 export class HandedConnections {
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly server: FrontServer) {
+  /** `server`: an http.Server, or an https.Server, which does the TLS handshake on what it is given. */
+  constructor(private readonly server: net.Server) {
     // Node keeps the list of an http.Server's connections, and enforces headersTimeout,
     // requestTimeout and closes idle keep-alive connections on close() from it, only once
     // the server emitted 'listening' (private: lib/_http_server.js, setupConnectionsTracking).

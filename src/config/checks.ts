@@ -6,6 +6,7 @@ import { redactUrl } from '../log/redact.js';
 import { findSourceKind, knownSchemes } from '../sources/registry.js';
 import { AUTH_TYPES, STATIC_SCHEMES, authUsers, resourceUpstreams, type AuthenticationConfig, type Config, type ResourceConfig } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { parseListen } from './listen.js';
 
 // Checks that span several keys or touch the disk, run once the schema accepted the
 // file. Each finding names the JSON path of the key to fix.
@@ -36,6 +37,7 @@ export async function checkConfig(config: Config, baseDir: string, noPassword: R
   c.duplicates();
   c.notifications();
   c.globals();
+  c.tls();
   return c.finish();
 }
 
@@ -184,6 +186,25 @@ class Checker {
     if (config.fullconnections > 0 && config.maxconnections > 0 && config.fullconnections > config.maxconnections) {
       // Allowed (the original accepted it), but the soft limit can never be reached.
       this.warn('fullconnections', `${config.fullconnections} is above maxconnections (${config.maxconnections}): the soft limit is never reached and limit_hit never fires`);
+    }
+  }
+
+  /**
+   * `tls`: its files become absolute paths (relative to the config file, as preamble), so
+   * a reload reads the same files whatever the working directory. The pair itself is read
+   * and judged where it is used (http/tls.ts: at start, --check, every SIGHUP).
+   */
+  tls(): void {
+    const { config, baseDir } = this;
+    if (!config.tls) return;
+    config.tls.cert = resolve(baseDir, config.tls.cert);
+    config.tls.key = resolve(baseDir, config.tls.key);
+    const plain = parseListen(config.listen);
+    const https = parseListen(config.tls.listen);
+    // One port cannot serve both (the second listen would fail as "address in use").
+    const overlap = plain.host === undefined || https.host === undefined || plain.host === https.host;
+    if (!config.tls.only && https.port !== 0 && https.port === plain.port && overlap) {
+      this.err('tls.listen', `${JSON.stringify(config.tls.listen)} takes the port of "listen" (${JSON.stringify(config.listen)}): HTTPS needs a port of its own, e.g. ":8443" (or set "only": true)`);
     }
   }
 

@@ -184,9 +184,22 @@ export const UserSchema = z.strictObject({
   password: z.string().describe('password (basic) or token (bearer) of this user').register(KEYS, APPLY),
 }).describe('credentials of one user');
 
+/** TLS versions a client may negotiate at least (Node's names). */
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+export const TlsSchema = z.strictObject({
+  listen: listenAddress.describe('HTTPS listen address, in the form of "listen" (e.g. ":8443" or ":https"); the same resources as on "listen"').register(KEYS, { reload: 'refuse' }),
+  cert: z.string().min(1).describe('certificate chain file (PEM, leaf first, e.g. certbot\'s fullchain.pem), relative to the config file; re-read on every SIGHUP').register(KEYS, APPLY),
+  key: z.string().min(1).describe('private key file (PEM) of the certificate, relative to the config file; re-read on every SIGHUP').register(KEYS, APPLY),
+  minversion: z.enum(TLS_VERSIONS).default('TLSv1.2').describe('oldest TLS version a client may use: "TLSv1.2" or "TLSv1.3"').register(KEYS, APPLY),
+  only: z.boolean().default(false).describe('true: serve HTTPS only, no plain HTTP on "listen" (keep false for legacy clients such as HbbTV TVs that cannot speak modern TLS)').register(KEYS, { reload: 'refuse' }),
+}).describe('HTTPS beside plain HTTP, for the same resources (restreamer addition); with workers >= 2 the primary reads the pair and the workers do the handshakes');
+
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('JSON Schema reference for editors; ignored by restreamer (restreamer addition)').register(KEYS, APPLY),
   listen: listenAddress.default('localhost:http').describe('listen address: "host:port", ":port", "[::1]:port", service names like ":http"; no host = all interfaces').register(KEYS, { reload: 'refuse' }),
+  // Refused: turning HTTPS on or off, or changing its fixed keys; its files are re-read on every reload (reload.ts).
+  tls: TlsSchema.optional().register(KEYS, { reload: 'refuse' }),
   timeout: seconds().default(0).describe(`upstream connect / TLS handshake / response header timeout; ${SECONDS} (0 = none)`).register(KEYS, { ...RESTART, ...TIMER }),
   reconnect: seconds().default(10).describe(`seconds between reconnect attempts; a connection that lasted longer reconnects at once; ${SECONDS} (0 = stay offline after a failure)`).register(KEYS, { ...RESTART, ...TIMER }),
   readtimeout: seconds().default(0).describe(`close an upstream that sends nothing for this many seconds; ${SECONDS} (0 = never)`).register(KEYS, { ...RESTART, ...TIMER }),
@@ -219,6 +232,7 @@ export type Config = z.output<typeof ConfigSchema>;
 export type ResourceConfig = z.output<typeof ResourceSchema>;
 export type NotificationConfig = z.output<typeof NotificationSchema>;
 export type AuthenticationConfig = z.output<typeof AuthenticationSchema>;
+export type TlsConfig = z.output<typeof TlsSchema>;
 
 /** A stream's upstream URLs in configured order: `remote` first, then `remotes` (as the original merges them). */
 export function resourceUpstreams(r: Pick<ResourceConfig, 'remote' | 'remotes'>): string[] {

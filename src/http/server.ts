@@ -1,4 +1,6 @@
 import http from 'node:http';
+import https from 'node:https';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { openFileLimit } from '../fdlimit.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -7,6 +9,7 @@ import { EVT, type Logger } from '../log/logger.js';
 import { FaultEpisode } from '../log/faults.js';
 import { redactQuery } from '../log/redact.js';
 import { ServeMux } from './servemux.js';
+import { defaultNotFound, writeBadRequest, writeRedirect } from './answers.js';
 
 /** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -41,6 +44,7 @@ export type Handler = (req: http.IncomingMessage, res: FrontResponse) => void;
 
 /** An http.Server whose responses are FrontResponses. */
 export type FrontServer = http.Server<typeof http.IncomingMessage, typeof FrontResponse>;
+type TlsFrontServer = https.Server<typeof http.IncomingMessage, typeof FrontResponse>;
 
 /**
  * Limits of the HTTP front. The defaults suit a streaming server: requests are small GETs
@@ -59,6 +63,8 @@ export interface HttpFrontLimits {
    * them is closed. Stream viewers and requests being answered do not count.
    */
   maxIdleSockets: number;
+  /** HTTPS: a TLS handshake must be done within this (Node's default, 120 s, lets slow handshakes hold sockets). */
+  handshakeTimeoutMs: number;
 }
 
 const DEFAULT_LIMITS: HttpFrontLimits = {
@@ -66,6 +72,7 @@ const DEFAULT_LIMITS: HttpFrontLimits = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxIdleSockets: 4096,
+  handshakeTimeoutMs: 10_000,
 };
 
 export interface HttpFrontOptions extends Partial<HttpFrontLimits> {
@@ -93,6 +100,10 @@ const EPISODE_QUIET_MS = 10_000;
  */
 export class HttpFront {
   readonly server: FrontServer;
+  /** The HTTPS server, once serveTls() made it: the same routes, connection tracking and limits. */
+  tlsServer: TlsFrontServer | undefined;
+  /** TCP connections of the HTTPS listener whose handshake is not done (tracked from 'secureConnection' on). */
+  private readonly handshaking = new Set<Socket>();
   readonly limits: HttpFrontLimits;
   private mux = new ServeMux<Handler>();
   /** Every open socket, with the number of responses dispatched on it and not yet closed. */
@@ -108,6 +119,8 @@ export class HttpFront {
   private readonly capEpisode: FaultEpisode;
   private listening = false;
   private fdLimit: number | undefined;
+  /** The cap on connections below the open-file limit, per listener (0: none). */
+  private connectionCap = 0;
   private closing: Promise<void> | undefined;
 
   constructor(notFound: Handler = defaultNotFound, o: HttpFrontOptions = {}) {
@@ -119,8 +132,14 @@ export class HttpFront {
     this.badRequest = wrap(writeBadRequest);
     this.fdEpisode = new FaultEpisode(EPISODE_QUIET_MS, (n, first) => this.logFdEpisode(n, first));
     this.capEpisode = new FaultEpisode(EPISODE_QUIET_MS, (n, first) => this.logCapEpisode(n, first));
+    this.server = http.createServer(this.serverOptions(), (req, res) => this.dispatch(req, res));
+    this.server.on('connection', (s: Socket) => this.onConnection(s));
+    this.watch(this.server);
+  }
+
+  private serverOptions(): http.ServerOptions<typeof http.IncomingMessage, typeof FrontResponse> {
     const l = this.limits;
-    this.server = http.createServer({
+    return {
       ServerResponse: FrontResponse,
       noDelay: true,
       keepAlive: true,
@@ -128,16 +147,19 @@ export class HttpFront {
       requestTimeout: l.requestTimeoutMs,
       keepAliveTimeout: l.keepAliveTimeoutMs,
       connectionsCheckingInterval: DEADLINE_CHECK_MS,
-    }, (req, res) => this.dispatch(req, res));
-    this.server.on('connection', (s: Socket) => this.onConnection(s));
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    };
+  }
+
+  /** The events both listeners share: refused requests, accept failures, connections dropped at the cap. */
+  private watch(server: FrontServer | TlsFrontServer): void {
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     // After listen, an 'error' is an accept failure (EMFILE/ENFILE when out of file
     // descriptors): without a listener Node would throw it and end the process.
-    this.server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err));
+    server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err));
     // libuv hides EMFILE on accept (it accepts and closes the connection itself), so the
     // front stops short of the limit: connections beyond maxConnections are dropped by
     // Node with this event, and the process keeps descriptors for its upstreams.
-    this.server.on('drop', () => this.fdEpisode.note('EMFILE'));
+    server.on('drop', () => this.fdEpisode.note('EMFILE'));
   }
 
   /** Serve `pattern` (a Go ServeMux pattern: "/exact", "/subtree/", "host/path"). */
@@ -156,7 +178,37 @@ export class HttpFront {
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
-    return this.listenOn({ host, port });
+    return this.listenOn(this.server, { host, port });
+  }
+
+  /**
+   * Serve the same routes over HTTPS too (once), on connections it accepts (listenTls) or
+   * is given (a worker's). A connection counts from its finished handshake on; one that
+   * has not finished it within handshakeTimeoutMs is closed.
+   */
+  serveTls(secure: SecureContextOptions): TlsFrontServer {
+    if (this.tlsServer) throw new Error('serveTls() called twice');
+    const server: TlsFrontServer = https.createServer({ ...this.serverOptions(), ...secure, handshakeTimeout: this.limits.handshakeTimeoutMs }, (req, res) => this.dispatch(req, res));
+    this.tlsServer = server;
+    server.on('connection', (s: Socket) => {
+      this.handshaking.add(s);
+      s.once('close', () => this.handshaking.delete(s));
+    });
+    server.on('secureConnection', (s: TLSSocket) => this.onConnection(s));
+    // A failed or timed-out handshake: the connection is closed, nothing else to do.
+    server.on('tlsClientError', (_err: Error, s: TLSSocket) => s.destroy());
+    this.watch(server);
+    return server;
+  }
+
+  /** Accept HTTPS connections on an address of their own. */
+  listenTls(host: string | undefined, port: number, secure: SecureContextOptions): Promise<AddressInfo> {
+    return this.listenOn(this.serveTls(secure), { host, port });
+  }
+
+  /** New HTTPS connections use `secure` from now on; those open keep theirs. */
+  setSecureContext(secure: SecureContextOptions): void {
+    this.tlsServer?.setSecureContext(secure);
   }
 
   /** Connections open now, and how many of them have no request in progress. */
@@ -164,18 +216,19 @@ export class HttpFront {
     return { open: this.active.size, idle: this.idle.size };
   }
 
-  private listenOn(opts: { host?: string; port?: number }): Promise<AddressInfo> {
+  private listenOn(server: FrontServer | TlsFrontServer, opts: { host?: string; port?: number }): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onErr = (e: Error) => reject(e);
-      this.server.once('error', onErr);
+      server.once('error', onErr);
       // Node's default accept backlog (511) overflows when a thousand viewers connect at
       // once: the kernel drops their SYNs and clients retry only after 1 s, 3 s, ...
       // The kernel caps this at net.core.somaxconn.
-      this.server.listen({ ...opts, backlog: LISTEN_BACKLOG }, () => {
-        this.server.off('error', onErr);
+      server.listen({ ...opts, backlog: LISTEN_BACKLOG }, () => {
+        server.off('error', onErr);
         this.listening = true;
         this.capConnectionsToFdLimit();
-        resolve(this.server.address() as AddressInfo);
+        if (this.connectionCap && !server.maxConnections) server.maxConnections = this.connectionCap;
+        resolve(server.address() as AddressInfo);
       });
     });
   }
@@ -185,8 +238,14 @@ export class HttpFront {
     this.closing ??= new Promise<void>((resolve) => {
       this.fdEpisode.close();
       this.capEpisode.close();
-      this.server.close(() => resolve());
+      const tls = this.tlsServer;
+      let open = tls ? 2 : 1;
+      const closed = () => { if (--open === 0) resolve(); };
+      this.server.close(closed);
       this.server.closeIdleConnections();
+      tls?.close(closed);
+      tls?.closeIdleConnections();
+      for (const s of this.handshaking) s.destroy();
       const t = setTimeout(() => { for (const s of this.active.keys()) s.destroy(); }, graceMs);
       t.unref();
     });
@@ -199,7 +258,7 @@ export class HttpFront {
    */
   private capConnectionsToFdLimit(): void {
     const limit = openFileLimit()?.soft;
-    if (limit === undefined || !Number.isFinite(limit) || this.server.maxConnections) return;
+    if (limit === undefined || !Number.isFinite(limit) || this.connectionCap || this.server.maxConnections) return;
     let inUse: number;
     try {
       inUse = readdirSync('/proc/self/fd').length;
@@ -207,7 +266,9 @@ export class HttpFront {
       return;
     }
     this.fdLimit = limit;
-    this.server.maxConnections = Math.max(1, limit - inUse - FD_RESERVE - Math.ceil(limit * 0.05));
+    // Each listener gets the whole cap: with HTTPS beside HTTP, their sum may pass the
+    // limit, and the reserve, then the fd-exhaustion episode, is what remains.
+    this.connectionCap = Math.max(1, limit - inUse - FD_RESERVE - Math.ceil(limit * 0.05));
   }
 
   private onConnection(s: Socket): void {
@@ -332,29 +393,6 @@ export class HttpFront {
       res.destroy();
     }
   }
-}
-
-export function defaultNotFound(_req: http.IncomingMessage, res: http.ServerResponse): void {
-  // Go's ServeMux answer, for compatibility with monitoring that matched on it.
-  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' }).end('404 page not found\n');
-}
-
-/** Go's http.Redirect with 301: Location, and a short HTML body for GET. */
-function writeRedirect(req: http.IncomingMessage, res: http.ServerResponse, location: string): void {
-  const headers: http.OutgoingHttpHeaders = { Location: location };
-  if (req.method === 'GET' || req.method === 'HEAD') headers['Content-Type'] = 'text/html; charset=utf-8';
-  const body = req.method === 'GET' ? `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` : '';
-  headers['Content-Length'] = Buffer.byteLength(body);
-  res.writeHead(301, headers).end(body);
-}
-
-function writeBadRequest(_req: http.IncomingMessage, res: http.ServerResponse): void {
-  const body = '400 Bad Request';
-  res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', 'Content-Length': body.length }).end(body);
-}
-
-function htmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -41,6 +41,7 @@ export const EVT = {
   warning: 'warning',
   logReopen: 'log_reopen',
   reload: 'reload',
+  tlsReload: 'tls_reload',
   fdExhausted: 'fd_exhausted',
   httpSocketCap: 'http_socket_cap',
   httpError: 'http_error',

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Config, ResourceConfig } from '../config/schema.js';
+import type { TlsWire } from '../cluster/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { Handler } from '../http/server.js';
@@ -12,8 +14,9 @@ import { PrimaryApiServer, type InternalRoute } from '../cluster/primary-api.js'
 import type { MirrorOutput } from '../cluster/mirror.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { apiHandler, needsUpstreams } from './apis.js';
-import { addressGuard, assertReloadable, staticHandler, type Runner } from './shared.js';
+import { addressGuard, assertReloadable, loadTlsPair, logTlsListen, logTlsReload, staticHandler, type Runner } from './shared.js';
 import type { AddressGuard } from '../auth/guard.js';
+import type { TlsPair } from '../http/tls.js';
 
 // Multi-process mode: each stream has a slot, its number on the data pipe and in the
 // workers' reports. Slots never change for a stream that runs on; a reload gives
@@ -43,7 +46,11 @@ export class PrimaryApp implements PrimaryHost {
   readonly authGuard: AddressGuard;
   private readonly statics: StaticResource[] = [];
 
-  constructor(readonly cfg: Config, readonly log: Logger, link: PrimaryLink, slots: readonly number[], carried?: Carried) {
+  /**
+   * `tls`: the pair read for this configuration, with the run's ticket keys, which the
+   * workers get with it.
+   */
+  constructor(readonly cfg: Config, readonly log: Logger, link: PrimaryLink, slots: readonly number[], readonly tls: TlsWire | undefined, carried?: Carried) {
     this.generation = carried ? carried.generation + 1 : 0;
     this.authGuard = addressGuard(cfg, log);
     this.upstream = new UpstreamSide(cfg, log, {
@@ -70,9 +77,9 @@ export class PrimaryApp implements PrimaryHost {
   get streams(): ReadonlyMap<string, Stream<MirrorOutput>> { return this.upstream.streams; }
 
   /** The next configuration, taking over kept streams and the internal server; this one is retired. */
-  reload(next: Config, link: PrimaryLink, slots: readonly number[], plan: ReloadPlan): PrimaryApp {
+  reload(next: Config, link: PrimaryLink, slots: readonly number[], plan: ReloadPlan, tls: TlsWire | undefined): PrimaryApp {
     const upstream = this.upstream.carry(plan);
-    const app = new PrimaryApp(next, this.log, link, slots, { upstream, internal: this.internal, generation: this.generation });
+    const app = new PrimaryApp(next, this.log, link, slots, tls, { upstream, internal: this.internal, generation: this.generation });
     this.upstream.retire(upstream.streams);
     for (const s of this.statics) s.close();
     app.upstream.start();
@@ -100,10 +107,15 @@ export class PrimaryRoot implements Runner {
   private app: PrimaryApp;
   private readonly cluster: Primary;
   private closed: Promise<void> | undefined;
+  /** Session-ticket keys of the run, the same in every worker (a session resumes on any of them). */
+  private readonly ticketKeys = randomBytes(48).toString('base64');
+  /** The HTTPS pair the workers run (the primary reads the files; they never do). */
+  private pair: TlsPair | undefined;
 
   constructor(cfg: Config, private readonly log: Logger, readonly workerCount: number) {
     this.cluster = new Primary(cfg, log, workerCount, () => this.app);
-    this.app = new PrimaryApp(cfg, log, this.cluster.link, this.cluster.streamSlots);
+    this.pair = cfg.tls && loadTlsPair(cfg.tls, log);
+    this.app = new PrimaryApp(cfg, log, this.cluster.link, this.cluster.streamSlots, this.wire(cfg, this.pair));
   }
 
   /** The running configuration. */
@@ -115,10 +127,11 @@ export class PrimaryRoot implements Runner {
    */
   async start(): Promise<AddressInfo> {
     await this.app.internal.listen(this.cluster.apiSocket);
-    const addr = await this.cluster.start();
+    const { plain, tls } = await this.cluster.start();
     this.app.upstream.start();
-    this.log.info({ evt: EVT.listen, address: addr.address, port: addr.port, workers: this.workerCount }, 'listening');
-    return addr;
+    if (plain) this.log.info({ evt: EVT.listen, address: plain.address, port: plain.port, workers: this.workerCount }, 'listening');
+    if (tls && this.pair) logTlsListen(this.log, tls, this.pair, { workers: this.workerCount });
+    return (plain ?? tls)!;
   }
 
   /**
@@ -128,9 +141,14 @@ export class PrimaryRoot implements Runner {
   reload(next: Config): { runner: PrimaryRoot; plan: ReloadPlan } {
     const plan = planReload(this.app.cfg, next);
     assertReloadable(plan);
+    // Re-read on every reload (certbot renewed them): a broken pair refuses the whole reload.
+    const pair = next.tls && loadTlsPair(next.tls, this.log);
     const { slots, commit } = this.cluster.reloadSlots(plan, next);
-    this.app = this.app.reload(next, this.cluster.link, slots, plan);
+    this.app = this.app.reload(next, this.cluster.link, slots, plan, this.wire(next, pair));
+    this.pair = pair;
+    // The workers get the new configuration, and with it the new pair.
     commit();
+    if (pair) logTlsReload(this.log, pair);
     return { runner: this, plan };
   }
 
@@ -141,6 +159,11 @@ export class PrimaryRoot implements Runner {
   close(): Promise<void> {
     this.closed ??= this.cluster.close(() => this.app.close());
     return this.closed;
+  }
+
+  private wire(cfg: Config, pair: TlsPair | undefined): TlsWire | undefined {
+    if (!cfg.tls || !pair) return undefined;
+    return { cert: pair.cert.toString('utf8'), key: pair.key.toString('utf8'), minVersion: cfg.tls.minversion, ticketKeys: this.ticketKeys };
   }
 
   /** SIGHUP: the workers reopen their logs. */

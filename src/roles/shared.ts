@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Config, ResourceConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
+import type { Config, ResourceConfig, TlsConfig } from '../config/schema.js';
+import { EVT, type Logger } from '../log/logger.js';
+import { expiryWarning, readTlsPair, type TlsPair } from '../http/tls.js';
 import { createAuthorizer } from '../auth/auth.js';
 import { AddressGuard, type AuthGuard } from '../auth/guard.js';
-import { EVT } from '../log/logger.js';
-import { HttpFront, defaultNotFound, type Handler } from '../http/server.js';
+import { HttpFront, type Handler } from '../http/server.js';
+import { defaultNotFound } from '../http/answers.js';
 import { StreamEndpoint, type AdmittedClient } from '../http/stream.js';
 import { StaticResource } from '../http/static.js';
 import { requireAuth, withAccessLog } from '../http/access.js';
@@ -102,4 +103,25 @@ export function staticHandler(r: ResourceConfig, cfg: Config, rlog: Logger, stat
   const st = new StaticResource({ remote: r.remote ?? '', cacheS: r.cache, timeoutMs: staticTimeoutMs(cfg), log: rlog });
   statics.push(st);
   return (req, res) => st.handle(req, res);
+}
+
+/**
+ * The HTTPS pair of `tls`, read and judged (throws TLS_PAIR_INVALID); an expiry within
+ * 14 days is warned about in the log. At start, and on every reload (certbot renewed it).
+ */
+export function loadTlsPair(tls: TlsConfig, log: Logger): TlsPair {
+  const pair = readTlsPair(tls);
+  const warning = expiryWarning(pair, tls);
+  if (warning) log.warn({ evt: EVT.warning, cert: tls.cert, notAfter: pair.notAfter.toISOString() }, warning);
+  return pair;
+}
+
+/** The `listen` line of the HTTPS address, with the certificate it serves. */
+export function logTlsListen(log: Logger, addr: AddressInfo, pair: TlsPair, extra: Record<string, unknown> = {}): void {
+  log.info({ evt: EVT.listen, address: addr.address, port: addr.port, tls: true, subject: pair.subject, notAfter: pair.notAfter.toISOString(), ...extra }, 'listening (HTTPS)');
+}
+
+/** The line of a reload that re-read the pair. */
+export function logTlsReload(log: Logger, pair: TlsPair): void {
+  log.info({ evt: EVT.tlsReload, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'TLS certificate and key re-read: new HTTPS connections use them');
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { EVT } from '../log/logger.js';
 import type { HttpFront, Handler } from '../http/server.js';
 import type { StaticResource } from '../http/static.js';
+import { secureOptions } from '../http/tls.js';
 import { StatusCounts } from '../metrics/stats.js';
 import { Stream } from '../stream/stream.js';
 import { createHub } from '../stream/create-hub.js';
@@ -12,7 +13,7 @@ import type { StreamHub } from '../hub/hub.js';
 import { planReload, type ReloadPlan } from '../reload.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { apiHandler } from './apis.js';
-import { assertReloadable, createFront, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
+import { assertReloadable, createFront, loadTlsPair, logTlsListen, logTlsReload, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
 
 /** What a SingleApp built by reload() takes over from the one it replaces. */
 interface Carried {
@@ -48,13 +49,28 @@ export class SingleApp implements Runner {
     this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog)));
   }
 
-  /** Start upstreams, statistics and heartbeat, and listen. */
+  /**
+   * Start upstreams, statistics and heartbeat, and listen: plain HTTP on `listen` (unless
+   * `tls.only`), HTTPS on `tls.listen`. Returns the plain address, else the HTTPS one.
+   */
   async start(): Promise<AddressInfo> {
-    const { host, port } = parseListen(this.cfg.listen);
-    const addr = await this.front.listen(host, port);
+    const tls = this.cfg.tls;
+    // The pair first: a broken one fails the start before anything listens.
+    const pair = tls && loadTlsPair(tls, this.log);
+    let addr: AddressInfo | undefined;
+    if (!tls?.only) {
+      const { host, port } = parseListen(this.cfg.listen);
+      addr = await this.front.listen(host, port);
+      this.log.info({ evt: EVT.listen, address: addr.address, port: addr.port }, 'listening');
+    }
+    if (tls && pair) {
+      const { host, port } = parseListen(tls.listen);
+      const tlsAddr = await this.front.listenTls(host, port, secureOptions(pair, tls.minversion));
+      logTlsListen(this.log, tlsAddr, pair);
+      addr ??= tlsAddr;
+    }
     this.upstream.start();
-    this.log.info({ evt: EVT.listen, address: addr.address, port: addr.port }, 'listening');
-    return addr;
+    return addr!;
   }
 
   /** SIGTERM with a drain time: see UpstreamSide.drain. */
@@ -72,11 +88,18 @@ export class SingleApp implements Runner {
   reload(next: Config): { runner: SingleApp; plan: ReloadPlan } {
     const plan = planReload(this.cfg, next);
     assertReloadable(plan);
+    // Re-read on every reload (certbot renewed them): a broken pair refuses the whole
+    // reload, so the running pair and configuration stay together.
+    const pair = next.tls && loadTlsPair(next.tls, this.log);
     const upstream = this.upstream.carry(plan);
     const app = new SingleApp(next, this.log, { front: this.front, upstream, generation: this.generation });
     this.upstream.retire(upstream.streams);
     for (const s of this.statics) s.close();
     app.upstream.start();
+    if (next.tls && pair) {
+      this.front.setSecureContext(secureOptions(pair, next.tls.minversion));
+      logTlsReload(this.log, pair);
+    }
     return { runner: app, plan };
   }
 

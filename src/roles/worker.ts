@@ -6,7 +6,8 @@ import type { HttpFront, Handler } from '../http/server.js';
 import { DEFAULT_TIMEOUT_MS as STATIC_TIMEOUT_MS } from '../http/static.js';
 import { StatusCounts, type ResponseCounter } from '../metrics/stats.js';
 import { createHub } from '../stream/create-hub.js';
-import type { WorkerStreamCounters } from '../cluster/protocol.js';
+import type { TlsWire, WorkerStreamCounters } from '../cluster/protocol.js';
+import type { SecureContextOptions } from 'node:tls';
 import { RemoteAdmission, RemoteStream } from '../cluster/remote.js';
 import { internalAgent, primaryProxy, type ForwardKind, type ForwardQuery } from '../cluster/primary-proxy.js';
 import { runWorker, type WorkerConfig, type WorkerHost, type WorkerLink } from '../cluster/worker.js';
@@ -50,6 +51,10 @@ export class WorkerApp implements WorkerHost {
     const cfg = this.cfg = m.cfg;
     this.generation = m.generation;
     this.front = carried?.front ?? createFront(log);
+    // HTTPS: the handshake is done here, on the raw connections the primary hands over,
+    // with the pair and ticket keys it sent (a reload's pair serves new connections).
+    if (m.tls && !carried) this.front.serveTls(secureContext(m.tls));
+    else if (m.tls) this.front.setSecureContext(secureContext(m.tls));
     this.gate = new RemoteAdmission(link.rpc);
     cfg.resources.filter((r) => r.type === 'stream').forEach((r, i) => {
       const slot = m.slots[i] ?? i;
@@ -121,4 +126,8 @@ export class WorkerApp implements WorkerHost {
   private forward(resourceIndex: number, kind: ForwardKind, timeoutMs?: number, query?: ForwardQuery): Handler {
     return primaryProxy({ socketPath: this.link.apiSocket, secret: this.link.apiSecret, generation: this.generation, resourceIndex, kind, timeoutMs, agent: this.internalAgent, query });
   }
+}
+
+function secureContext(w: TlsWire): SecureContextOptions {
+  return { cert: w.cert, key: w.key, minVersion: w.minVersion, ticketKeys: Buffer.from(w.ticketKeys, 'base64') };
 }

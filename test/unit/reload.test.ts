@@ -34,7 +34,7 @@ test('a global key of the data path restarts every stream; listen and workers ca
 // What each key's change does is the schema's KeyMeta.reload: planReload follows it for every key.
 const STREAM = stream('/a', 'http://127.0.0.1:1/a');
 const CHANGED: Record<keyof Config, unknown> = {
-  $schema: './restreamer.schema.json', listen: '127.0.0.1:8001', timeout: 5, reconnect: 3, readtimeout: 4, inputbuffer: 2000, outputbuffer: 800,
+  $schema: './restreamer.schema.json', listen: '127.0.0.1:8001', tls: { listen: ':8443', cert: 'c.pem', key: 'k.pem' }, timeout: 5, reconnect: 3, readtimeout: 4, inputbuffer: 2000, outputbuffer: 800,
   maxconnections: 5, fullconnections: 3, nostats: true, logformat: 'json', profile: true, heartbeatinterval: 30, log: '/tmp/x.log', batchms: 5,
   batchmaxms: 50, grace: 1, workers: 2, drain: 5, slowtimeout: 5, trustedproxies: ['10.0.0.0/8'], userlist: { u: { password: 'p' } },
   resources: [STREAM, { type: 'api', api: 'health', serve: '/health' }], notifications: [{ event: 'limit_hit', url: 'http://127.0.0.1:1/hit' }],
@@ -78,4 +78,17 @@ test('docs/configuration.md lists the top-level keys that restart every stream',
   assert.ok(row, 'the reload table has a row for keys that restart every stream');
   const listed = [...row.split('|')[1]!.matchAll(/`(\w+)`/g)].map((m) => m[1]);
   assert.deepEqual(listed, keysWhere(ConfigSchema, (m) => m.reload === 'restart'));
+});
+
+test('tls: its files and minversion apply on reload; turning it on or off, its listen address or "only" are refused', async () => {
+  const tls = { listen: ':8443', cert: 'c.pem', key: 'k.pem' };
+  const a = await cfg({ tls, resources: [STREAM] });
+  const refusedBy = async (next: Record<string, unknown> | undefined) => planReload(a, await cfg({ tls: next, resources: [STREAM] })).refused.map((r) => r.key);
+  assert.deepEqual(await refusedBy({ ...tls, cert: 'new.pem', key: 'new-key.pem', minversion: 'TLSv1.3' }), []);
+  assert.deepEqual(await refusedBy({ ...tls, listen: ':https' }), ['tls.listen']);
+  // Two spellings of one address are the same socket.
+  assert.deepEqual(await refusedBy({ ...tls, listen: '0.0.0.0:8443' }), ['tls.listen']);
+  assert.deepEqual(await refusedBy({ ...tls, listen: ':8443', only: true }), ['tls.only']);
+  assert.deepEqual(await refusedBy(undefined), ['tls']);
+  assert.deepEqual(planReload(a, await cfg({ tls: { ...tls, cert: 'other.pem' }, resources: [STREAM] })).keep, ['/a']);
 });

@@ -8,7 +8,7 @@ import { Handoff, ACK_MS, type HandoffTarget } from '../../../src/cluster/handof
 import { until } from '../../helpers/wait.js';
 
 interface Fake extends HandoffTarget {
-  got: { id: number; socket: net.Socket }[];
+  got: { id: number; socket: net.Socket; tls: boolean }[];
   ok: boolean;
   alive: boolean;
   failNext: number;
@@ -19,9 +19,9 @@ function fake(id: number): Fake {
     id, pending: 0, got: [], ok: true, alive: true, failNext: 0,
     routable: () => t.ok,
     fresh: () => t.alive,
-    send: (cid, socket, done) => {
+    send: (cid, socket, done, tls) => {
       if (t.failNext > 0) { t.failNext--; process.nextTick(done, new Error('EPIPE')); return; }
-      t.got.push({ id: cid, socket });
+      t.got.push({ id: cid, socket, tls });
       process.nextTick(done, null);
     },
   };
@@ -161,4 +161,22 @@ test('sweep: a connection a live worker has not acknowledged in time is closed; 
   h.targetGone(b);
   assert.equal(a.got.length, 2, "b's connection went to a when b exited");
   for (const c of cs) c.sock.destroy();
+});
+
+test('the HTTPS listener\'s connections go out marked tls, with the same ids, acknowledgements and hand-on as plain ones', async () => {
+  const a = fake(1); const b = fake(2);
+  const { h, port } = await setup([a, b]);
+  const tlsPort = (await h.listen('127.0.0.1', 0, true)).port;
+  const cs = [client(port), client(tlsPort)];
+  await until(() => a.got.length + b.got.length === 2, 5000, 'two hand-offs');
+  const got = [...a.got, ...b.got].sort((x, y) => x.id - y.id);
+  assert.deepEqual(got.map((g) => g.tls), [false, true]);
+  // Refused by its worker: handed on (under a new id), still marked tls.
+  const tlsOne = got[1]!;
+  h.acked(tlsOne.id, false);
+  await until(() => [...a.got, ...b.got].some((g) => g.tls && g.id !== tlsOne.id), 5000, 'handed on');
+  const again = [...a.got, ...b.got].find((g) => g.tls && g.id !== tlsOne.id)!;
+  assert.equal(again.socket, tlsOne.socket, 'the same connection');
+  h.close();
+  await Promise.all(cs.map((c) => c.closed));
 });

@@ -73,7 +73,7 @@ test('start: the workers get the configuration with its slots; connections are s
   const before = new Set(Object.keys(cluster.workers ?? {}).map(Number));
   const cfg = ConfigSchema.parse({ listen: '127.0.0.1:0', workers: 2, resources: streams({ '/a': 'http://x/a', '/b': 'http://x/b' }) });
   const { primary, close, closedHost, setRunning } = setup(2, cfg);
-  const addr = await primary.start();
+  const addr = (await primary.start()).plain!;
   const ws = live(before);
   assert.equal(ws.length, 2);
   for (const w of ws) assert.deepEqual(got(w, 'config')[0]?.slots, [0, 1]);
@@ -106,7 +106,7 @@ test('connection faults: a connection no worker takes is closed; the first is lo
   const before = new Set(Object.keys(cluster.workers ?? {}).map(Number));
   const cfg = ConfigSchema.parse({ listen: '127.0.0.1:0', workers: 2, resources: streams({ '/a': 'http://x/a' }) });
   const { primary, clock, lines, close } = setup(1, cfg);
-  const addr = await primary.start();
+  const addr = (await primary.start()).plain!;
   const startedAt = clock.now();
   const [w] = live(before) as [Worker];
   w.send({ t: 'test-noack' });

@@ -52,3 +52,22 @@ describe('checkConfig', () => {
     assert.match(ws[1]!.message, /cannot use preamble file "\/": not a regular file; the stream is served without a preamble/);
   });
 });
+
+describe('tls', () => {
+  const tls = { listen: ':8443', cert: 'certs/fullchain.pem', key: '/etc/ssl/key.pem' };
+  it('cert and key become absolute paths, relative ones against the config file\'s folder', async () => {
+    const c = await parseConfig(JSON.stringify({ tls }), '/etc/restreamer');
+    assert.deepEqual(c.tls, { ...tls, cert: '/etc/restreamer/certs/fullchain.pem', minversion: 'TLSv1.2', only: false });
+  });
+  it('tls.listen on the port of listen is refused, unless only HTTPS is served', async () => {
+    await assert.rejects(parseConfig(JSON.stringify({ listen: ':8443', tls }), '/'), /tls\.listen: ":8443" takes the port of "listen" \(":8443"\)/);
+    await assert.rejects(parseConfig(JSON.stringify({ listen: '127.0.0.1:8443', tls }), '/'), /takes the port of "listen"/);
+    assert.equal((await parseConfig(JSON.stringify({ listen: ':8443', tls: { ...tls, only: true } }), '/')).tls?.only, true);
+    assert.equal((await parseConfig(JSON.stringify({ listen: '127.0.0.1:8443', tls: { ...tls, listen: '127.0.0.2:8443' } }), '/')).tls?.listen, '127.0.0.2:8443');
+  });
+  it('a listen address it cannot read, a missing file name, an unknown minversion are refused', async () => {
+    await assert.rejects(parseConfig(JSON.stringify({ tls: { ...tls, listen: '8443' } }), '/'), /tls\.listen: invalid listen address "8443"/);
+    await assert.rejects(parseConfig(JSON.stringify({ tls: { listen: ':8443', cert: 'c.pem' } }), '/'), /tls\.key: missing/);
+    await assert.rejects(parseConfig(JSON.stringify({ tls: { ...tls, minversion: 'TLSv1.1' } }), '/'), /tls\.minversion: unknown value "TLSv1.1"/);
+  });
+});

@@ -67,7 +67,7 @@ describe('what each key means (KeyMeta)', () => {
   });
 
   it('keysWhere keeps the schema order', () => {
-    assert.deepEqual(keysWhere(ConfigSchema, (m) => m.reload === 'refuse'), ['listen', 'workers']);
+    assert.deepEqual(keysWhere(ConfigSchema, (m) => m.reload === 'refuse'), ['listen', 'tls', 'workers']);
     assert.deepEqual(keysWhere(ConfigSchema, (m) => m.reload === 'startup'), ['logformat', 'log']);
     assert.deepEqual(keysWhere(ConfigSchema, (m) => m.unit === 'connections'), ['maxconnections', 'fullconnections']);
   });

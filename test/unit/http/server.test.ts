@@ -6,10 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import https from 'node:https';
+import { TLSSocket } from 'node:tls';
 import { HttpFront, type FrontResponse, type Handler } from '../../../src/http/server.js';
 import { RestreamerError } from '../../../src/errors.js';
 import { capturedLogger, request, type LogLine } from '../../helpers/inproc.js';
 import { until } from '../../helpers/wait.js';
+import { TestCa } from '../../helpers/tls.js';
+import { readTlsPair, secureOptions } from '../../../src/http/tls.js';
 
 interface Front { front: HttpFront; base: string; port: number; lines: LogLine[] }
 
@@ -212,5 +216,46 @@ test('listen rejects with the error when the address is taken', async () => {
   } finally {
     await a.close(0);
     await b.close(0);
+  }
+});
+
+test('HTTPS beside HTTP: the same routes; setSecureContext serves new connections the new pair; a handshake not done in time is dropped; close() ends both', async () => {
+  const ca = new TestCa();
+  const { log } = capturedLogger();
+  const front = new HttpFront(undefined, { log, handshakeTimeoutMs: 300 });
+  try {
+    front.route('/x', ok);
+    const { port } = await front.listen('127.0.0.1', 0);
+    const first = ca.issue('first');
+    const tls = await front.listenTls('127.0.0.1', 0, secureOptions(readTlsPair(first), 'TLSv1.2'));
+    const viaTls = (path: string) => new Promise<{ status?: number; cn: unknown }>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: tls.port, path, ca: ca.pem, agent: false }, (res) => {
+        const cn = res.socket instanceof TLSSocket ? res.socket.getPeerCertificate().subject.CN : undefined;
+        res.resume().on('end', () => resolve({ status: res.statusCode, cn }));
+      }).on('error', reject);
+    });
+    assert.deepEqual(await viaTls('/x'), { status: 200, cn: 'first' });
+    assert.equal((await viaTls('/nope')).status, 404);
+    assert.equal((await get(port, '/x')).status, 200, 'plain HTTP still served');
+    front.setSecureContext(secureOptions(readTlsPair(ca.issue('second')), 'TLSv1.2'));
+    assert.deepEqual(await viaTls('/x'), { status: 200, cn: 'second' });
+    // A TCP connection that never starts its handshake is closed after handshakeTimeoutMs.
+    const started = Date.now();
+    const silent = net.connect(tls.port, '127.0.0.1');
+    silent.on('error', () => { /* reset by the server: what is tested */ });
+    await new Promise((r) => silent.once('close', r));
+    const took = Date.now() - started;
+    assert.ok(took >= 250 && took < 5000, `dropped after ${took} ms`);
+    // One that is still in its handshake does not hold close() up.
+    const stuck = net.connect(tls.port, '127.0.0.1');
+    stuck.on('error', () => { /* closed by close() */ });
+    await new Promise((r) => stuck.once('connect', r));
+    const closing = Date.now();
+    await front.close(0);
+    assert.ok(Date.now() - closing < 250, 'close() did not wait for the handshake timeout');
+    await assert.rejects(viaTls('/x'));
+  } finally {
+    await front.close(0);
+    ca.close();
   }
 });

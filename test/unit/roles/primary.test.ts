@@ -56,7 +56,7 @@ test('PrimaryApp: every forwarded resource answers on the internal socket by ind
   let refreshes = 0;
   const link: PrimaryLink = { mirror: (slot) => new MirrorOutput(pipes, slot), counters, refresh: () => { refreshes++; return Promise.resolve(); }, apiSecret: 'sec' };
   const { log, lines } = capturedLogger();
-  let app = new PrimaryApp(cfg, log, link, [0]);
+  let app = new PrimaryApp(cfg, log, link, [0], undefined);
   const sock = join(dir, 'api.sock');
   await app.internal.listen(sock);
   app.upstream.start();
@@ -91,7 +91,7 @@ test('PrimaryApp: every forwarded resource answers on the internal socket by ind
   // A reload: the same internal server, the next generation; the previous one is told to retry.
   const next = await configOf({ resources: [stream, { type: 'api', api: 'health', serve: '/health' }] });
   const old = app;
-  app = old.reload(next, link, [0], planReload(cfg, next));
+  app = old.reload(next, link, [0], planReload(cfg, next), undefined);
   assert.equal(app.internal, old.internal);
   assert.equal(app.generation, 1);
   assert.equal(app.streams.get('/live.ts'), old.streams.get('/live.ts'), 'the stream runs on');
