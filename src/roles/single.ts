@@ -12,6 +12,7 @@ import type { StreamHub } from '../hub/hub.js';
 import { planReload, type ReloadPlan } from '../reload.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { apiHandler } from './apis.js';
+import { hlsHandler } from '../http/hls.js';
 import { assertReloadable, createFront, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
 
 /** What a SingleApp built by reload() takes over from the one it replaces. */
@@ -45,7 +46,7 @@ export class SingleApp implements Runner {
       clientDetails: true,
       forwardedStatus: false,
     }, carried?.upstream);
-    this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog)));
+    this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog), (r) => this.hlsFor(r)));
   }
 
   /** Start upstreams, statistics and heartbeat, and listen. */
@@ -92,6 +93,14 @@ export class SingleApp implements Runner {
       await closing;
     })();
     return this.closed;
+  }
+
+  /** The playlist and segments of a stream with `hls` (its hub segments it). */
+  private hlsFor(r: ResourceConfig): Handler | undefined {
+    const stream = this.upstream.streams.get(r.serve);
+    const source = stream?.hub.hls;
+    if (!stream || !source || r.hls === undefined) return undefined;
+    return hlsHandler({ path: r.hls, stream, source, cors: (r.authentication?.type ?? '') === '' });
   }
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {

@@ -1,0 +1,126 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Handler } from './server.js';
+
+// The HTTP side of live HLS (docs/hls.md): the playlist at the `hls` path, the segments
+// under it. Everything served is already rendered (hub/hls-window.ts): a request writes
+// one immutable buffer, or a slice of it for a Range. HLS requests take no connection
+// slot (maxconnections): a 404 in the middle of playback would break the player.
+
+/** A rendered playlist or segment. */
+interface Rendered { readonly etag: string }
+
+/** Where the playlist and segments come from (hub/hls-segmenter.ts HlsSegmenter). */
+export interface HlsSource {
+  /** #EXT-X-TARGETDURATION, seconds. */
+  readonly targetS: number;
+  playlist(): (Rendered & { readonly body: Buffer }) | undefined;
+  segment(name: string): (Rendered & { readonly data: Buffer }) | undefined;
+}
+
+/** What HLS needs of its stream (stream/contracts.ts StreamState). */
+export interface HlsStream {
+  readonly available: boolean;
+  readonly ondemand: boolean;
+  demand(): Promise<boolean>;
+  viewerJoined(): void;
+  viewerLeft(): void;
+}
+
+export interface HlsHandlerOptions {
+  /** The playlist's path (the resource's `hls`). */
+  path: string;
+  stream: HlsStream;
+  source: HlsSource;
+  /** Send Access-Control-Allow-Origin: * (browser players on other origins). */
+  cors: boolean;
+}
+
+/** Segments never change under their URL (the epoch is new at each segmenter start). */
+const SEGMENT_CACHE = 'public, max-age=86400, immutable';
+
+/** True when an If-None-Match header value names `etag`. */
+function matches(inm: string | undefined, etag: string): boolean {
+  if (inm === undefined) return false;
+  return inm.split(',').some((t) => { const v = t.trim().replace(/^W\//, ''); return v === etag || v === '*'; });
+}
+
+/** The one byte range asked for, [start, end] inclusive; null: the whole body; 'bad': unsatisfiable. */
+function byteRange(header: string | undefined, size: number): [number, number] | null | 'bad' {
+  if (header === undefined) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null; // several ranges or another unit: the whole body (RFC 9110 allows it)
+  let start: number, end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start >= size || start > end ? 'bad' : [start, end];
+}
+
+export function hlsHandler(o: HlsHandlerOptions): Handler {
+  const cors: OutgoingHttpHeaders = o.cors ? { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Content-Length, Content-Range' } : {};
+  const notFound = (res: ServerResponse) => { res.writeHead(404, { ...cors, 'Content-Length': '0', 'Cache-Control': 'no-cache' }).end(); };
+  // A path with a host name ("localhost/news.m3u8") is matched on its path part.
+  const playlist = o.path.startsWith('/') ? o.path : o.path.slice(o.path.indexOf('/'));
+  const prefix = `${playlist}/`;
+
+  const serve = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    if (path === playlist) {
+      // Each poll keeps an on-demand upstream: `linger` runs from the last one.
+      o.stream.viewerJoined();
+      o.stream.viewerLeft();
+      const pl = o.source.playlist();
+      if (!pl) return notFound(res);
+      const maxAge = Math.max(1, Math.floor(o.source.targetS / 2));
+      send(req, res, pl.body, pl.etag, { ...cors, 'Content-Type': 'application/vnd.apple.mpegurl', 'Cache-Control': `public, max-age=${maxAge}` }, false);
+      return;
+    }
+    const seg = path.startsWith(prefix) ? o.source.segment(path.slice(prefix.length)) : undefined;
+    if (!seg) return notFound(res);
+    send(req, res, seg.data, seg.etag, { ...cors, 'Content-Type': 'video/mp2t', 'Cache-Control': SEGMENT_CACHE, 'Accept-Ranges': 'bytes' }, true);
+  };
+
+  return (req, res) => {
+    if (req.method === 'OPTIONS' && o.cors) {
+      res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'GET, HEAD', 'Access-Control-Allow-Headers': 'Range', 'Access-Control-Max-Age': '86400' }).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': '0' }).end();
+      return;
+    }
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = decodeURIComponent(new URL(q < 0 ? url : url.slice(0, q), 'http://x').pathname);
+    if (o.stream.available) return serve(req, res, path);
+    if (!o.stream.ondemand || path !== playlist) return notFound(res);
+    // On demand: the first playlist request starts the upstream (its first segment follows a target later).
+    void o.stream.demand().then((ok) => {
+      if (res.destroyed) return;
+      if (ok && o.stream.available) serve(req, res, path);
+      else notFound(res);
+    });
+  };
+}
+
+/** 200, 206, 304 or 416 with `body` (or the range asked for); HEAD gets the headers only. */
+function send(req: IncomingMessage, res: ServerResponse, body: Buffer, etag: string, headers: OutgoingHttpHeaders, ranges: boolean): void {
+  const h: OutgoingHttpHeaders = { ...headers, ETag: etag };
+  if (matches(req.headers['if-none-match'], etag)) {
+    res.writeHead(304, h).end();
+    return;
+  }
+  const r = ranges ? byteRange(req.headers.range, body.length) : null;
+  if (r === 'bad') {
+    res.writeHead(416, { ...h, 'Content-Range': `bytes */${body.length}`, 'Content-Length': '0' }).end();
+    return;
+  }
+  const part = r === null ? body : body.subarray(r[0], r[1] + 1);
+  if (r !== null) h['Content-Range'] = `bytes ${r[0]}-${r[1]}/${body.length}`;
+  h['Content-Length'] = part.length;
+  res.writeHead(r === null ? 200 : 206, h);
+  res.end(req.method === 'HEAD' ? undefined : part);
+}
