@@ -13,6 +13,8 @@ interface Rendered { readonly etag: string }
 export interface HlsSource {
   /** #EXT-X-TARGETDURATION, seconds. */
   readonly targetS: number;
+  /** When the newest segment was listed, ms (the clock the handler is given); -1: none yet. */
+  readonly lastListedAt: number;
   playlist(): (Rendered & { readonly body: Buffer }) | undefined;
   segment(name: string): (Rendered & { readonly data: Buffer }) | undefined;
 }
@@ -20,6 +22,8 @@ export interface HlsSource {
 /** What HLS needs of its stream (stream/contracts.ts StreamState). */
 export interface HlsStream {
   readonly available: boolean;
+  /** Switched offline by the control API. */
+  readonly offline: boolean;
   readonly ondemand: boolean;
   demand(): Promise<boolean>;
   viewerJoined(): void;
@@ -33,7 +37,12 @@ export interface HlsHandlerOptions {
   source: HlsSource;
   /** Send Access-Control-Allow-Origin: * (browser players on other origins). */
   cors: boolean;
+  /** The segmenter's clock (default Date.now). */
+  now?: () => number;
 }
+
+/** Target durations a playlist is still served for while its upstream is being replaced. */
+const GAP_TARGETS = 3;
 
 /** Segments never change under their URL (the epoch is new at each segmenter start). */
 const SEGMENT_CACHE = 'public, max-age=86400, immutable';
@@ -66,6 +75,11 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
   // A path with a host name ("localhost/news.m3u8") is matched on its path part.
   const playlist = o.path.startsWith('/') ? o.path : o.path.slice(o.path.indexOf('/'));
   const prefix = `${playlist}/`;
+  const now = o.now ?? Date.now;
+  // Players poll through an upstream switch (a 404 would stop them): while a segment was
+  // listed within the last few target durations, the playlist stays up.
+  const servable = (): boolean => o.stream.available ||
+    (!o.stream.offline && o.source.lastListedAt >= 0 && now() - o.source.lastListedAt <= GAP_TARGETS * o.source.targetS * 1000);
 
   const serve = (req: IncomingMessage, res: ServerResponse, path: string): void => {
     if (path === playlist) {
@@ -95,7 +109,7 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = decodeURIComponent(new URL(q < 0 ? url : url.slice(0, q), 'http://x').pathname);
-    if (o.stream.available) return serve(req, res, path);
+    if (servable()) return serve(req, res, path);
     if (!o.stream.ondemand || path !== playlist) return notFound(res);
     // On demand: the first playlist request starts the upstream (its first segment follows a target later).
     void o.stream.demand().then((ok) => {

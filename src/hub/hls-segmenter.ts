@@ -65,6 +65,8 @@ export class HlsSegmenter {
 
   /** #EXT-X-TARGETDURATION, seconds (0 until the first segment). */
   get targetS(): number { return this.win.targetS; }
+  /** When the newest segment was listed (hub clock, ms); -1 before the first. */
+  get lastListedAt(): number { return this.win.lastListedAt; }
 
   playlist(): HlsPlaylist | undefined { return this.win.playlist(); }
 

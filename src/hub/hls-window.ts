@@ -36,6 +36,8 @@ export class HlsWindow {
   private rendered: HlsPlaylist | undefined;
   /** #EXT-X-TARGETDURATION, seconds; 0 until the first segment fixes it for good. */
   private target = 0;
+  /** When the newest segment was listed, ms (-1: none yet). */
+  private listedAt = -1;
 
   /**
    * `size`: segments listed (hlswindow); `urlPrefix`: what a segment's name is prefixed
@@ -45,6 +47,8 @@ export class HlsWindow {
   constructor(private readonly size: number, private readonly urlPrefix: string, private readonly epoch: string) {}
 
   get targetS(): number { return this.target; }
+  /** When the newest segment was listed, ms; -1 before the first. */
+  get lastListedAt(): number { return this.listedAt; }
   /** Segments listed now. */
   get length(): number { return this.live.length; }
 
@@ -59,6 +63,7 @@ export class HlsWindow {
    */
   add(seg: HlsSegment, now: number): void {
     this.live.push(seg);
+    this.listedAt = now;
     if (this.live.length > this.size) {
       const old = this.live.shift()!;
       if (old.discontinuity) this.discontinuitySeq++;

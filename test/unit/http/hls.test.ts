@@ -13,12 +13,14 @@ after(() => { for (const s of servers) s.close(); });
 const SEGMENT = Buffer.alloc(188 * 4, 7);
 const source: HlsSource = {
   targetS: 4,
+  lastListedAt: 1000,
   playlist: () => ({ body: Buffer.from('#EXTM3U\n'), etag: '"e-p1"' }),
   segment: (name) => (name === 'e-1.ts' ? { data: SEGMENT, etag: '"e-1"' } : undefined),
 };
 
 class FakeStream implements HlsStream {
   available = true;
+  offline = false;
   ondemand = false;
   demands = 0;
   polls = 0;
@@ -27,8 +29,10 @@ class FakeStream implements HlsStream {
   viewerLeft(): void { /* counted on join */ }
 }
 
+let clock = 0;
+
 async function serve(stream: HlsStream, cors = true, src = source): Promise<string> {
-  const h: Handler = hlsHandler({ path: '/news.m3u8', stream, source: src, cors });
+  const h: Handler = hlsHandler({ path: '/news.m3u8', stream, source: src, cors, now: () => clock });
   const s = http.createServer(h as http.RequestListener);
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -76,13 +80,24 @@ test('segments: immutable caching, HEAD, ranges (206, suffix, 416), unknown name
   assert.equal((await fetch(`${base}/news.m3u8/`)).status, 404);
 });
 
-test('offline: 404; on demand: the playlist request starts the upstream, a segment request does not', async () => {
+test('upstream gone: served for three target durations after the last segment, then 404; set offline: 404 at once', async () => {
   const off = new FakeStream();
   off.available = false;
   const base = await serve(off);
+  clock = 1000 + 3 * 4000;
+  assert.equal((await fetch(`${base}/news.m3u8`)).status, 200, 'players poll through an upstream switch');
+  assert.equal((await fetch(`${base}/news.m3u8/e-1.ts`)).status, 200);
+  clock++;
   assert.equal((await fetch(`${base}/news.m3u8`)).status, 404);
   assert.equal((await fetch(`${base}/news.m3u8/e-1.ts`)).status, 404);
   assert.equal(off.demands, 0);
+  clock = 1000;
+  off.offline = true;
+  assert.equal((await fetch(`${base}/news.m3u8`)).status, 404);
+});
+
+test('on demand: the playlist request starts the upstream, a segment request does not', async () => {
+  clock = 1e9;
 
   const od = new FakeStream();
   od.available = false;
@@ -93,6 +108,6 @@ test('offline: 404; on demand: the playlist request starts the upstream, a segme
   assert.equal((await fetch(`${base2}/news.m3u8`)).status, 200);
   assert.equal(od.demands, 1);
 
-  const empty = await serve(new FakeStream(), true, { ...source, playlist: () => undefined });
+  const empty = await serve(new FakeStream(), true, { ...source, lastListedAt: -1, playlist: () => undefined });
   assert.equal((await fetch(`${empty}/news.m3u8`)).status, 404, 'no segment yet: no playlist');
 });
