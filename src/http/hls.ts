@@ -37,6 +37,8 @@ export interface HlsHandlerOptions {
   source: HlsSource;
   /** Send Access-Control-Allow-Origin: * (browser players on other origins). */
   cors: boolean;
+  /** The resource has authentication: shared caches must not keep its answers. */
+  authenticated?: boolean;
   /** The segmenter's clock (default Date.now). */
   now?: () => number;
 }
@@ -45,7 +47,7 @@ export interface HlsHandlerOptions {
 const GAP_TARGETS = 3;
 
 /** Segments never change under their URL (the epoch is new at each segmenter start). */
-const SEGMENT_CACHE = 'public, max-age=86400, immutable';
+const SEGMENT_MAX_AGE = 'max-age=86400, immutable';
 
 /** True when an If-None-Match header value names `etag`. */
 function matches(inm: string | undefined, etag: string): boolean {
@@ -75,6 +77,7 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
   // A path with a host name ("localhost/news.m3u8") is matched on its path part.
   const playlist = o.path.startsWith('/') ? o.path : o.path.slice(o.path.indexOf('/'));
   const prefix = `${playlist}/`;
+  const scope = o.authenticated ? 'private' : 'public';
   const now = o.now ?? Date.now;
   // Players poll through an upstream switch (a 404 would stop them): while a segment was
   // listed within the last few target durations, the playlist stays up.
@@ -89,12 +92,12 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
       const pl = o.source.playlist();
       if (!pl) return notFound(res);
       const maxAge = Math.max(1, Math.floor(o.source.targetS / 2));
-      send(req, res, pl.body, pl.etag, { ...cors, 'Content-Type': 'application/vnd.apple.mpegurl', 'Cache-Control': `public, max-age=${maxAge}` }, false);
+      send(req, res, pl.body, pl.etag, { ...cors, 'Content-Type': 'application/vnd.apple.mpegurl', 'Cache-Control': `${scope}, max-age=${maxAge}` }, false);
       return;
     }
     const seg = path.startsWith(prefix) ? o.source.segment(path.slice(prefix.length)) : undefined;
     if (!seg) return notFound(res);
-    send(req, res, seg.data, seg.etag, { ...cors, 'Content-Type': 'video/mp2t', 'Cache-Control': SEGMENT_CACHE, 'Accept-Ranges': 'bytes' }, true);
+    send(req, res, seg.data, seg.etag, { ...cors, 'Content-Type': 'video/mp2t', 'Cache-Control': `${scope}, ${SEGMENT_MAX_AGE}`, 'Accept-Ranges': 'bytes' }, true);
   };
 
   return (req, res) => {

@@ -100,7 +100,8 @@ export class SingleApp implements Runner {
     const stream = this.upstream.streams.get(r.serve);
     const source = stream?.hub.hls;
     if (!stream || !source || r.hls === undefined) return undefined;
-    return hlsHandler({ path: r.hls, stream, source, cors: (r.authentication?.type ?? '') === '' });
+    const authenticated = (r.authentication?.type ?? '') !== '';
+    return hlsHandler({ path: r.hls, stream, source, cors: !authenticated, authenticated });
   }
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {

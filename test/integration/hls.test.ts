@@ -66,17 +66,18 @@ test('ffmpeg plays the playlist without a warning; a segment has every PID and s
   assert.equal(r.stderr, '', 'ffmpeg printed nothing');
 
   const pl = parsePlaylist(await (await fetch(p.url('/news.m3u8'))).text());
-  const last = pl.entries[pl.entries.length - 1]!;
-  const seg = Buffer.from(await (await fetch(new URL(last.uri, p.url('/news.m3u8')))).arrayBuffer());
-  const file = join(dir, 'seg.ts');
-  writeFileSync(file, seg);
-  assert.deepEqual(programPids(file), programPids(clip), 'every PID of the program');
-  assert.equal(seg.length % PKT, 0);
-  const pid = (i: number) => ((seg[i * PKT + 1]! & 0x1f) << 8) | seg[i * PKT + 2]!;
-  assert.equal(pid(0), 0, 'PAT first');
-  assert.equal(pid(1), 0x1000, 'then the PMT (ffmpeg puts it on 0x1000)');
-  const key = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', file]).toString().trim();
-  assert.match(key, /^K/, 'the first video frame is a keyframe');
+  for (const [i, e] of pl.entries.entries()) {
+    const seg = Buffer.from(await (await fetch(new URL(e.uri, p.url('/news.m3u8')))).arrayBuffer());
+    const file = join(dir, `seg-${i}.ts`);
+    writeFileSync(file, seg);
+    assert.deepEqual(programPids(file), programPids(clip), `${e.uri}: every PID of the program`);
+    assert.equal(seg.length % PKT, 0);
+    const pid = (k: number) => ((seg[k * PKT + 1]! & 0x1f) << 8) | seg[k * PKT + 2]!;
+    assert.equal(pid(0), 0, 'PAT first');
+    assert.equal(pid(1), 0x1000, 'then the PMT (ffmpeg puts it on 0x1000)');
+    const key = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', file]).toString().trim();
+    assert.match(key, /^K/, `${e.uri}: the first video frame is a keyframe`);
+  }
 });
 
 test('the playlist slides by the rules for 20 s: sequence increments, EXTINF within the target, no URL names other content', async () => {
