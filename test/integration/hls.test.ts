@@ -165,3 +165,27 @@ test('across upstream switches: a discontinuity in the playlist, and ffmpeg play
   const text = await (await fetch(p.url('/s.m3u8'))).text();
   assert.match(text, /#EXT-X-DISCONTINUITY\n/, text);
 });
+
+test('a reload that restarts the stream starts a new epoch (no URL reused); HLS takes the stream\'s authentication', async () => {
+  const res = { type: 'stream', serve: '/news.ts', hls: '/news.m3u8', remote: upstream };
+  const p = await hlsProxy({ resources: [res] });
+  const before = parsePlaylist(await (await fetch(p.url('/news.m3u8'))).text()).entries.map((e) => e.uri);
+  writeFileSync(p.configPath, JSON.stringify({ listen: '127.0.0.1:0', userlist: { u: { password: 'pw' } },
+    resources: [{ ...res, hlswindow: 4, authentication: { type: 'basic', user: 'u' } }] }));
+  const reloads = () => p.logs.filter((l) => l.evt === 'reload').length;
+  const seen = reloads();
+  p.proc.kill('SIGHUP');
+  await until(() => reloads() > seen, 10000, 'reload log line');
+  assert.equal((await fetch(p.url('/news.m3u8'))).status, 401);
+  assert.equal((await fetch(new URL(before[0]!, p.url('/news.m3u8')))).status, 401, 'segments too');
+  const auth = { Authorization: `Basic ${Buffer.from('u:pw').toString('base64')}` };
+  await until(async () => (await fetch(p.url('/news.m3u8'), { headers: auth })).status === 200, 15000, 'a first segment after the reload');
+  const r = await fetch(p.url('/news.m3u8'), { headers: auth });
+  assert.equal(r.headers.get('access-control-allow-origin'), null, 'no CORS with authentication');
+  assert.match(r.headers.get('cache-control') ?? '', /^private/);
+  const after = parsePlaylist(await r.text()).entries.map((e) => e.uri);
+  const epoch = (u: string) => u.slice(u.lastIndexOf('/') + 1).split('-')[0];
+  assert.notEqual(epoch(after[0]!), epoch(before[0]!), 'a new epoch');
+  for (const u of after) assert.ok(!before.includes(u), `${u} was not used before`);
+  assert.equal((await fetch(new URL(before[0]!, p.url('/news.m3u8')), { headers: auth })).status, 404, 'the old epoch is gone');
+});
