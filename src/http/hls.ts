@@ -17,6 +17,8 @@ export interface HlsSource {
   readonly lastListedAt: number;
   playlist(): (Rendered & { readonly body: Buffer }) | undefined;
   segment(name: string): (Rendered & { readonly data: Buffer }) | undefined;
+  /** Call `fn` once, when the next segment is listed; returns what cancels that. */
+  onListed(fn: () => void): () => void;
 }
 
 /** What HLS needs of its stream (stream/contracts.ts StreamState). */
@@ -41,6 +43,8 @@ export interface HlsHandlerOptions {
   authenticated?: boolean;
   /** The segmenter's clock (default Date.now). */
   now?: () => number;
+  /** Before the first segment, a playlist request waits this long for it, then 404 (default 0: at once). */
+  firstSegmentWaitMs?: number;
 }
 
 /** Target durations a playlist is still served for while its upstream is being replaced. */
@@ -84,15 +88,21 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
   const servable = (): boolean => o.stream.available ||
     (!o.stream.offline && o.source.lastListedAt >= 0 && now() - o.source.lastListedAt <= GAP_TARGETS * o.source.targetS * 1000);
 
+  const sendPlaylist = (req: IncomingMessage, res: ServerResponse): void => {
+    const pl = o.source.playlist();
+    if (!pl) return notFound(res);
+    const maxAge = Math.max(1, Math.floor(o.source.targetS / 2));
+    send(req, res, pl.body, pl.etag, { ...cors, 'Content-Type': 'application/vnd.apple.mpegurl', 'Cache-Control': `${scope}, max-age=${maxAge}` }, false);
+  };
+
   const serve = (req: IncomingMessage, res: ServerResponse, path: string): void => {
     if (path === playlist) {
       // Each poll keeps an on-demand upstream: `linger` runs from the last one.
       o.stream.viewerJoined();
       o.stream.viewerLeft();
-      const pl = o.source.playlist();
-      if (!pl) return notFound(res);
-      const maxAge = Math.max(1, Math.floor(o.source.targetS / 2));
-      send(req, res, pl.body, pl.etag, { ...cors, 'Content-Type': 'application/vnd.apple.mpegurl', 'Cache-Control': `${scope}, max-age=${maxAge}` }, false);
+      if (o.source.playlist()) return sendPlaylist(req, res);
+      // Starting (an on-demand upstream just connected, a new epoch): wait for its first segment.
+      whenListed(o.source, res, o.firstSegmentWaitMs ?? 0, () => { sendPlaylist(req, res); }, () => { notFound(res); });
       return;
     }
     const seg = path.startsWith(prefix) ? o.source.segment(path.slice(prefix.length)) : undefined;
@@ -114,13 +124,22 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
     const path = decodeURIComponent(new URL(q < 0 ? url : url.slice(0, q), 'http://x').pathname);
     if (servable()) return serve(req, res, path);
     if (!o.stream.ondemand || path !== playlist) return notFound(res);
-    // On demand: the first playlist request starts the upstream (its first segment follows a target later).
+    // On demand: the first playlist request starts the upstream, and waits for its first segment.
     void o.stream.demand().then((ok) => {
       if (res.destroyed) return;
       if (ok && o.stream.available) serve(req, res, path);
       else notFound(res);
     });
   };
+}
+
+/** Call `then` when `source` lists its next segment, or `none` after `ms`; nothing if the client goes first. */
+function whenListed(source: HlsSource, res: ServerResponse, ms: number, then: () => void, none: () => void): void {
+  if (ms <= 0) return none();
+  const gone = (): void => { cancel(); clearTimeout(timer); };
+  const cancel = source.onListed(() => { clearTimeout(timer); res.off('close', gone); then(); });
+  const timer = setTimeout(() => { cancel(); res.off('close', gone); none(); }, ms);
+  res.once('close', gone);
 }
 
 /** 200, 206, 304 or 416 with `body` (or the range asked for); HEAD gets the headers only. */

@@ -56,6 +56,8 @@ export class HlsSegmenter {
   private discontinuity = false;
   private readonly segmentMs: number;
   private closed = false;
+  /** Told once when the next segment is listed (playlist requests waiting for a first one). */
+  private listeners = new Set<() => void>();
 
   constructor(o: HlsOptions, private readonly input: SegmenterInput, private readonly clock: Clock) {
     this.epoch = clock.now().toString(36) + randomBytes(3).toString('hex');
@@ -71,6 +73,12 @@ export class HlsSegmenter {
   playlist(): HlsPlaylist | undefined { return this.win.playlist(); }
 
   segment(name: string): HlsSegment | undefined { return this.win.segment(name, this.clock.now()); }
+
+  /** Call `fn` once, when the next segment is listed; returns what cancels that. */
+  onListed(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
 
   /** Packets [from, to) were just written to the hub's ring (one call per batch). */
   packets(from: number, to: number): void {
@@ -156,6 +164,11 @@ export class HlsSegmenter {
     const name = `${this.epoch}-${seq}.ts`;
     this.win.add({ seq, name, data, etag: `"${this.epoch}-${seq}"`, durationMs, startedAt: this.segStartedAt, discontinuity: this.discontinuity }, now);
     this.discontinuity = false;
+    if (this.listeners.size > 0) {
+      const told = this.listeners;
+      this.listeners = new Set();
+      for (const fn of told) fn();
+    }
     // The rest starts the next segment, after a fresh PAT/PMT.
     this.acc.copyWithin(0, cutBytes, this.accLen);
     this.accLen -= cutBytes;

@@ -101,7 +101,9 @@ export class SingleApp implements Runner {
     const source = stream?.hub.hls;
     if (!stream || !source || r.hls === undefined) return undefined;
     const authenticated = (r.authentication?.type ?? '') !== '';
-    return hlsHandler({ path: r.hls, stream, source, cors: !authenticated, authenticated });
+    // Time enough for a first keyframe, hlssegment and the next keyframe.
+    const firstSegmentWaitMs = Math.max(10_000, 4000 * r.hlssegment);
+    return hlsHandler({ path: r.hls, stream, source, cors: !authenticated, authenticated, firstSegmentWaitMs });
   }
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {

@@ -189,3 +189,11 @@ test('a reload that restarts the stream starts a new epoch (no URL reused); HLS 
   for (const u of after) assert.ok(!before.includes(u), `${u} was not used before`);
   assert.equal((await fetch(new URL(before[0]!, p.url('/news.m3u8')), { headers: auth })).status, 404, 'the old epoch is gone');
 });
+
+test('on demand: the first playlist request starts the upstream and waits for a first segment; the upstream stops `linger` after the last poll', async () => {
+  const p = await scope.proxy({ resources: [{ type: 'stream', serve: '/od.ts', hls: '/od.m3u8', remote: upstream, ondemand: true, linger: 1 }] }, false);
+  const r = await fetch(p.url('/od.m3u8'));
+  assert.equal(r.status, 200);
+  assert.ok(parsePlaylist(await r.text()).entries.length >= 1);
+  await p.waitLog((l) => l.msg === 'on-demand upstream stopped: no viewers', 10000);
+});

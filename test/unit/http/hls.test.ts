@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hlsHandler, type HlsSource, type HlsStream } from '../../../src/http/hls.js';
 import type { Handler } from '../../../src/http/server.js';
+import { until } from '../../helpers/wait.js';
 
 const servers: http.Server[] = [];
 after(() => { for (const s of servers) s.close(); });
@@ -16,6 +17,7 @@ const source: HlsSource = {
   lastListedAt: 1000,
   playlist: () => ({ body: Buffer.from('#EXTM3U\n'), etag: '"e-p1"' }),
   segment: (name) => (name === 'e-1.ts' ? { data: SEGMENT, etag: '"e-1"' } : undefined),
+  onListed: () => () => undefined,
 };
 
 class FakeStream implements HlsStream {
@@ -31,8 +33,8 @@ class FakeStream implements HlsStream {
 
 let clock = 0;
 
-async function serve(stream: HlsStream, cors = true, src = source): Promise<string> {
-  const h: Handler = hlsHandler({ path: '/news.m3u8', stream, source: src, cors, authenticated: !cors, now: () => clock });
+async function serve(stream: HlsStream, cors = true, src = source, firstSegmentWaitMs = 0): Promise<string> {
+  const h: Handler = hlsHandler({ path: '/news.m3u8', stream, source: src, cors, authenticated: !cors, now: () => clock, firstSegmentWaitMs });
   const s = http.createServer(h as http.RequestListener);
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -109,5 +111,29 @@ test('on demand: the playlist request starts the upstream, a segment request doe
   assert.equal(od.demands, 1);
 
   const empty = await serve(new FakeStream(), true, { ...source, lastListedAt: -1, playlist: () => undefined });
-  assert.equal((await fetch(`${empty}/news.m3u8`)).status, 404, 'no segment yet: no playlist');
+  assert.equal((await fetch(`${empty}/news.m3u8`)).status, 404, 'no segment yet, no wait: no playlist');
+});
+
+test('before the first segment a playlist request waits for it, bounded', async () => {
+  let listed = false;
+  const waiting = new Set<() => void>();
+  const starting: HlsSource = {
+    ...source, lastListedAt: -1,
+    playlist: () => (listed ? source.playlist() : undefined),
+    onListed: (fn) => { waiting.add(fn); return () => { waiting.delete(fn); }; },
+  };
+  const base = await serve(new FakeStream(), true, starting, 60_000);
+  const pending = fetch(`${base}/news.m3u8`);
+  await until(() => waiting.size === 1, 5000, 'the request waits');
+  listed = true;
+  for (const fn of waiting) fn();
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), '#EXTM3U\n');
+
+  listed = false;
+  waiting.clear();
+  const short = await serve(new FakeStream(), true, starting, 20);
+  assert.equal((await fetch(`${short}/news.m3u8`)).status, 404, 'no segment in time');
+  assert.equal(waiting.size, 0, 'the wait was cancelled');
 });

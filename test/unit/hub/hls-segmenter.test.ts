@@ -136,6 +136,20 @@ test('without video: a segment every hlssegment', () => {
   for (const s of segs) assert.equal(s.durationMs, 2000);
 });
 
+test('listeners are told once, when the next segment is listed', () => {
+  const { run, hls } = setup(25);
+  let told = 0, cancelled = 0;
+  hls.onListed(() => { told++; });
+  hls.onListed(() => { cancelled++; })();
+  run(25 * 2);
+  assert.equal(told, 0, 'the first segment is not listed yet');
+  run(2);
+  assert.equal(told, 1);
+  run(25 * 4);
+  assert.equal(told, 1, 'once');
+  assert.equal(cancelled, 0);
+});
+
 test('a new segmenter has a new epoch; close() stops it', () => {
   const a = setup(25), b = setup(25);
   assert.notEqual(a.hls.epoch, b.hls.epoch);
