@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StreamAnalyzer } from '../ts/analyzer.js';
 import { TS_PACKET_SIZE } from '../ts/packet.js';
+import { PCR_HZ, pcrForward } from '../ts/pcr.js';
 import type { Clock } from './clock.js';
 import type { PacketRing } from './ring.js';
 import { startPrefix, type CcView } from './prefix.js';
@@ -10,7 +11,8 @@ import { HlsWindow, type HlsPlaylist, type HlsSegment } from './hls-window.js';
 // just written to its ring (aligned, analysed, continuity counters continued) and the
 // segmenter cuts them into segments at the analyzer's keyframes. Nothing is parsed
 // again: where a keyframe is comes from the analyzer, the PAT/PMT copies from prefix.ts.
-// Time is arrival time on the hub's clock (docs/hls.md says why and what it costs).
+// Durations are media time: the PCR where it runs on, else arrival time on the hub's clock
+// (docs/hls.md).
 
 export interface HlsOptions {
   /** Shortest segment, seconds (hlssegment): a segment is cut at the first keyframe after it. */
@@ -28,6 +30,8 @@ const EARLY_FRACTION = 0.1;
  * still rounds to the target (RFC 8216 4.3.3.1: rounded to the nearest integer, ≤ target).
  */
 const ROUNDING_SLACK_S = 0.45;
+/** A PCR step between two batches beyond this is a jump (a loop, a new encoder), not time, ms. */
+const MAX_PCR_STEP_MS = 10_000;
 /** First capacity of the buffer a segment is gathered in, bytes (it doubles when needed). */
 const INITIAL_ACC_BYTES = 1 << 20;
 
@@ -48,7 +52,15 @@ export class HlsSegmenter {
   private accStart = -1;
   /** PAT and PMT the segment being gathered starts with; undefined: none started. */
   private prefix: Buffer | undefined;
+  /** Media time of the segment's start, ms. */
   private segStartedAt = 0;
+  /** Wall clock of the segment's first packet, ms (#EXT-X-PROGRAM-DATE-TIME). */
+  private segWallStart = 0;
+  /** Media time, ms: advances by the PCR where it runs on, else by the clock. */
+  private mediaMs = 0;
+  private lastPcr = -1;
+  private lastPcrEpoch = -1;
+  private lastWall = -1;
   /** The newest keyframe (ring index) already acted on. */
   private seenRap = -1;
   private seq = 0;
@@ -83,25 +95,26 @@ export class HlsSegmenter {
   /** Packets [from, to) were just written to the hub's ring (one call per batch). */
   packets(from: number, to: number): void {
     if (this.closed) return;
-    const now = this.clock.now();
+    const wall = this.clock.now();
+    const media = this.advance(wall);
     const a = this.input.analyzer;
     const rap = a.lastRapIndex;
     const newRap = rap > this.seenRap && rap >= this.input.ring.tail;
     if (newRap) this.seenRap = rap;
     if (this.prefix === undefined) {
       // Start at a keyframe; a stream without video starts at once.
-      if (newRap) this.begin(rap, to, now);
-      else if (a.videoPid < 0 && a.pmtPackets !== undefined) this.begin(from, to, now);
+      if (newRap) this.begin(rap, to, media, wall);
+      else if (a.videoPid < 0 && a.pmtPackets !== undefined) this.begin(from, to, media, wall);
       return;
     }
     this.append(from, to);
-    const elapsed = now - this.segStartedAt;
+    const elapsed = media - this.segStartedAt;
     if (newRap && rap > this.accStart && elapsed >= this.segmentMs * (1 - EARLY_FRACTION)) {
-      this.cut(rap, now);
+      this.cut(rap, media, wall);
     } else if (this.win.targetS > 0 && elapsed >= (this.win.targetS + ROUNDING_SLACK_S) * 1000) {
-      this.cut(to, now); // no keyframe in time: cut at the target
+      this.cut(to, media, wall); // no keyframe in time: cut at the target
     } else if (a.videoPid < 0 && elapsed >= this.segmentMs) {
-      this.cut(to, now);
+      this.cut(to, media, wall);
     }
   }
 
@@ -110,7 +123,8 @@ export class HlsSegmenter {
    * and the next one, at the new session's first keyframe, is marked a discontinuity.
    */
   sessionEnded(): void {
-    if (this.prefix !== undefined && this.accLen > 0) this.cut(this.accStart + this.accLen / TS_PACKET_SIZE, this.clock.now());
+    const wall = this.clock.now();
+    if (this.prefix !== undefined && this.accLen > 0) this.cut(this.accStart + this.accLen / TS_PACKET_SIZE, this.advance(wall), wall);
     this.prefix = undefined;
     this.accLen = 0;
     this.seenRap = Math.max(this.seenRap, this.input.ring.head - 1);
@@ -124,13 +138,29 @@ export class HlsSegmenter {
   }
 
   /** Start gathering a segment at ring index `at` (packets up to `to` are in the ring). */
-  private begin(at: number, to: number, now: number): void {
+  /** Media time now, ms: the PCR's step since the last batch where it runs on, else the clock's. */
+  private advance(wall: number): number {
+    const a = this.input.analyzer;
+    const pcr = a.pcr, epoch = a.pcrEpochNumber;
+    let step = this.lastWall < 0 ? 0 : wall - this.lastWall;
+    if (pcr >= 0 && this.lastPcr >= 0 && epoch === this.lastPcrEpoch) {
+      const ms = (pcrForward(this.lastPcr, pcr) * 1000) / PCR_HZ;
+      if (ms <= MAX_PCR_STEP_MS) step = ms;
+    }
+    this.lastPcr = pcr;
+    this.lastPcrEpoch = epoch;
+    this.lastWall = wall;
+    return (this.mediaMs += step);
+  }
+
+  private begin(at: number, to: number, media: number, wall: number): void {
     const p = startPrefix(this.input.analyzer, this.input.ring, at, this.input.continuity, this.discontinuity);
     if (p === undefined) return; // no PAT/PMT yet: wait for the next keyframe
     this.prefix = p.buf;
     this.accStart = at;
     this.accLen = 0;
-    this.segStartedAt = now;
+    this.segStartedAt = media;
+    this.segWallStart = wall;
     this.append(at, to);
   }
 
@@ -147,10 +177,10 @@ export class HlsSegmenter {
   }
 
   /** End the segment before ring index `at`; the next one starts there. */
-  private cut(at: number, now: number): void {
+  private cut(at: number, media: number, wall: number): void {
     const prefix = this.prefix!;
     const cutBytes = (at - this.accStart) * TS_PACKET_SIZE;
-    const durationMs = now - this.segStartedAt;
+    const durationMs = media - this.segStartedAt;
     if (this.win.targetS === 0) {
       // The first segment fixes the target for the playlist's life: the longest of
       // hlssegment, the GOP seen so far and this segment, as an EXTINF rounds.
@@ -162,7 +192,7 @@ export class HlsSegmenter {
     this.acc.copy(data, prefix.length, 0, cutBytes);
     const seq = this.seq++;
     const name = `${this.epoch}-${seq}.ts`;
-    this.win.add({ seq, name, data, etag: `"${this.epoch}-${seq}"`, durationMs, startedAt: this.segStartedAt, discontinuity: this.discontinuity }, now);
+    this.win.add({ seq, name, data, etag: `"${this.epoch}-${seq}"`, durationMs, startedAt: this.segWallStart, discontinuity: this.discontinuity }, wall);
     this.discontinuity = false;
     if (this.listeners.size > 0) {
       const told = this.listeners;
@@ -173,7 +203,8 @@ export class HlsSegmenter {
     this.acc.copyWithin(0, cutBytes, this.accLen);
     this.accLen -= cutBytes;
     this.accStart = at;
-    this.segStartedAt = now;
+    this.segStartedAt = media;
+    this.segWallStart = wall;
     const p = startPrefix(this.input.analyzer, this.input.ring, at, this.input.continuity, false);
     this.prefix = p?.buf ?? prefix;
   }

@@ -36,13 +36,15 @@ class Source {
   }
 }
 
-function setup(gop: number, o: { segmentS?: number; window?: number; video?: boolean } = {}) {
+function setup(gop: number, o: { segmentS?: number; window?: number; video?: boolean; burst?: number } = {}) {
   const clock = new FakeClock();
   const hub = new StreamHub({ outputBufferPackets: 400, batchMs: 0, clock, hls: { segmentS: o.segmentS ?? 2, window: o.window ?? 6, playlistName: 'news.m3u8' } });
   const src = new Source(gop, o.video);
+  // `burst`: frames arrive that many at once (the clock moves once per burst), as from a bursty upstream.
+  const burst = o.burst ?? 1;
   const run = (frames: number) => {
     for (let i = 0; i < frames; i++) {
-      clock.tick(FRAME_MS);
+      if (src.frame % burst === 0) clock.tick(FRAME_MS * burst);
       const b = src.next();
       hub.push(b, 0, b.length / PKT);
     }
@@ -134,6 +136,23 @@ test('without video: a segment every hlssegment', () => {
   const segs = listed();
   assert.equal(segs.length, 3);
   for (const s of segs) assert.equal(s.durationMs, 2000);
+});
+
+test('durations are media time: from the PCR, not from bursty arrival', () => {
+  const { run, listed, hls } = setup(25, { burst: 7 });
+  run(25 * 9);
+  assert.equal(hls.targetS, 2);
+  const segs = listed();
+  assert.ok(segs.length >= 3);
+  for (const s of segs) assert.equal(s.durationMs, 2000, 'arrival time would give 1680 or 2240 ms');
+  // PROGRAM-DATE-TIME stays the wall clock of arrival.
+  assert.ok(segs.some((s, i) => i > 0 && s.startedAt - segs[i - 1]!.startedAt !== 2000));
+});
+
+test('without a PCR, durations are arrival time', () => {
+  const { run, listed } = setup(25, { video: false, burst: 5 });
+  run(25 * 7);
+  for (const s of listed()) assert.equal(s.durationMs, 2000);
 });
 
 test('listeners are told once, when the next segment is listed', () => {
