@@ -121,7 +121,12 @@ export function hlsHandler(o: HlsHandlerOptions): Handler {
     }
     const url = req.url ?? '';
     const q = url.indexOf('?');
-    const path = decodeURIComponent(new URL(q < 0 ? url : url.slice(0, q), 'http://x').pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(q < 0 ? url : url.slice(0, q), 'http://x').pathname);
+    } catch {
+      return notFound(res); // not a path any segment has (the front lets few such through)
+    }
     if (servable()) return serve(req, res, path);
     if (!o.stream.ondemand || path !== playlist) return notFound(res);
     // On demand: the first playlist request starts the upstream, and waits for its first segment.
