@@ -30,6 +30,8 @@ const EARLY_FRACTION = 0.1;
  * still rounds to the target (RFC 8216 4.3.3.1: rounded to the nearest integer, ≤ target).
  */
 const ROUNDING_SLACK_S = 0.45;
+/** Longest first segment without a second keyframe (at least 3 × hlssegment), ms. */
+const FIRST_SEGMENT_MAX_MS = 10_000;
 /** A PCR step between two batches beyond this is a jump (a loop, a new encoder), not time, ms. */
 const MAX_PCR_STEP_MS = 10_000;
 /** First capacity of the buffer a segment is gathered in, bytes (it doubles when needed). */
@@ -67,6 +69,8 @@ export class HlsSegmenter {
   /** The next segment follows an upstream switch or loss. */
   private discontinuity = false;
   private readonly segmentMs: number;
+  /** Longest first segment while no second keyframe comes, ms: the target cannot wait forever. */
+  private readonly firstMaxMs: number;
   private closed = false;
   /** Told once when the next segment is listed (playlist requests waiting for a first one). */
   private listeners = new Set<() => void>();
@@ -75,6 +79,7 @@ export class HlsSegmenter {
     this.epoch = clock.now().toString(36) + randomBytes(3).toString('hex');
     this.win = new HlsWindow(o.window, `${o.playlistName}/`, this.epoch);
     this.segmentMs = o.segmentS * 1000;
+    this.firstMaxMs = Math.max(FIRST_SEGMENT_MAX_MS, 3 * this.segmentMs);
   }
 
   /** #EXT-X-TARGETDURATION, seconds (0 until the first segment). */
@@ -115,6 +120,8 @@ export class HlsSegmenter {
       this.cut(to, media, wall); // no keyframe in time: cut at the target
     } else if (a.videoPid < 0 && elapsed >= this.segmentMs) {
       this.cut(to, media, wall);
+    } else if (this.win.targetS === 0 && elapsed >= this.firstMaxMs) {
+      this.cut(to, media, wall); // no second keyframe for long: the first segment fixes the target without one
     }
   }
 

@@ -108,6 +108,16 @@ test('keyframes that stop coming: the segment is cut at the target, its EXTINF s
   assert.equal(ccErrors(Buffer.concat(listed().map((s) => s.data))), 0);
 });
 
+test('no second keyframe before the first segment: it is cut at 10 s, which fixes the target', () => {
+  const { run, listed, hls } = setup(10_000);
+  run(25 * 9);
+  assert.equal(hls.playlist(), undefined);
+  run(25 * 2);
+  assert.equal(hls.targetS, 10);
+  assert.equal(listed().length, 1);
+  assert.equal(listed()[0]!.durationMs, 10_000);
+});
+
 test('an upstream switch: the segment in progress ends, the next starts at the new keyframe with a discontinuity', () => {
   const { run, hub, listed, hls } = setup(25, { window: 3 });
   run(25 * 4 + 1); // the second segment was just cut
