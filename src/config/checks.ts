@@ -35,6 +35,7 @@ export async function checkConfig(config: Config, baseDir: string, noPassword: R
   c.streams();
   c.resources();
   c.duplicates();
+  c.hls();
   c.notifications();
   c.globals();
   c.tls();
@@ -158,6 +159,23 @@ class Checker {
       const first = served.get(r.serve);
       if (first !== undefined) this.err(`resources[${i}].serve`, `${JSON.stringify(r.serve)} is already served by resources[${first}]; each serve path must be unique`);
       else served.set(r.serve, i);
+    });
+  }
+
+  /** An `hls` path must be a stream's, and neither it nor its segments' subtree another resource's path. */
+  hls(): void {
+    this.config.resources.forEach((r, i) => {
+      if (r.hls === undefined || this.dropResources.has(i)) return;
+      const p = `resources[${i}].hls`;
+      if (r.type !== 'stream') return this.err(p, 'only a stream resource can be served as HLS');
+      if (this.config.workers >= 2) return this.err(p, 'hls is not yet supported with workers ≥ 2 (docs/hls.md): set "workers" to 0 or 1');
+      this.config.resources.forEach((o, j) => {
+        if (this.dropResources.has(j)) return;
+        for (const path of j === i ? [] : [o.serve, ...(o.hls === undefined ? [] : [o.hls])]) {
+          if (hlsCollides(r.hls!, path)) this.err(p, `${JSON.stringify(r.hls)} collides with ${JSON.stringify(path)} of resources[${j}]: the playlist and its segments (under "${r.hls!}/") need paths of their own`);
+        }
+      });
+      if (r.hls === r.serve) this.err(p, `${JSON.stringify(r.hls)} is this stream's serve path too`);
     });
   }
 
@@ -335,4 +353,13 @@ async function checkReadableFile(file: string): Promise<string | undefined> {
     if (code === 'EACCES') return 'permission denied';
     return (e as Error).message;
   }
+}
+
+/**
+ * `path` takes requests meant for the playlist `hls` or its segments (under "<hls>/"): the
+ * same path, or one inside the segments' subtree. A subtree around them ("/", "/live/")
+ * does not: the longest pattern wins (servemux.ts).
+ */
+function hlsCollides(hls: string, path: string): boolean {
+  return path === hls || path.startsWith(`${hls}/`);
 }

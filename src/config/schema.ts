@@ -65,7 +65,7 @@ export const DEFAULT_RTP_REORDER = 8;
  */
 export type ReloadEffect = 'restart' | 'apply' | 'refuse' | 'startup';
 
-export type Unit = 'seconds' | 'ms' | 'packets' | 'bytes' | 'datagrams' | 'connections' | 'processes' | 'requests';
+export type Unit = 'seconds' | 'ms' | 'packets' | 'bytes' | 'datagrams' | 'connections' | 'processes' | 'requests' | 'segments';
 
 /** What a key means beyond its type. Every key of every object in the schema has one. */
 export interface KeyMeta {
@@ -170,6 +170,9 @@ export const ResourceSchema = z.strictObject({
   pcrinterval: z.number().min(10).max(1000).default(100).describe('stream health: PCRs further apart than this raise pcr_repetition_error, ms; 10-1,000 (100 = ISO 13818-1\'s limit, 40 = DVB\'s) (restreamer addition)').register(KEYS, { ...RESTART, unit: 'ms', limit: 'one second: a PCR is due at least every 100 ms' }),
   alarmclear: healthSeconds(5).describe(`stream health: a raised alarm clears after this long without an error; ${HEALTH_SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...HEALTH_TIMER }),
   alarmtime: healthSeconds(2).describe(`stream with failover "health": how long an alarm stays raised before the stream switches remotes, and the shortest time between two switches; ${HEALTH_SECONDS} (restreamer addition)`).register(KEYS, { ...RESTART, ...HEALTH_TIMER }),
+  hls: z.string().min(1).optional().describe('stream: also serve it as live HLS, a media playlist at this path (e.g. "/news.m3u8", matched like serve, same authentication); segments are served under it, see docs/hls.md (restreamer addition)').register(KEYS, RESTART),
+  hlssegment: z.number().min(1).max(60).default(2).describe('stream with hls: shortest segment, seconds; a segment ends at the first keyframe after it; 1-60 (restreamer addition)').register(KEYS, { ...RESTART, unit: 'seconds', limit: 'a minute: longer segments make HLS latency useless' }),
+  hlswindow: z.number().int().min(2).max(1000).default(6).describe('stream with hls: segments listed in the playlist; 2-1,000 (restreamer addition)').register(KEYS, { ...RESTART, unit: 'segments' }),
   authentication: AuthenticationSchema.optional().register(KEYS, APPLY),
 }).describe('one HTTP endpoint');
 

@@ -9,6 +9,7 @@ import { HubClient, type ClientSink, type EndReason, type StartMode } from './cl
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { BatchWindow } from './batch-window.js';
 import { KeyframePolicy } from './keyframe-policy.js';
+import { HlsSegmenter, type HlsOptions } from './hls-segmenter.js';
 
 export type { Framing } from './framing.js';
 export { HubClient, type ClientSink, type EndReason, type StartMode } from './client.js';
@@ -48,6 +49,8 @@ export interface HubOptions {
   keyframeWaitMs?: number;
   /** Time and timers (default: the real ones); tests pass a fake. */
   clock?: Clock;
+  /** Also serve the stream as live HLS, segmented from this hub (docs/hls.md). */
+  hls?: HlsOptions;
 }
 
 const NULLS = nullPackets(7);
@@ -70,6 +73,8 @@ export class StreamHub {
    * the next counter of any PID is known in advance (splice markers, PAT/PMT copies).
    */
   readonly continuity = new CcContinuer();
+  /** The stream's live HLS, fed from the ring batch by batch; undefined without `hls`. */
+  readonly hls: HlsSegmenter | undefined;
   /** Data has arrived since the current upstream session began. */
   private sessionOpen = false;
   private readonly clients = new Set<HubClient>();
@@ -115,6 +120,7 @@ export class StreamHub {
     this.prefixes = new PrefixCache(this.analyzer, this.ring, this.continuity);
     this.chunks = new CatchUpCache(this.ring);
     this.keyframes = new KeyframePolicy(opts, this.clock, this.analyzer, this.ring, this.prefixes, this);
+    this.hls = opts.hls && new HlsSegmenter(opts.hls, this, this.clock);
   }
 
   get clientCount(): number { return this.clients.size; }
@@ -127,6 +133,7 @@ export class StreamHub {
     this.ring.write(buf, offset, count);
     this.ring.forRuns(Math.max(this.ring.tail, this.ring.head - count), this.ring.head, this.stampRun);
     this.packetsIn += count;
+    this.hls?.packets(Math.max(this.ring.tail, this.ring.head - count), this.ring.head);
     this.growForGop();
     if (this.clients.size === 0) {
       this.flushed = this.ring.head;
@@ -151,6 +158,7 @@ export class StreamHub {
   private endSession(): void {
     if (!this.sessionOpen) return;
     this.sessionOpen = false;
+    this.hls?.sessionEnded();
     this.analyzer.reset();
     this.continuity.join();
     this.prefixes.reset();
@@ -284,6 +292,7 @@ export class StreamHub {
     this.endAll('shutdown');
     this.closed = true;
     this.window.disarm();
+    this.hls?.close();
   }
 
   private stopFiller(): void {

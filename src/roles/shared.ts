@@ -76,12 +76,21 @@ export function addressGuard(cfg: Config, log: Logger, nowMs?: () => number): Ad
  * the metrics.
  */
 export function publicRoutes(cfg: Config, log: Logger, responses: ReadonlyMap<string, ResponseCounter>,
-  handlerFor: (r: ResourceConfig, rlog: Logger, index: number) => Handler, guard: AuthGuard = addressGuard(cfg, log)): [string, Handler][] {
-  return cfg.resources.map((r, index) => {
+  handlerFor: (r: ResourceConfig, rlog: Logger, index: number) => Handler, guard: AuthGuard = addressGuard(cfg, log),
+  hlsFor?: (r: ResourceConfig, rlog: Logger) => Handler | undefined): [string, Handler][] {
+  return cfg.resources.flatMap((r, index): [string, Handler][] => {
     const rlog = log.child({ resource: r.serve });
-    const authorized = requireAuth(handlerFor(r, rlog, index), createAuthorizer(r.authentication, cfg.userlist), { guard });
+    const authorizer = createAuthorizer(r.authentication, cfg.userlist);
+    const authorized = requireAuth(handlerFor(r, rlog, index), authorizer, { guard });
     const counts = responses.get(r.serve);
-    return [r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) })];
+    const routes: [string, Handler][] = [[r.serve, withAccessLog(authorized, { log: rlog, onStatus: counts && ((s) => counts.add(s)) })]];
+    const hls = r.hls === undefined ? undefined : hlsFor?.(r, rlog);
+    if (hls && r.hls !== undefined) {
+      // The playlist and, in its subtree, the segments: same authentication as the stream.
+      const h = withAccessLog(requireAuth(hls, authorizer, { guard }), { log: rlog });
+      routes.push([r.hls, h], [`${r.hls}/`, h]);
+    }
+    return routes;
   });
 }
 

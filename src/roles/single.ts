@@ -13,6 +13,7 @@ import type { StreamHub } from '../hub/hub.js';
 import { planReload, type ReloadPlan } from '../reload.js';
 import { UpstreamSide, type UpstreamCarry } from './upstream.js';
 import { apiHandler } from './apis.js';
+import { hlsHandler } from '../http/hls.js';
 import { assertReloadable, createFront, loadTlsPair, logTlsListen, logTlsReload, publicRoutes, staticHandler, streamHandler, type Runner } from './shared.js';
 
 /** What a SingleApp built by reload() takes over from the one it replaces. */
@@ -46,7 +47,7 @@ export class SingleApp implements Runner {
       clientDetails: true,
       forwardedStatus: false,
     }, carried?.upstream);
-    this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog)));
+    this.front.setRoutes(publicRoutes(cfg, log, this.upstream.responses, (r, rlog) => this.handlerFor(r, rlog), undefined, (r) => this.hlsFor(r)));
   }
 
   /**
@@ -115,6 +116,17 @@ export class SingleApp implements Runner {
       await closing;
     })();
     return this.closed;
+  }
+
+  /** The playlist and segments of a stream with `hls` (its hub segments it). */
+  private hlsFor(r: ResourceConfig): Handler | undefined {
+    const stream = this.upstream.streams.get(r.serve);
+    const source = stream?.hub.hls;
+    if (!stream || !source || r.hls === undefined) return undefined;
+    const authenticated = (r.authentication?.type ?? '') !== '';
+    // Time enough for a first keyframe, hlssegment and the next keyframe.
+    const firstSegmentWaitMs = Math.max(10_000, 4000 * r.hlssegment);
+    return hlsHandler({ path: r.hls, stream, source, cors: !authenticated, authenticated, firstSegmentWaitMs });
   }
 
   private handlerFor(r: ResourceConfig, rlog: Logger): Handler {

@@ -17,5 +17,8 @@ export function createHub(cfg: Config, res: ResourceConfig, clock: Clock = syste
     start: res.start,
     slowTimeoutMs: cfg.slowtimeout * 1000,
     clock,
+    ...(res.hls === undefined ? {} : {
+      hls: { segmentS: res.hlssegment, window: res.hlswindow, playlistName: res.hls.slice(res.hls.lastIndexOf('/') + 1) },
+    }),
   });
 }

@@ -89,6 +89,10 @@ export class StreamAnalyzer implements SectionSink {
   /** Programs whose PMT has been seen, in PAT order. */
   get programs(): readonly ProgramInfo[] { return this.programList; }
   get pcrPids(): readonly number[] { return this.pcrPidList; }
+  /** The PCR (27 MHz) last read on the first program's PCR PID, -1 if none since that PID was set. */
+  get pcr(): number { return this.lastPcr; }
+  /** New at each time base discontinuity and PCR PID change: PCRs of different epochs do not compare. */
+  get pcrEpochNumber(): number { return this.pcrEpoch; }
   /** The packets of the last PAT, copied when it changed. Shared: copy before mutating. */
   get patPackets(): Buffer | undefined { return this.patPkts; }
   /** The packets of the first program's last PMT, copied when it changed. Shared: copy before mutating. */

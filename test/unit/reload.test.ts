@@ -60,7 +60,7 @@ test('a changed key of a stream restarts it, but for its authentication', async 
   const changed: Partial<Record<keyof ResourceConfig, unknown>> = {
     name: 'A', remote: 'http://127.0.0.1:1/b', remotes: ['http://127.0.0.1:1/c'], cache: 5, mru: 1316, clientinterface: 'lo', rtpreorder: 2,
     preamble: new URL(import.meta.url).pathname, start: 'live', ondemand: true, linger: 3,
-    failover: 'health', failoveron: ['scrambled'], pidtimeout: 3, pcrinterval: 40, alarmclear: 2, alarmtime: 1, authentication: { type: 'basic', user: 'u' },
+    failover: 'health', failoveron: ['scrambled'], pidtimeout: 3, pcrinterval: 40, alarmclear: 2, alarmtime: 1, hls: '/a.m3u8', hlssegment: 4, hlswindow: 3, authentication: { type: 'basic', user: 'u' },
   };
   // The other keys change what the resource is: `type` and `serve` make it another resource, `api` is ignored on a stream.
   assert.deepEqual(Object.keys(ResourceSchema.shape).filter((k) => !(k in changed)), ['type', 'api', 'serve']);

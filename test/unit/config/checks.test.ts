@@ -71,3 +71,37 @@ describe('tls', () => {
     await assert.rejects(parseConfig(JSON.stringify({ tls: { ...tls, minversion: 'TLSv1.1' } }), '/'), /tls\.minversion: unknown value "TLSv1.1"/);
   });
 });
+
+describe('hls', () => {
+  const errorsFor = async (cfg: unknown): Promise<ConfigIssue[]> => {
+    try {
+      await parseConfig(JSON.stringify(cfg), '/');
+      return [];
+    } catch (e) {
+      return (e as { issues: ConfigIssue[] }).issues;
+    }
+  };
+  const news = { type: 'stream', serve: '/news.ts', hls: '/news.m3u8', remote: 'http://127.0.0.1:9000/a.ts' };
+  const other = (serve: string) => ({ type: 'static', serve, remote: 'file:///etc/hostname' });
+
+  it('accepts an hls path of its own, with the defaults, beside a subtree around it', async () => {
+    const cfg = await parseConfig(JSON.stringify({ resources: [news, other('/')] }), '/');
+    assert.equal(cfg.resources[0]!.hlssegment, 2);
+    assert.equal(cfg.resources[0]!.hlswindow, 6);
+  });
+
+  for (const serve of ['/news.m3u8', '/news.m3u8/', '/news.m3u8/x.ts']) {
+    it(`refuses an hls path colliding with another resource's serve ${serve}`, async () => {
+      const errs = await errorsFor({ resources: [news, other(serve)] });
+      assert.deepEqual(errs.map((e) => e.path), ['resources[0].hls']);
+      assert.match(errs[0]!.message, /collides with .* of resources\[1\]/);
+    });
+  }
+
+  it('refuses hls on a stream\'s own serve path, on a non-stream, and with workers ≥ 2', async () => {
+    assert.match((await errorsFor({ resources: [{ ...news, hls: '/news.ts' }] }))[0]!.message, /this stream's serve path/);
+    assert.match((await errorsFor({ resources: [{ ...other('/x'), hls: '/x.m3u8' }] }))[0]!.message, /only a stream resource/);
+    const w = await errorsFor({ workers: 2, resources: [news] });
+    assert.equal(w[0]!.message, 'hls is not yet supported with workers ≥ 2 (docs/hls.md): set "workers" to 0 or 1');
+  });
+});

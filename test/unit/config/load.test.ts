@@ -55,7 +55,7 @@ describe('defaults', () => {
     assert.deepEqual({ ...r, authentication: undefined }, {
       ...STREAM, remotes: [], cache: 0, mru: 1500, clientinterface: '', preamble: '', authentication: undefined,
       rtpreorder: 8, start: 'keyframe', ondemand: false, linger: 10,
-      failover: 'connection', failoveron: [], pidtimeout: 2, pcrinterval: 100, alarmclear: 5, alarmtime: 2,
+      failover: 'connection', failoveron: [], pidtimeout: 2, pcrinterval: 100, alarmclear: 5, alarmtime: 2, hlssegment: 2, hlswindow: 6,
     });
     assert.deepEqual(r.authentication, { type: '', realm: '', users: [] });
     assert.equal(c.notifications[0]!.type, 'url');
