@@ -1,9 +1,10 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { FrontResponse, type FrontServer } from '../http/server.js';
+import { answerHandlerError } from '../http/answers.js';
 import { SECRET_HEADER } from './primary-proxy.js';
 import { RestreamerError } from '../errors.js';
-import { EVT, type Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * A handler of the internal server. It may finish later (an API waits for the workers'
@@ -73,29 +74,9 @@ export class PrimaryApiServer {
     }
     try {
       const pending = route.handle(req, res);
-      if (pending) pending.catch((err: unknown) => { this.onHandlerError(req, res, route.serve, err); });
+      if (pending) pending.catch((err: unknown) => { answerHandlerError(this.log, req, res, route.serve, err, 'internal request handler failed'); });
     } catch (err) {
-      this.onHandlerError(req, res, route.serve, err);
-    }
-  }
-
-  /**
-   * A handler failed (a bug): logged as the front logs it (http_error, with the resource
-   * and the error), answered 500 if nothing was sent yet; an answer already begun is cut
-   * off (the worker then cuts its client's) rather than given a 500 text inside its body.
-   */
-  private onHandlerError(req: http.IncomingMessage, res: http.ServerResponse, resource: string, err: unknown): void {
-    const e = err as { code?: unknown; message?: unknown; stack?: unknown } | undefined;
-    this.log.error({
-      evt: EVT.httpError, resource, method: req.method, path: req.url,
-      code: typeof e?.code === 'string' ? e.code : undefined,
-      err: typeof e?.message === 'string' ? e.message : String(err),
-      stack: typeof e?.stack === 'string' ? e.stack : undefined,
-    }, 'internal request handler failed');
-    if (!res.headersSent) {
-      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 internal server error');
-    } else if (!res.writableEnded) {
-      res.destroy();
+      answerHandlerError(this.log, req, res, route.serve, err, 'internal request handler failed');
     }
   }
 

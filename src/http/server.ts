@@ -7,9 +7,8 @@ import type { Duplex } from 'node:stream';
 import { readdirSync } from 'node:fs';
 import { EVT, type Logger } from '../log/logger.js';
 import { FaultEpisode } from '../log/faults.js';
-import { redactQuery } from '../log/redact.js';
 import { ServeMux } from './servemux.js';
-import { defaultNotFound, writeBadRequest, writeRedirect } from './answers.js';
+import { answerHandlerError, defaultNotFound, writeBadRequest, writeRedirect } from './answers.js';
 
 /** Accept queue length requested from the kernel (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -370,27 +369,7 @@ export class HttpFront {
     try {
       h(req, res);
     } catch (err) {
-      this.onHandlerError(req, res, r.kind === 'handler' ? r.pattern : r.kind, err);
-    }
-  }
-
-  /**
-   * A handler threw (a bug): logged with the resource and the error, and answered 500 if
-   * nothing was sent yet; a response already begun is cut off rather than given a 500
-   * text in the middle of its body.
-   */
-  private onHandlerError(req: http.IncomingMessage, res: FrontResponse, resource: string, err: unknown): void {
-    const e = err as { code?: unknown; message?: unknown; stack?: unknown } | undefined;
-    this.log?.error({
-      evt: EVT.httpError, resource, method: req.method, path: redactQuery(req.url),
-      code: typeof e?.code === 'string' ? e.code : undefined,
-      err: typeof e?.message === 'string' ? e.message : String(err),
-      stack: typeof e?.stack === 'string' ? e.stack : undefined,
-    }, 'request handler failed');
-    if (!res.headersSent) {
-      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('500 internal server error');
-    } else if (!res.writableEnded) {
-      res.destroy();
+      answerHandlerError(this.log, req, res, r.kind === 'handler' ? r.pattern : r.kind, err, 'request handler failed');
     }
   }
 }
