@@ -31,19 +31,23 @@ function makeClip(name: string, s: number, hz: number): string {
 }
 
 // The player page: hls.js attached to a muted autoplaying <video>. It records when
-// playback starts and when currentTime has run 10 s past that, and every fatal error.
+// playback starts and when currentTime has run 10 s past that (each with the
+// discontinuity sequence of the fragment playing then: above 0 after an upstream switch),
+// and every fatal error.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>hls.js</title>
 <video id="v" muted autoplay playsinline></video>
 <script src="/hls.min.js"></script>
 <script>
   const v = document.getElementById('v');
-  window.result = { fatal: [], start: null, reached: null };
+  window.result = { fatal: [], start: null, reached: null, ccStart: 0, cc: 0 };
+  let cc = 0;
   v.addEventListener('timeupdate', () => {
     const r = window.result;
-    if (r.start === null) { if (v.currentTime > 0) r.start = { t: v.currentTime, at: performance.now() }; return; }
-    if (r.reached === null && v.currentTime - r.start.t >= 10) r.reached = performance.now() - r.start.at;
+    if (r.start === null) { if (v.currentTime > 0) { r.start = { t: v.currentTime, at: performance.now() }; r.ccStart = cc; } return; }
+    if (r.reached === null && v.currentTime - r.start.t >= 10) { r.reached = performance.now() - r.start.at; r.cc = cc; }
   });
   const hls = new Hls();
+  hls.on(Hls.Events.FRAG_CHANGED, (_e, d) => { cc = d.frag.cc; });
   hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) window.result.fatal.push(d.type + ': ' + d.details); });
   hls.loadSource(new URLSearchParams(location.search).get('src'));
   hls.attachMedia(v);
@@ -75,7 +79,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Result { fatal: string[]; start: { t: number; at: number } | null; reached: number | null }
+interface Result { fatal: string[]; start: { t: number; at: number } | null; reached: number | null; ccStart: number; cc: number }
 
 /** Plays `playlist` in the page; resolves with what the page recorded once 10 s have played. */
 async function play(playlist: string): Promise<{ result: Result; errors: string[] }> {
@@ -103,5 +107,21 @@ describe('hls.js in headless Chromium, on a page of another origin', { skip }, (
     const p = await scope.proxy({ resources: [{ type: 'stream', serve: '/news.ts', hls: '/news.m3u8', remote: `file://${clip}?loop&realtime` }] });
     await until(async () => (await fetch(p.url('/news.m3u8'))).status === 200, 15000, 'a first segment');
     assertPlayed(await play(p.url('/news.m3u8')));
+  });
+});
+
+describe('hls.js across an upstream switch', { skip }, () => {
+  test('plays on through the discontinuities: currentTime advances by 10 s within 12 s, no fatal error', async () => {
+    // Each upstream (its own time base) plays its 4 s once and ends; the other one follows
+    // (whichever the shuffle puts first). Playback starts in the first one's segments, so
+    // switches fall inside the 10 s the player is measured over.
+    const a = makeClip('a.ts', 4, 440), b = makeClip('b.ts', 4, 660);
+    const p = await scope.proxy({ reconnect: 1, resources: [{ type: 'stream', serve: '/s.ts', hls: '/s.m3u8',
+      remote: `file://${a}?realtime`, remotes: [`file://${b}?realtime`] }] });
+    await until(async () => (await fetch(p.url('/s.m3u8'))).status === 200, 15000, 'a first segment');
+    const played = await play(p.url('/s.m3u8'));
+    assertPlayed(played);
+    assert.equal(played.result.ccStart, 0, 'playback started before the switch');
+    assert.ok(played.result.cc >= 1, `playing past a discontinuity after 10 s (sequence ${played.result.cc})`);
   });
 });
